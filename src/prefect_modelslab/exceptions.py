@@ -1,0 +1,168 @@
+"""The one exception hierarchy of prefect-modelslab.
+
+Every error the client, the tasks and the flows raise on purpose derives from
+`ModelsLabError`, so `except ModelsLabError` catches them all. Messages carry the
+server's message and, where one exists, the generation id; they never carry the
+API key (the key is not known to any exception).
+
+```
+ModelsLabError
+├── ModelsLabConnectionError      network failure after retries (fetch, download)
+├── ModelsLabTimeoutError         a request or a wait ran out of time
+│   └── GenerationTimeoutError    wait deadline passed; carries generation_id to resume
+├── SubmitOutcomeUnknownError     submit body sent, no answer read: may exist, may be billed
+├── ModelsLabAPIError             the server answered with an error
+│   ├── RequestRejectedError      400 (bad request)
+│   ├── InvalidAPIKeyError        401
+│   ├── InsufficientCreditsError  402
+│   ├── ForbiddenError            403
+│   ├── RateLimitError            429, carries retry_after
+│   ├── ServerError               5xx
+│   └── GenerationFailedError     status "failed"/"error" in the body
+└── DownloadError                 the file could not be fetched or is not a video
+```
+
+`VideoProbeError` (corrupt media) lives in `prefect_modelslab.media`: the probe
+is usable without the rest of the package, so it is a `ValueError`, not a
+`ModelsLabError`.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DownloadError",
+    "ForbiddenError",
+    "GenerationFailedError",
+    "GenerationTimeoutError",
+    "InsufficientCreditsError",
+    "InvalidAPIKeyError",
+    "ModelsLabAPIError",
+    "ModelsLabConnectionError",
+    "ModelsLabError",
+    "ModelsLabTimeoutError",
+    "RateLimitError",
+    "RequestRejectedError",
+    "ServerError",
+    "SubmitOutcomeUnknownError",
+]
+
+
+class ModelsLabError(Exception):
+    """Base class of every error raised by prefect-modelslab.
+
+    Attributes:
+        message: What went wrong, in words.
+        status_code: The HTTP status, when a response was read.
+        generation_id: The generation this is about, when known.
+        server_message: The server's own `message`/`messege`, when it sent one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        generation_id: str | None = None,
+        server_message: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.generation_id = generation_id
+        self.server_message = server_message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        parts = [self.message]
+        if self.server_message and self.server_message not in self.message:
+            parts.append(f"server said: {self.server_message}")
+        if self.generation_id and self.generation_id not in self.message:
+            parts.append(f"generation id {self.generation_id}")
+        if self.status_code is not None:
+            parts.append(f"HTTP {self.status_code}")
+        return " | ".join(parts)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keyword-only arguments survive pickling (Prefect persists exceptions).
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[ModelsLabError], message: str, state: dict[str, object]) -> ModelsLabError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, message)
+    err.__dict__.update(state)
+    return err
+
+
+class ModelsLabConnectionError(ModelsLabError):
+    """The server could not be reached, or the connection broke, after retries."""
+
+
+class ModelsLabTimeoutError(ModelsLabError):
+    """A request, or a wait for a generation, ran out of time."""
+
+
+class GenerationTimeoutError(ModelsLabTimeoutError):
+    """The generation did not finish before the wait's deadline.
+
+    The generation may still finish: resume it later with its `generation_id`.
+    """
+
+
+class SubmitOutcomeUnknownError(ModelsLabError):
+    """The submit was sent but no answer was read.
+
+    The generation may exist and may be billed. Never retry it blindly: look it
+    up (fetch) or decide by hand.
+    """
+
+
+class ModelsLabAPIError(ModelsLabError):
+    """The server answered, and the answer is an error."""
+
+
+class RequestRejectedError(ModelsLabAPIError):
+    """HTTP 400: the request was rejected (missing or out-of-range field, unknown model)."""
+
+
+class InvalidAPIKeyError(ModelsLabAPIError):
+    """HTTP 401: the API key is not valid."""
+
+
+class InsufficientCreditsError(ModelsLabAPIError):
+    """HTTP 402: the account is out of credits."""
+
+
+class ForbiddenError(ModelsLabAPIError):
+    """HTTP 403: the account's plan does not allow this request."""
+
+
+class RateLimitError(ModelsLabAPIError):
+    """HTTP 429: the account's queue is full.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait, when it said.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.retry_after = retry_after
+
+
+class ServerError(ModelsLabAPIError):
+    """HTTP 5xx: the server failed."""
+
+
+class GenerationFailedError(ModelsLabAPIError):
+    """The body said `status: "failed"` or `"error"`: the request or generation failed."""
+
+
+class DownloadError(ModelsLabError):
+    """A generated file could not be downloaded, or what came back is not a video.
+
+    Attributes:
+        url: The URL that was tried last (never carries the key).
+    """
+
+    def __init__(self, message: str, *, url: str | None = None, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.url = url
