@@ -59,13 +59,12 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "VideoCheck": ("media", "VideoCheck"),
     "VideoInfo": ("media", "VideoInfo"),
     "VideoProbeError": ("media", "VideoProbeError"),
-    "check_video": ("media", "check_video"),
     "probe_video": ("media", "probe_video"),
-    # tasks (the check task is `prefect_modelslab.tasks.check_video`)
+    # tasks (the plain, Prefect-free check is `prefect_modelslab.media.check_video`)
     "submit_video": ("tasks", "submit_video"),
     "wait_for_video": ("tasks", "wait_for_video"),
     "download_video": ("tasks", "download_video"),
-    "check_video_task": ("tasks", "check_video"),
+    "check_video": ("tasks", "check_video"),
     # results
     "StoredVideo": ("results", "StoredVideo"),
     "VideoResult": ("results", "VideoResult"),
@@ -121,7 +120,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         VideoCheck,
         VideoInfo,
         VideoProbeError,
-        check_video,
         probe_video,
     )
     from prefect_modelslab.models import (
@@ -135,5 +133,4 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from prefect_modelslab.report import BatchReport, RowResult
     from prefect_modelslab.results import StoredVideo, VideoResult
     from prefect_modelslab.retries import RetryPolicy
-    from prefect_modelslab.tasks import check_video as check_video_task
-    from prefect_modelslab.tasks import download_video, submit_video, wait_for_video
+    from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video

@@ -57,14 +57,18 @@ class Text2VideoRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    model_id: str = Field("cogvideox", description="Model to run: " + ", ".join(KNOWN_MODEL_IDS) + ".")
+    model_id: str = Field(
+        "cogvideox", description="Model to run: " + ", ".join(KNOWN_MODEL_IDS) + "."
+    )
     prompt: str = Field(min_length=1, description="What the video shows; must not be empty.")
     negative_prompt: str | None = Field(None, description="What the video should not show.")
     seed: int | None = Field(None, ge=0, description="Same seed, same result; null is random.")
     height: int | None = Field(None, ge=1, le=512, description="Height in pixels, 1..512.")
     width: int | None = Field(None, ge=1, le=512, description="Width in pixels, 1..512.")
     num_frames: int | None = Field(None, ge=1, le=25, description="Frames to generate, 1..25.")
-    num_inference_steps: int | None = Field(None, ge=1, le=50, description="Denoising steps, 1..50.")
+    num_inference_steps: int | None = Field(
+        None, ge=1, le=50, description="Denoising steps, 1..50."
+    )
     guidance_scale: float | None = Field(None, ge=0, le=8, description="Prompt guidance, 0..8.")
     clip_skip: int | None = Field(None, ge=1, le=2, description="CLIP layers to skip, 1..2.")
     upscale_height: int | None = Field(None, ge=1, le=1024, description="Upscaled height, 1..1024.")
@@ -136,8 +140,18 @@ def _links(value: Any) -> Any:
     return value
 
 
+def _text(value: Any) -> Any:
+    # Field errors may come as {"height": ["..."]} or a list: flatten to one line.
+    if isinstance(value, dict):
+        return "; ".join(f"{key}: {_text(item)}" for key, item in value.items())
+    if isinstance(value, list | tuple):
+        return "; ".join(str(_text(item)) for item in value)
+    return value
+
+
 YesNo = Annotated[bool | None, BeforeValidator(_yes_no)]
 Links = Annotated[list[str], BeforeValidator(_links)]
+Text = Annotated[str | None, BeforeValidator(_text)]
 
 
 class VideoMeta(BaseModel):
@@ -182,8 +196,8 @@ class Text2VideoResponse(BaseModel):
         None, validation_alias=AliasChoices("generationTime", "generation_time")
     )
     meta: VideoMeta | None = None
-    message: str | None = Field(None, validation_alias=AliasChoices("message", "messege"))
-    tip: str | None = None
+    message: Text = Field(None, validation_alias=AliasChoices("message", "messege"))
+    tip: Text = None
     retry_after: float | None = None
 
     @field_validator("meta", mode="before")
@@ -306,6 +320,8 @@ def validation_problems(error: ValidationError) -> list[FieldProblem]:
             reason = "must not be empty"
         elif kind == "literal_error":
             reason = f"must be one of gif, mp4 (got {got!r})"
+        elif kind == "string_pattern_mismatch" and field == "webhook":
+            reason = f"must be an http(s) URL (got {got!r})"
         else:
             message = str(item["msg"]).removeprefix("Value error, ")
             reason = f"{message[0].lower()}{message[1:]}" if message else kind

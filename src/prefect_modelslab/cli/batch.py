@@ -1,9 +1,351 @@
-"""`prefect-modelslab batch` (placeholder until implemented)."""
+"""`prefect-modelslab batch` and `prefect-modelslab demo`: run a prompts CSV from the shell.
+
+Both run the `generate_videos_from_csv` flow in this process, on Prefect's
+embedded server unless `PREFECT_API_URL` names one, with a live progress bar.
+Prefect's own console logging is turned down while they run (the logs still go
+to the Prefect API and its UI), so the bar stays readable.
+
+Exit codes: 0 when every row succeeded, 1 when any did not (or the run
+failed), 2 on a usage error (missing file, missing key, invalid CSV header,
+invalid rows with `--strict`), with a one-line message and no traceback.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import importlib.resources
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
 import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.table import Table
+
+__all__ = ["batch", "demo", "register"]
+
+#: Request defaults of the demo: small videos, so it runs in seconds.
+DEMO_DEFAULTS: dict[str, Any] = {"width": 256, "height": 256, "num_frames": 16, "fps": 8}
+DEMO_LATENCY_S = 1.5
+
+
+class OutputType(StrEnum):
+    """The video formats ModelsLab produces."""
+
+    gif = "gif"
+    mp4 = "mp4"
+
+
+class UsageError(Exception):
+    """A mistake in how the command was called: exit 2 with a one-line message."""
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's command(s) to `app`."""
+    """Add `batch` and `demo` to `app`."""
+    app.command("batch")(batch)
+    app.command("demo")(demo)
+
+
+def batch(
+    prompts: Annotated[
+        str, typer.Argument(help="The prompts CSV: a path or an fsspec URL.", show_default=False)
+    ],
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out", "-o", help="Output folder: a path or fsspec URL.", show_default=False
+        ),
+    ],
+    base_url: Annotated[
+        str | None, typer.Option(help="API root, e.g. an emulator (overrides the credentials).")
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Default model_id for every row.")] = None,
+    output_type: Annotated[
+        OutputType | None, typer.Option(help="Default output type for every row.")
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option(min=1, help="Most generations queued at the provider at once.")
+    ] = 5,
+    concurrency_limit: Annotated[
+        str | None,
+        typer.Option(help="A Prefect global concurrency limit shared with other runs."),
+    ] = None,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Submit nothing if any row is invalid.")
+    ] = False,
+    credentials: Annotated[
+        str | None,
+        typer.Option(
+            help="Name of a saved ModelsLabCredentials block; default: MODELSLAB_API_KEY.",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Generate one checked video per row of PROMPTS into --out, with a live progress bar."""
+    console = Console()
+    try:
+        _check_prompts(prompts)
+        defaults: dict[str, Any] = {}
+        if model:
+            defaults["model_id"] = model
+        if output_type:
+            defaults["output_type"] = output_type.value
+        creds = _credentials(credentials, base_url)
+        _preflight(console, prompts, defaults, strict=strict)
+        report = _run(
+            console,
+            csv_url=prompts,
+            output_url=out,
+            credentials=creds,
+            defaults=defaults or None,
+            max_concurrency=concurrency,
+            concurrency_limit_name=concurrency_limit,
+            strict=strict,
+        )
+    except UsageError as error:
+        _fail(console, str(error), code=2)
+    _print_summary(console, report)
+    console.print(f"Videos:  {out}")
+    console.print(f"Results: {report.results_url}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def demo(
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Where to write the videos and results.csv.")
+    ] = Path("videos"),
+) -> None:
+    """Run the example batch against the bundled emulator: no key, no credits, no network."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    console = Console()
+    try:
+        from prefect_modelslab.blocks import ModelsLabCredentials
+        from prefect_modelslab.testing import ModelsLabEmulator
+    except ImportError as error:  # the emulator needs the `emulator` extra (Pillow, PyAV)
+        _fail(console, f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+    prompts = example_prompts()
+    with ModelsLabEmulator(latency=DEMO_LATENCY_S, queue_limit=5) as emulator:
+        console.print(f"[dim]Emulator serving {emulator.base_url} (latency {DEMO_LATENCY_S} s)")
+        creds = ModelsLabCredentials(api_key=emulator.api_key, base_url=emulator.base_url)
+        try:
+            report = _run(
+                console,
+                csv_url=str(prompts),
+                output_url=str(out.resolve()),
+                credentials=creds,
+                defaults=DEMO_DEFAULTS,
+                max_concurrency=5,
+                concurrency_limit_name=None,
+                strict=False,
+            )
+        except UsageError as error:
+            _fail(console, str(error), code=2)
+    _print_summary(console, report)
+    console.print(f"Prompts:    {prompts}")
+    console.print(f"Videos:     {out.resolve()}")
+    console.print(f"Results:    {report.results_url}")
+    console.print(f"Prefect UI: {_ui_hint()}")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def example_prompts() -> Path:
+    """The example prompts CSV: the repository's `examples/prompts.csv`, else the packaged copy.
+
+    Example:
+        ```python
+        from prefect_modelslab.cli.batch import example_prompts
+
+        print(example_prompts().read_text())
+        ```
+    """
+    repo_copy = Path(__file__).resolve().parents[3] / "examples" / "prompts.csv"
+    if repo_copy.is_file():
+        return repo_copy
+    packaged = importlib.resources.files("prefect_modelslab") / "examples" / "prompts.csv"
+    return Path(str(packaged))
+
+
+# --- running the flow ----------------------------------------------------------------
+
+
+def _run(console: Console, **parameters: Any) -> Any:
+    """Run the batch flow with a progress bar; usage problems become `UsageError`."""
+    with _quiet_prefect_console():
+        from prefect_modelslab.csv_input import InvalidCsvError
+        from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+
+        progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        task = progress.add_task("starting Prefect", total=None, ok=0, bad=0)
+        counts = {"ok": 0, "bad": 0}
+
+        def on_row(result: Any, done: int, total: int) -> None:
+            counts["ok" if result.status == "succeeded" else "bad"] += 1
+            progress.update(
+                task,
+                description="videos",
+                completed=done,
+                total=total,
+                ok=counts["ok"],
+                bad=counts["bad"],
+            )
+
+        with progress, batch_progress(on_row):
+            try:
+                return asyncio.run(generate_videos_from_csv(**parameters))
+            except (InvalidCsvError, FileNotFoundError, IsADirectoryError) as error:
+                raise UsageError(_one_line(error)) from None
+            except ValueError as error:  # bad defaults (e.g. --model), bad parameters
+                raise UsageError(_one_line(error)) from None
+            except Exception as error:
+                progress.stop()
+                _fail(console, f"the batch failed: {_one_line(error)}", code=1)
+
+
+def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
+    """Validate the CSV before Prefect starts: a bad file is a usage error, found in a second."""
+    from prefect_modelslab.csv_input import InvalidCsvError, plan_csv
+
+    try:
+        plan = plan_csv(prompts, defaults)
+        if strict:
+            plan.raise_if_invalid()
+    except (InvalidCsvError, FileNotFoundError, IsADirectoryError, ValueError) as error:
+        raise UsageError(_one_line(error)) from None
+    problems = plan.problems
+    if problems:
+        rows = len(plan.invalid_rows)
+        console.print(f"[yellow]{rows} invalid row{'s' if rows != 1 else ''} will not run:")
+        for problem in problems[:5]:
+            console.print(f"  [yellow]{problem}", highlight=False)
+        if len(problems) > 5:
+            console.print(f"  [yellow]... and {len(problems) - 5} more (see results.csv)")
+
+
+def _check_prompts(prompts: str) -> None:
+    if "://" not in prompts and not Path(prompts).is_file():
+        raise UsageError(f"prompts file not found: {prompts}")
+
+
+def _credentials(block_name: str | None, base_url: str | None) -> Any:
+    from prefect_modelslab.blocks import ModelsLabCredentials
+
+    if block_name:
+        with _quiet_prefect_console():
+            try:
+                loaded = ModelsLabCredentials.load(block_name)
+            except ValueError as error:
+                raise UsageError(f"cannot load credentials block {block_name!r}: {error}") from None
+        if not isinstance(loaded, ModelsLabCredentials):
+            raise UsageError(f"block {block_name!r} is not a ModelsLabCredentials block")
+        creds = loaded
+    else:
+        try:
+            creds = ModelsLabCredentials.from_env()
+        except ValueError as error:
+            raise UsageError(str(error)) from None
+    if base_url:
+        try:
+            creds = ModelsLabCredentials(
+                api_key=creds.api_key,
+                base_url=base_url,
+                timeout=creds.timeout,
+                connect_timeout=creds.connect_timeout,
+            )
+        except ValueError:
+            raise UsageError(f"--base-url must be an http(s) URL (got {base_url!r})") from None
+    return creds
+
+
+@contextmanager
+def _quiet_prefect_console() -> Iterator[None]:
+    """Silence Prefect's console handlers (logs still reach the API) while the bar runs."""
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")  # subprocesses
+    import prefect.logging.handlers as handlers
+
+    touched: list[tuple[logging.Handler, int]] = []
+    for name in (None, "prefect", "uvicorn", "fastapi"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, handlers.PrefectConsoleHandler):
+                touched.append((handler, handler.level))
+                handler.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for handler, level in touched:
+            handler.setLevel(level)
+
+
+# --- output ------------------------------------------------------------------------------
+
+
+def _print_summary(console: Console, report: Any) -> None:
+    table = Table(title=report.summary(), title_justify="left", show_edge=False)
+    table.add_column("row", justify="right")
+    table.add_column("id", overflow="fold")
+    table.add_column("status")
+    table.add_column("video / error", overflow="fold")
+    styles = {"succeeded": "green", "check_failed": "yellow", "failed": "red", "invalid": "red"}
+    shown = report.rows if len(report.rows) <= 30 else _worst_first(report.rows)[:30]
+    for row in shown:
+        style = styles[row.status]
+        table.add_row(str(row.row), row.id, f"[{style}]{row.status}[/]", _detail(row))
+    console.print(table)
+    if len(shown) < len(report.rows):
+        console.print(f"[dim]... and {len(report.rows) - len(shown)} more rows in results.csv")
+
+
+def _detail(row: Any) -> str:
+    if row.video is None:
+        return str(row.error or "")
+    text = str(row.format or "video")
+    if row.frames:
+        text += f" {row.width}x{row.height}, {row.frames} frames at {row.fps:.3g} fps"
+    if row.reused:
+        text += " (reused)"
+    return f"{text}: {row.error}" if row.error else text
+
+
+def _worst_first(rows: list[Any]) -> list[Any]:
+    order = {"failed": 0, "invalid": 1, "check_failed": 2, "succeeded": 3}
+    return sorted(rows, key=lambda r: (order[r.status], r.row))
+
+
+def _ui_hint() -> str:
+    from prefect.settings import PREFECT_API_URL, PREFECT_UI_URL
+
+    if PREFECT_API_URL.value():
+        return str(PREFECT_UI_URL.value() or PREFECT_API_URL.value())
+    return (
+        "runs are in the local Prefect database; run `prefect server start` "
+        "and open http://127.0.0.1:4200 to browse them"
+    )
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _fail(console: Console, message: str, code: int) -> NoReturn:
+    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)

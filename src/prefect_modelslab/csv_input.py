@@ -1,0 +1,450 @@
+"""Read, validate and plan a prompts CSV before anything is submitted.
+
+The file has a header row. `prompt` is required; any field of
+`Text2VideoRequest` may be a column and overrides the batch defaults for its
+row; an empty cell means "not set". An optional `id` column names the row's
+outputs; without it a row is named after its request (a slug of the prompt
+plus a short hash of the request, as `generate_video` names it), so the same
+row gets the same name on every run, which is what makes a re-run resume
+instead of paying again.
+
+Rows are numbered two ways: `row` is the 1-based data row (blank lines are not
+rows) and `line` is the file line the row starts on, so messages point at the
+right place even when quoted cells span lines.
+
+Every row is checked here, cheaply (one pydantic validation per row), and a
+plan of 100,000 rows takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import fsspec
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from prefect_modelslab.exceptions import ModelsLabError
+from prefect_modelslab.models import Text2VideoRequest, validation_problems
+from prefect_modelslab.results import video_name
+
+__all__ = [
+    "ID_COLUMN",
+    "BatchPlan",
+    "InvalidCsvError",
+    "PlannedRow",
+    "RowProblem",
+    "merge_defaults",
+    "plan_csv",
+    "plan_csv_lines",
+]
+
+#: The optional column that names a row's outputs.
+ID_COLUMN = "id"
+
+_REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
+_KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
+_SECRET_COLUMNS = frozenset({"key", "api_key", "apikey"})
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_SLUG_CHARS = 40
+_PROBLEMS_SHOWN = 20
+
+
+class RowProblem(BaseModel):
+    """Why one row of the CSV cannot run: where, which field, and why.
+
+    Attributes:
+        row: The 1-based data row number (blank lines are not rows).
+        line: The file line the row starts on (the header is line 1).
+        field: The column (request field) at fault, or `row` for the row as a whole.
+        reason: What is wrong, in words.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line} (row {self.row}): {self.field}: {self.reason}"
+
+
+class InvalidCsvError(ModelsLabError, ValueError):
+    """The prompts CSV cannot be run: a bad header, unreadable text, or invalid rows.
+
+    Raised before anything is submitted.
+
+    Attributes:
+        problems: The row problems, when the error is about rows.
+    """
+
+    def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRow:
+    """One data row of the CSV, validated.
+
+    Attributes:
+        row: The 1-based data row number.
+        line: The file line the row starts on.
+        id: The name of the row's outputs (`<id>.gif`, `<id>.json`, ...): unique
+            in the plan and safe as a file name.
+        prompt: The row's prompt, as written (stripped).
+        request: The request to send (defaults merged with the row), or None if
+            the row is invalid.
+        problems: Why the row is invalid; empty for a valid row.
+    """
+
+    row: int
+    line: int
+    id: str
+    prompt: str
+    request: Text2VideoRequest | None
+    problems: tuple[RowProblem, ...] = ()
+
+    @property
+    def is_valid(self) -> bool:
+        """True when the row has a request to send."""
+        return self.request is not None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """Every row of a prompts CSV, validated and named, in file order.
+
+    Attributes:
+        source: Where the CSV was read from.
+        columns: The header's columns, normalised (stripped, lower case).
+        rows: The data rows in file order.
+    """
+
+    source: str
+    columns: tuple[str, ...]
+    rows: tuple[PlannedRow, ...]
+
+    @property
+    def valid_rows(self) -> list[PlannedRow]:
+        """The rows that will be submitted."""
+        return [r for r in self.rows if r.request is not None]
+
+    @property
+    def invalid_rows(self) -> list[PlannedRow]:
+        """The rows that will not run."""
+        return [r for r in self.rows if r.request is None]
+
+    @property
+    def problems(self) -> list[RowProblem]:
+        """Every row problem, in file order."""
+        return [p for r in self.rows for p in r.problems]
+
+    def raise_if_invalid(self) -> None:
+        """Raise `InvalidCsvError` listing the problems if any row is invalid.
+
+        Example:
+            ```python
+            from prefect_modelslab.csv_input import plan_csv
+
+            plan_csv("prompts.csv").raise_if_invalid()  # strict mode
+            ```
+        """
+        problems = self.problems
+        if not problems:
+            return
+        rows = len(self.invalid_rows)
+        shown = "; ".join(str(p) for p in problems[:_PROBLEMS_SHOWN])
+        more = len(problems) - _PROBLEMS_SHOWN
+        suffix = f"; and {more} more" if more > 0 else ""
+        raise InvalidCsvError(
+            f"{self.source}: {rows} invalid row{'s' if rows != 1 else ''}, nothing was "
+            f"submitted: {shown}{suffix}",
+            problems=problems,
+        )
+
+
+def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
+    """Check batch defaults and return them as a plain dict of request fields.
+
+    Args:
+        defaults: Request fields applied to every row unless a column overrides
+            them: a dict, or a model whose set fields are used (for example a
+            `Text2VideoRequest`, whose `prompt` is ignored). None means no defaults.
+
+    Returns:
+        The defaults that were set, without `prompt` and `id`.
+
+    Raises:
+        ValueError: A default is not a request field or is out of range.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import merge_defaults
+
+        merge_defaults({"output_type": "mp4", "num_frames": 16})
+        ```
+    """
+    if defaults is None:
+        return {}
+    if isinstance(defaults, BaseModel):
+        values = defaults.model_dump(exclude_unset=True, exclude_none=True)
+        values.pop("prompt", None)
+    else:
+        values = {k: v for k, v in defaults.items() if v is not None}
+    for name in ("prompt", ID_COLUMN):
+        if name in values:
+            raise ValueError(f"defaults: {name!r} is per row; put it in the CSV")
+    unknown = sorted(set(values) - _REQUEST_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"defaults: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
+            "a field of the text2video request"
+        )
+    try:
+        Text2VideoRequest.model_validate({**values, "prompt": "defaults"})
+    except ValidationError as error:
+        reasons = "; ".join(str(p) for p in validation_problems(error))
+        raise ValueError(f"defaults: {reasons}") from None
+    return values
+
+
+def plan_csv(
+    csv_url: str,
+    defaults: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> BatchPlan:
+    """Read a prompts CSV from any fsspec URL and validate every row.
+
+    Args:
+        csv_url: Path or fsspec URL of the CSV (`prompts.csv`, `s3://bucket/p.csv`).
+        defaults: Request fields for every row; columns override them per row.
+        storage_options: Passed to fsspec (credentials of the storage, ...).
+
+    Returns:
+        The plan: every data row with its request or its problems.
+
+    Raises:
+        InvalidCsvError: The file cannot be read as a prompts CSV (not UTF-8,
+            no header, no `prompt` column, unknown or duplicate columns).
+        FileNotFoundError: There is no file at `csv_url`.
+        ValueError: The defaults are invalid.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import plan_csv
+
+        plan = plan_csv("examples/prompts.csv", {"output_type": "mp4"})
+        for problem in plan.problems:
+            print(problem)  # line 7 (row 5): height: must be in 1..512 (got 600)
+        ```
+    """
+    with fsspec.open(
+        csv_url, "rt", encoding="utf-8-sig", newline="", **(storage_options or {})
+    ) as f:
+        try:
+            return plan_csv_lines(f, defaults, source=csv_url)
+        except UnicodeDecodeError as error:
+            raise InvalidCsvError(
+                f"{csv_url}: not UTF-8 text (byte {error.start}): save the CSV as UTF-8"
+            ) from None
+
+
+def plan_csv_lines(
+    lines: Iterable[str],
+    defaults: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    source: str = "<csv>",
+) -> BatchPlan:
+    """Validate a prompts CSV given as lines of text (see `plan_csv`).
+
+    Args:
+        lines: The CSV text, line by line, as `open(..., newline="")` yields it.
+        defaults: Request fields for every row; columns override them per row.
+        source: Name of the CSV in messages.
+
+    Returns:
+        The plan: every data row with its request or its problems.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import plan_csv_lines
+
+        plan = plan_csv_lines(["id,prompt,fps", "fox,a red fox,8"])
+        plan.rows[0].request.fps  # 8
+        ```
+    """
+    base = merge_defaults(defaults)
+    reader = csv.reader(_strip_bom(iter(lines)))
+    columns = _read_header(reader, source)
+    width = len(columns)
+    drafts: list[_Draft] = []
+    taken: dict[str, int] = {}  # explicit id (case-folded) -> index in drafts
+    row = 0
+    next_line = reader.line_num + 1
+    for cells in reader:
+        line, next_line = next_line, reader.line_num + 1
+        if not any(c.strip() for c in cells):
+            continue  # blank line (or only separators): not a row
+        row += 1
+        draft = _validate_row(row, line, columns, width, cells, base)
+        if draft.explicit_id is not None and draft.id_ok:
+            folded = draft.explicit_id.casefold()
+            first = taken.setdefault(folded, len(drafts))
+            if first != len(drafts):
+                other = drafts[first]
+                draft.add_problem(
+                    ID_COLUMN,
+                    f"{draft.explicit_id!r} is already the id of row {other.row} "
+                    f"(line {other.line}); ids must be unique",
+                )
+            else:
+                draft.name = draft.explicit_id
+        if draft.name is None:
+            draft.name = _derived_id(draft)
+        draft.raw = None  # no longer needed; keeps a big plan small
+        drafts.append(draft)
+    return BatchPlan(source=source, columns=tuple(columns), rows=tuple(_name_rows(drafts, taken)))
+
+
+# --- internals ------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Draft:
+    row: int
+    line: int
+    prompt: str
+    explicit_id: str | None
+    id_ok: bool
+    request: Text2VideoRequest | None
+    raw: dict[str, str] | None
+    problems: list[RowProblem]
+    name: str | None = None  # explicit id (if it owns it) or derived base name
+
+    def add_problem(self, field: str, reason: str) -> None:
+        self.problems.append(RowProblem(row=self.row, line=self.line, field=field, reason=reason))
+        self.request = None
+
+
+def _strip_bom(lines: Iterator[str]) -> Iterator[str]:
+    # fsspec decodes with utf-8-sig; text given directly may still start with one.
+    first = next(lines, None)
+    if first is None:
+        return
+    yield first.removeprefix("\ufeff")
+    yield from lines
+
+
+def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
+    header: list[str] | None = None
+    for cells in reader:
+        if any(c.strip() for c in cells):
+            header = cells
+            break
+    if header is None:
+        raise InvalidCsvError(f"{source}: the CSV is empty; expected a header row with `prompt`")
+    columns = [c.strip().lower() for c in header]
+    problems: list[str] = []
+    for index, name in enumerate(columns, start=1):
+        if not name:
+            problems.append(f"column {index} has no name")
+        elif name in _SECRET_COLUMNS:
+            problems.append(
+                f"column {name!r}: the API key must not be in the CSV; "
+                "use a ModelsLabCredentials block or MODELSLAB_API_KEY"
+            )
+        elif name not in _KNOWN_COLUMNS:
+            problems.append(f"unknown column {name!r}")
+    seen: set[str] = set()
+    for name in columns:
+        if name and name in seen:
+            problems.append(f"column {name!r} appears twice")
+        seen.add(name)
+    if "prompt" not in seen:
+        problems.append("no `prompt` column")
+    if problems:
+        allowed = ", ".join(["id", "prompt", *sorted(_REQUEST_FIELDS - {"prompt"})])
+        raise InvalidCsvError(
+            f"{source}: bad header: {'; '.join(problems)} (columns may be: {allowed})"
+        )
+    return columns
+
+
+def _validate_row(
+    row: int,
+    line: int,
+    columns: list[str],
+    width: int,
+    cells: list[str],
+    base: dict[str, Any],
+) -> _Draft:
+    raw = {name: value.strip() for name, value in zip(columns, cells, strict=False)}
+    fields = dict(base)
+    fields.update((k, v) for k, v in raw.items() if v and k != ID_COLUMN)
+    prompt = raw.get("prompt", "")
+    fields["prompt"] = prompt  # an empty prompt is a problem, reported as such
+    explicit_id = raw.get(ID_COLUMN) or None
+    draft = _Draft(row, line, prompt, explicit_id, True, None, raw, [])
+    try:
+        draft.request = Text2VideoRequest.model_validate(fields)
+    except ValidationError as error:
+        for problem in validation_problems(error):
+            draft.add_problem(problem.field, problem.reason)
+    if len(cells) > width and any(c.strip() for c in cells[width:]):
+        draft.add_problem("row", f"has {len(cells)} cells but the header has {width} columns")
+    if explicit_id is not None and not _SAFE_ID.fullmatch(explicit_id):
+        draft.id_ok = False
+        draft.add_problem(
+            ID_COLUMN,
+            "must be 1..100 letters, digits, '.', '_' or '-', not starting with '.', "
+            f"'_' or '-' (got {explicit_id!r})",
+        )
+    return draft
+
+
+def _name_rows(drafts: list[_Draft], taken: Mapping[str, int]) -> Iterator[PlannedRow]:
+    used = set(taken)  # explicit ids win; derived names step around them
+    for index, d in enumerate(drafts):
+        assert d.name is not None
+        owns_id = d.explicit_id is not None and taken.get(d.explicit_id.casefold()) == index
+        row_id = d.name if owns_id else _unique(d.name, used)
+        yield PlannedRow(d.row, d.line, row_id, d.prompt, d.request, tuple(d.problems))
+
+
+def _derived_id(draft: _Draft) -> str:
+    if draft.request is not None:
+        # The name `generate_video` gives the same request: the two flows share outputs.
+        return video_name(draft.request)
+    digest = hashlib.sha256(
+        json.dumps(draft.raw, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()[:8]
+    return f"{_slug(draft.prompt)}-{digest}"
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")
+    if len(slug) > _SLUG_CHARS:
+        cut = slug[:_SLUG_CHARS]
+        slug = cut.rsplit("-", 1)[0] if "-" in cut[_SLUG_CHARS // 2 :] else cut
+    return slug.strip("-") or "video"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate, n = name, 1
+    while candidate.casefold() in used:
+        n += 1
+        candidate = f"{name}-{n}"
+    used.add(candidate.casefold())
+    return candidate

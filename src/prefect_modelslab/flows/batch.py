@@ -1,0 +1,456 @@
+"""`generate_videos_from_csv`: a prompts CSV in, a folder of checked videos and `results.csv` out.
+
+The account's queue is kept full: a row takes a slot just before it submits
+and gives it back the moment its generation is ready, so downloads and checks
+never hold one and the next row is submitted at once. A 429 is back-pressure
+(the submit waits and tries again), never a row failure. Every row ends with
+an outcome; a re-run into the same folder reuses finished videos, resumes
+journaled generations and retries failed rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import posixpath
+import re
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+from prefect import flow, get_run_logger
+from prefect.artifacts import (
+    acreate_markdown_artifact,
+    acreate_progress_artifact,
+    acreate_table_artifact,
+    aupdate_progress_artifact,
+)
+from prefect.concurrency.asyncio import concurrency
+from prefect.events import emit_event
+from prefect.runtime import flow_run
+from pydantic import BaseModel
+
+from prefect_modelslab import storage
+from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
+from prefect_modelslab.exceptions import ModelsLabError
+from prefect_modelslab.flows.video import run_video
+from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
+from prefect_modelslab.results import VideoResult
+
+__all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
+
+#: Name of the results table written in the output folder.
+RESULTS_FILE = "results.csv"
+
+#: Called as `callback(result, done, total)` each time a row ends.
+RowCallback = Callable[[RowResult, int, int], None]
+
+_row_callback: ContextVar[RowCallback | None] = ContextVar("modelslab_row_callback", default=None)
+_PROGRESS_EVERY_S = 1.0
+_TABLE_ROWS = 1000  # the table artifact shows this many rows; results.csv has all
+_LOGGED_PROBLEMS = 50
+
+
+@contextmanager
+def batch_progress(callback: RowCallback) -> Iterator[None]:
+    """Call `callback(result, done, total)` as each row of a batch run in this context ends.
+
+    Flow parameters must be serialisable, so a live progress display (a
+    terminal bar, a notebook widget) is attached from outside the flow.
+
+    Example:
+        ```python
+        from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+
+        with batch_progress(lambda row, done, total: print(f"{done}/{total} {row.status}")):
+            report = asyncio.run(generate_videos_from_csv("prompts.csv", "videos", "prod"))
+        ```
+    """
+    token = _row_callback.set(callback)
+    try:
+        yield
+    finally:
+        _row_callback.reset(token)
+
+
+def _flow_run_name() -> str:
+    csv_url = str(flow_run.parameters.get("csv_url", "prompts.csv"))
+    return f"batch · {posixpath.basename(csv_url.rstrip('/')) or csv_url}"
+
+
+@flow(
+    name="generate-videos-from-csv",
+    flow_run_name=_flow_run_name,
+    description="Generate, store and check one video per row of a prompts CSV.",
+)
+async def generate_videos_from_csv(
+    csv_url: str,
+    output_url: str,
+    credentials: ModelsLabCredentials | str,
+    defaults: dict[str, Any] | BaseModel | None = None,
+    max_concurrency: int = 5,
+    concurrency_limit_name: str | None = None,
+    strict: bool = False,
+    storage_options: dict[str, Any] | None = None,
+) -> BatchReport:
+    """Generate one checked video per row of a prompts CSV, into any fsspec folder.
+
+    Every row is validated before anything is submitted. Invalid rows are
+    recorded as `invalid` (or, with `strict`, the run stops before spending
+    anything). Then at most `max_concurrency` generations are queued at the
+    provider at once; each row's video is downloaded, checked and described
+    by a JSON sidecar next to it, and `results.csv` lists every row's outcome
+    in input order. The run completes even when rows fail: look at the
+    report's `counts` (or `ok`), the `modelslab.video.*` events or `results.csv`.
+
+    Args:
+        csv_url: The prompts CSV: a path or any fsspec URL. `prompt` is
+            required; any request field may be a column; `id` names outputs.
+        output_url: The folder for videos, sidecars and `results.csv`.
+        credentials: A `ModelsLabCredentials` block, or the name of a saved one.
+        defaults: Request fields for every row (`model_id`, `output_type`,
+            `num_frames`, `fps`, `width`, `height`, ...); columns override them.
+            A dict, or a pydantic model whose set fields are used (a
+            `Text2VideoRequest`'s `prompt` is ignored).
+        max_concurrency: Most generations queued at the provider at once
+            (5 on pay-as-you-go, 10 on Standard, 15 on Premium).
+        concurrency_limit_name: A Prefect global concurrency limit shared by
+            every run that uses the same account, so that together they stay
+            within its queue.
+        strict: Stop before submitting anything if any row is invalid.
+        storage_options: fsspec options for the CSV and the output folder.
+
+    Returns:
+        The report: one `RowResult` per data row, in input order, and the counts.
+
+    Raises:
+        InvalidCsvError: The CSV cannot be read, or (strict) a row is invalid.
+
+    Example:
+        ```python
+        import asyncio
+        from prefect_modelslab import generate_videos_from_csv
+
+        report = asyncio.run(
+            generate_videos_from_csv(
+                csv_url="prompts.csv",
+                output_url="s3://my-bucket/videos",
+                credentials="modelslab",
+                defaults={"output_type": "mp4", "num_frames": 16, "fps": 8},
+            )
+        )
+        print(report.counts)
+        ```
+    """
+    if max_concurrency < 1:
+        raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+    logger = get_run_logger()
+    options = dict(storage_options or {})
+    creds = await _load_credentials(credentials)
+    plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
+    _log_problems(logger, plan)
+    if strict:
+        plan.raise_if_invalid()
+
+    batch = _Batch(plan, output_url, options, _artifact_prefix(csv_url))
+    results_url = storage.join_url(output_url, RESULTS_FILE)
+    valid = plan.valid_rows
+    logger.info(
+        "%s: %d rows (%d to run, %d invalid); at most %d queued at once%s",
+        csv_url,
+        len(plan.rows),
+        len(valid),
+        len(plan.rows) - len(valid),
+        max_concurrency,
+        f" (global limit {concurrency_limit_name!r})" if concurrency_limit_name else "",
+    )
+    await batch.start_progress()
+    try:
+        await _run_rows(
+            valid,
+            batch,
+            creds,
+            _slot_factory(max_concurrency, concurrency_limit_name),
+            max_in_flight=max(4 * max_concurrency, 16),
+        )
+    except BaseException:
+        # The run is stopping (cancelled, interrupted, crashed): keep what is known.
+        try:
+            rows = batch.final_rows()
+            await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+            logger.warning("The run stopped early; results so far are in %s", results_url)
+        except Exception as error:
+            logger.error("Could not write %s while stopping: %s", results_url, error)
+        raise
+    rows = batch.final_rows()
+    await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+    report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=results_url, rows=rows)
+    await batch.finish(report)
+    logger.info("%s; results in %s", report.summary(), results_url)
+    return report
+
+
+# --- the rows ---------------------------------------------------------------------
+
+
+class _Batch:
+    """The state of one run: outcomes so far, progress artifact, events."""
+
+    def __init__(self, plan: BatchPlan, output_url: str, options: dict[str, Any], prefix: str):
+        self.plan = plan
+        self.output_url = output_url
+        self.options = options
+        self.prefix = prefix
+        self.results: list[RowResult | None] = [_invalid_result(r) for r in plan.rows]
+        self.done = 0
+        self.total = len(plan.rows)
+        self.progress_id: Any = None
+        self.last_progress = 0.0
+        self.callback = _row_callback.get()
+        for result in self.results:
+            if result is not None:  # invalid rows are over before anything runs
+                self.done += 1
+                if self.callback is not None:
+                    self.callback(result, self.done, self.total)
+
+    def percent(self) -> float:
+        return 100.0 * self.done / self.total if self.total else 100.0
+
+    async def start_progress(self) -> None:
+        self.progress_id = await acreate_progress_artifact(
+            progress=self.percent(),
+            key=f"{self.prefix}-progress",
+            description=f"Rows of {self.plan.source} finished",
+        )
+        self.last_progress = time.monotonic()
+
+    async def record(self, row: PlannedRow, result: RowResult) -> None:
+        self.results[row.row - 1] = result
+        self.done += 1
+        _emit_row_event(result, self.plan.source)
+        if self.callback is not None:
+            self.callback(result, self.done, self.total)
+        now = time.monotonic()
+        if self.progress_id is not None and now - self.last_progress >= _PROGRESS_EVERY_S:
+            self.last_progress = now
+            await aupdate_progress_artifact(self.progress_id, progress=self.percent())
+
+    def final_rows(self) -> list[RowResult]:
+        return [
+            result
+            if result is not None
+            else RowResult(
+                row=row.row,
+                id=row.id,
+                prompt=row.prompt,
+                status="failed",
+                error="not finished: the run stopped before this row ended",
+            )
+            for row, result in zip(self.plan.rows, self.results, strict=True)
+        ]
+
+    async def finish(self, report: BatchReport) -> None:
+        if self.progress_id is not None:
+            await aupdate_progress_artifact(self.progress_id, progress=100.0)
+        table = [r.model_dump(mode="json") for r in report.rows[:_TABLE_ROWS]]
+        more = report.total - len(table)
+        await acreate_table_artifact(
+            table=table,
+            key=f"{self.prefix}-results",
+            description=f"{report.summary()}"
+            + (f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""),
+        )
+        await acreate_markdown_artifact(
+            markdown=_summary_markdown(report),
+            key=f"{self.prefix}-summary",
+            description=report.summary(),
+        )
+
+
+async def _run_rows(
+    rows: list[PlannedRow],
+    batch: _Batch,
+    credentials: ModelsLabCredentials,
+    slot: Callable[[], AbstractAsyncContextManager[None]],
+    *,
+    max_in_flight: int,
+) -> None:
+    # Rows past the slot phase (downloading, checking) must not stop the next
+    # submit, so more rows are in flight than there are slots; the bound only
+    # keeps memory flat for huge CSVs.
+    in_flight = asyncio.Semaphore(max_in_flight)
+
+    async def one(row: PlannedRow) -> None:
+        try:
+            result = await _run_row(row, batch, credentials, slot)
+            await batch.record(row, result)
+        finally:
+            in_flight.release()
+
+    async with asyncio.TaskGroup() as group:
+        for row in rows:
+            await in_flight.acquire()
+            group.create_task(one(row))
+
+
+async def _run_row(
+    row: PlannedRow,
+    batch: _Batch,
+    credentials: ModelsLabCredentials,
+    slot: Callable[[], AbstractAsyncContextManager[None]],
+) -> RowResult:
+    assert row.request is not None
+    try:
+        video = await run_video(
+            row.request,
+            batch.output_url,
+            row.id,
+            credentials,
+            storage_options=batch.options,
+            slot=slot,
+        )
+    except Exception as error:  # one row's failure must never lose the others
+        return RowResult(
+            row=row.row,
+            id=row.id,
+            prompt=row.prompt,
+            status="failed",
+            generation_id=getattr(error, "generation_id", None),
+            error=_error_text(error),
+        )
+    return _row_result(row, video)
+
+
+def _row_result(row: PlannedRow, video: VideoResult) -> RowResult:
+    info = video.probe or video.check.info
+    return RowResult(
+        row=row.row,
+        id=row.id,
+        prompt=row.prompt,
+        status="succeeded" if video.passed else "check_failed",
+        video=video.video_url,
+        format=info.format if info is not None else video.format,
+        frames=info.frames if info is not None else None,
+        fps=info.fps if info is not None else None,
+        width=info.width if info is not None else None,
+        height=info.height if info is not None else None,
+        duration_s=info.duration_s if info is not None else None,
+        generation_id=video.generation_id,
+        bytes=video.bytes,
+        sha256=video.sha256,
+        reused=video.reused,
+        error=None if video.passed else "; ".join(video.check.problems) or "the check failed",
+    )
+
+
+def _invalid_result(row: PlannedRow) -> RowResult | None:
+    if row.is_valid:
+        return None
+    return RowResult(
+        row=row.row,
+        id=row.id,
+        prompt=row.prompt,
+        status="invalid",
+        error="; ".join(str(p) for p in row.problems),
+    )
+
+
+def _error_text(error: BaseException) -> str:
+    text = str(error).strip()
+    if isinstance(error, ModelsLabError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+# --- slots, credentials, UI ---------------------------------------------------------
+
+
+def _slot_factory(
+    max_concurrency: int, limit_name: str | None
+) -> Callable[[], AbstractAsyncContextManager[None]]:
+    semaphore = asyncio.Semaphore(max_concurrency)
+
+    @asynccontextmanager
+    async def slot() -> AsyncIterator[None]:
+        async with semaphore:
+            if limit_name:
+                async with concurrency(limit_name, occupy=1):
+                    yield
+            else:
+                yield
+
+    return slot
+
+
+async def _load_credentials(credentials: ModelsLabCredentials | str) -> ModelsLabCredentials:
+    if isinstance(credentials, ModelsLabCredentials):
+        return credentials
+    loaded = await ModelsLabCredentials.aload(credentials)
+    assert isinstance(loaded, ModelsLabCredentials)
+    return loaded
+
+
+def _log_problems(logger: Any, plan: BatchPlan) -> None:
+    problems = plan.problems
+    for problem in problems[:_LOGGED_PROBLEMS]:
+        logger.warning("invalid row: %s", problem)
+    if len(problems) > _LOGGED_PROBLEMS:
+        logger.warning("... and %d more invalid fields", len(problems) - _LOGGED_PROBLEMS)
+
+
+def _artifact_prefix(csv_url: str) -> str:
+    stem = posixpath.basename(csv_url.rstrip("/")).rsplit(".", 1)[0].lower()
+    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40].strip("-")
+    return f"modelslab-batch-{slug}" if slug else "modelslab-batch"
+
+
+def _emit_row_event(result: RowResult, csv_url: str) -> None:
+    if result.status == "invalid":
+        return  # never submitted: no video to speak of
+    related = []
+    if result.generation_id:
+        related.append(
+            {
+                "prefect.resource.id": f"modelslab.generation.{result.generation_id}",
+                "prefect.resource.role": "generation",
+            }
+        )
+    emit_event(
+        event=f"modelslab.video.{'succeeded' if result.status == 'succeeded' else 'failed'}",
+        resource={
+            "prefect.resource.id": f"modelslab.video.{result.id}",
+            "prefect.resource.name": result.id,
+            "modelslab.row": str(result.row),
+            "modelslab.csv": csv_url,
+        },
+        related=related,
+        payload=result.model_dump(mode="json"),
+    )
+
+
+def _summary_markdown(report: BatchReport) -> str:
+    counts = report.counts
+    lines = [
+        f"# Batch: {posixpath.basename(report.csv_url)}",
+        "",
+        "| succeeded | check failed | failed | invalid | total |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {counts['succeeded']} | {counts['check_failed']} | {counts['failed']} "
+        f"| {counts['invalid']} | {report.total} |",
+        "",
+        f"- Prompts: `{report.csv_url}`",
+        f"- Videos: `{report.output_url}`",
+        f"- Results: `{report.results_url}`",
+    ]
+    not_ok = [r for r in report.rows if r.status != "succeeded"]
+    if not_ok:
+        lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
+        lines.append("|---:|---|---|---|")
+        for r in not_ok[:50]:
+            error = (r.error or "").replace("|", "\\|").replace("\n", " ")
+            lines.append(f"| {r.row} | `{r.id}` | {r.status} | {error} |")
+        if len(not_ok) > 50:
+            lines.append(f"| | | | ... {len(not_ok) - 50} more in results.csv |")
+    return "\n".join(lines) + "\n"

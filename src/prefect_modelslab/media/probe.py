@@ -1,0 +1,164 @@
+"""`probe_video`: size, frames, fps and duration of a GIF or MP4, from its headers only."""
+
+from __future__ import annotations
+
+import io
+import os
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prefect_modelslab.media._source import ByteSource
+from prefect_modelslab.media.errors import VideoProbeError
+from prefect_modelslab.media.gif import GifDetails, read_gif
+from prefect_modelslab.media.mp4 import TOP_LEVEL_TYPES, Mp4Details, read_mp4
+
+VideoSource = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview
+_HEAD = 4096  # first read: format sniffing, and most small files' headers
+_SHOWN = 14  # bytes of a foreign file quoted in the error message
+
+
+class VideoInfo(BaseModel):
+    """What a video file holds, as a player would show it.
+
+    Attributes:
+        format: ``gif`` or ``mp4`` (MOV files are reported as ``mp4``).
+        width: Width in pixels (GIF: the logical screen; MP4: the coded size).
+        height: Height in pixels.
+        frames: Frames a player shows.
+        fps: Frames per second: ``frames / duration_s`` (0.0 if the duration is 0).
+        duration_s: The sum of the frames' durations, in seconds.
+        size_bytes: The file's size.
+        gif: GIF details (loop count, per-frame delays), for GIFs.
+        mp4: MP4 details (codec, timescale, layout), for MP4s.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    format: Literal["gif", "mp4"]
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    frames: int = Field(ge=1)
+    fps: float = Field(ge=0)
+    duration_s: float = Field(ge=0)
+    size_bytes: int = Field(ge=0)
+    gif: GifDetails | None = None
+    mp4: Mp4Details | None = None
+
+
+def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
+    """Read a GIF or MP4's headers and report its size, frames, fps and duration.
+
+    Only headers are read: GIF blocks are walked without decoding, and an MP4's
+    media data is skipped by seeking, so the cost does not grow with the
+    video's bit rate and a remote file is read only where it must be.
+
+    Args:
+        source: A local path, an fsspec URL (``s3://...``, ``memory://...``,
+            ``https://...``), an open seekable binary file (read from its start,
+            its position restored, left open), or the file's bytes.
+        **storage_options: Passed to fsspec for URLs (credentials, endpoint...).
+
+    Returns:
+        The video's description.
+
+    Raises:
+        VideoProbeError: The bytes are not a whole, readable GIF or MP4 (foreign,
+            truncated, corrupt, no video track...). The message says what and where.
+        OSError: The file cannot be opened or read (e.g. `FileNotFoundError`).
+
+    Example:
+        >>> from prefect_modelslab.media import probe_video
+        >>> info = probe_video("out/cat.mp4")  # doctest: +SKIP
+        >>> info.frames, round(info.fps, 2), (info.width, info.height)  # doctest: +SKIP
+        (25, 16.0, (512, 512))
+    """
+    if isinstance(source, str | os.PathLike):
+        path = os.fspath(source)
+        if "://" in path or "::" in path or storage_options:
+            return _probe_url(path, storage_options)
+        return _probe_local(path)
+    if isinstance(source, bytes | bytearray | memoryview):
+        return _probe_source(ByteSource.from_file(io.BytesIO(bytes(source))))
+    if hasattr(source, "read") and hasattr(source, "seek"):
+        if hasattr(source, "seekable") and not source.seekable():
+            raise TypeError("probe_video needs a seekable file object")
+        position = source.tell()
+        try:
+            return _probe_source(ByteSource.from_file(source))
+        finally:
+            source.seek(position)
+    raise TypeError(
+        f"probe_video takes a path, a URL, a binary file or bytes, not {type(source).__name__}"
+    )
+
+
+def _probe_source(src: ByteSource) -> VideoInfo:
+    """Probe an opened file: sniff the format from its first bytes, then read it."""
+    head = src.read_at(0, _HEAD)
+    if head[:4] == b"GIF8":
+        gif = read_gif(src, head)
+        frames = len(gif.details.delays_cs)
+        duration = sum(gif.details.delays_cs) / 100
+        return VideoInfo(
+            format="gif",
+            width=gif.width,
+            height=gif.height,
+            frames=frames,
+            fps=frames / duration,
+            duration_s=duration,
+            size_bytes=src.size,
+            gif=gif.details,
+        )
+    if head[4:8] in TOP_LEVEL_TYPES:
+        mp4 = read_mp4(src, head)
+        return VideoInfo(
+            format="mp4",
+            width=mp4.width,
+            height=mp4.height,
+            frames=mp4.frames,
+            fps=mp4.frames / mp4.duration_s if mp4.duration_s > 0 else 0.0,
+            duration_s=mp4.duration_s,
+            size_bytes=src.size,
+            mp4=mp4.details,
+        )
+    raise VideoProbeError(f"not a GIF or MP4: {_describe(head)}", "foreign")
+
+
+def _describe(head: bytes) -> str:
+    """How a foreign file starts, for the error message."""
+    if not head:
+        return "file is empty (0 bytes)"
+    shown = head[:_SHOWN].split(b"\n", 1)[0].split(b"\r", 1)[0]
+    text = "".join(chr(b) if 0x20 <= b < 0x7F and b != 0x27 else f"\\x{b:02x}" for b in shown)
+    start = head.lstrip()[:1]
+    kind = {b"<": " (an HTML or XML page)", b"{": " (JSON)", b"[": " (JSON)"}.get(start, "")
+    return f"file starts with '{text}'{kind}"
+
+
+def _probe_local(path: str) -> VideoInfo:
+    if not hasattr(os, "pread"):  # Windows
+        with open(path, "rb") as f:
+            return _probe_source(ByteSource.from_file(f))
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return _probe_source(ByteSource.from_fd(fd))
+    finally:
+        os.close(fd)
+
+
+def _probe_url(url: str, storage_options: dict[str, Any]) -> VideoInfo:
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.local import LocalFileSystem
+
+    fs, path = url_to_fs(url, **storage_options)
+    if isinstance(fs, LocalFileSystem):
+        return _probe_local(path)
+    try:
+        # No fsspec read-ahead cache: the probe asks exactly for the bytes it needs.
+        f = fs.open(path, "rb", cache_type="none")
+    except TypeError:  # a filesystem whose open() takes no cache options
+        f = fs.open(path, "rb")
+    with f:
+        size = getattr(f, "size", None)
+        return _probe_source(ByteSource.from_file(f, size if isinstance(size, int) else None))

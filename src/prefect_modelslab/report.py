@@ -1,0 +1,192 @@
+"""The outcome of a batch: one `RowResult` per CSV data row, a `BatchReport`, `results.csv`.
+
+`results.csv` has one line per data row of the input, in input order, whatever
+happened to the row, and is written atomically so a reader never sees half of
+it. Nothing in it can carry the API key: it is built from requests, results and
+error messages, none of which know the key.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, computed_field
+
+from prefect_modelslab import storage
+
+__all__ = [
+    "RESULT_COLUMNS",
+    "BatchReport",
+    "RowResult",
+    "RowStatus",
+    "render_results_csv",
+    "write_results_csv",
+]
+
+#: What happened to a row: a checked video, a video that failed its check, no
+#: video (the generation, download or anything else failed), or a row that was
+#: never submitted because it is invalid.
+RowStatus = Literal["succeeded", "check_failed", "failed", "invalid"]
+
+STATUSES: tuple[RowStatus, ...] = ("succeeded", "check_failed", "failed", "invalid")
+
+#: The columns of `results.csv`, in order.
+RESULT_COLUMNS: tuple[str, ...] = (
+    "row",
+    "id",
+    "prompt",
+    "status",
+    "video",
+    "format",
+    "frames",
+    "fps",
+    "width",
+    "height",
+    "duration_s",
+    "generation_id",
+    "bytes",
+    "sha256",
+    "reused",
+    "error",
+)
+
+
+class RowResult(BaseModel):
+    """What happened to one data row of the CSV.
+
+    Example:
+        ```python
+        from prefect_modelslab.report import RowResult
+
+        RowResult(row=3, id="fox", prompt="a red fox", status="invalid",
+                  error="line 4 (row 3): height: must be in 1..512 (got '600')")
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    row: int = Field(description="1-based data row number in the CSV.")
+    id: str = Field(description="Name of the row's outputs.")
+    prompt: str = Field(description="The row's prompt.")
+    status: RowStatus = Field(description="succeeded, check_failed, failed or invalid.")
+    video: str | None = Field(None, description="URL or path of the stored video.")
+    format: str | None = Field(None, description="gif or mp4, as probed.")
+    frames: int | None = Field(None, description="Frame count, as probed.")
+    fps: float | None = Field(None, description="Frames per second, as probed.")
+    width: int | None = Field(None, description="Width in pixels, as probed.")
+    height: int | None = Field(None, description="Height in pixels, as probed.")
+    duration_s: float | None = Field(None, description="Duration in seconds, as probed.")
+    generation_id: str | None = Field(None, description="The server's generation id.")
+    bytes: int | None = Field(None, description="Size of the stored file.")
+    sha256: str | None = Field(None, description="SHA-256 of the stored file.")
+    reused: bool = Field(False, description="True when a finished video was reused, not paid.")
+    error: str | None = Field(None, description="Why the row did not succeed.")
+
+    def csv_cells(self) -> list[str]:
+        """The row's cells in `RESULT_COLUMNS` order (empty string for None)."""
+        values = self.model_dump()
+        return [_cell(values[name]) for name in RESULT_COLUMNS]
+
+
+class BatchReport(BaseModel):
+    """The outcome of a CSV batch: every row's result, in input order, and the counts.
+
+    Example:
+        ```python
+        report = await generate_videos_from_csv("prompts.csv", "s3://bucket/videos", "prod")
+        report.counts  # {'succeeded': 11, 'check_failed': 0, 'failed': 1, 'invalid': 0}
+        report.ok      # False
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    csv_url: str = Field(description="Where the prompts were read.")
+    output_url: str = Field(description="The folder the videos were written to.")
+    results_url: str | None = Field(None, description="Where results.csv was written.")
+    rows: list[RowResult] = Field(default_factory=list, description="One result per data row.")
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def counts(self) -> dict[str, int]:
+        """How many rows ended in each status (every status present, 0 if none)."""
+        tally = Counter(r.status for r in self.rows)
+        return {status: tally.get(status, 0) for status in STATUSES}
+
+    @property
+    def total(self) -> int:
+        """The number of data rows."""
+        return len(self.rows)
+
+    @property
+    def ok(self) -> bool:
+        """True when every row succeeded (and there was at least one row)."""
+        return bool(self.rows) and all(r.status == "succeeded" for r in self.rows)
+
+    def summary(self) -> str:
+        """One line of counts, e.g. `12 rows: 11 succeeded, 1 failed`."""
+        parts = [f"{n} {status.replace('_', ' ')}" for status, n in self.counts.items() if n]
+        return f"{self.total} rows: " + (", ".join(parts) if parts else "nothing to do")
+
+
+def render_results_csv(rows: Iterable[RowResult]) -> str:
+    """The text of `results.csv`: a header and one line per row.
+
+    Example:
+        ```python
+        from prefect_modelslab.report import render_results_csv
+
+        print(render_results_csv(report.rows))
+        ```
+    """
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(RESULT_COLUMNS)
+    writer.writerows(r.csv_cells() for r in rows)
+    return buffer.getvalue()
+
+
+def write_results_csv(
+    rows: Iterable[RowResult],
+    url: str,
+    *,
+    storage_options: Mapping[str, Any] | None = None,
+) -> str:
+    """Write `results.csv` to any fsspec URL, atomically.
+
+    The file is written under a temporary name and moved into place (see
+    `prefect_modelslab.storage`), so a reader sees the old file or the new
+    one, never half of one.
+
+    Args:
+        rows: The row results, in input order.
+        url: Where to write (`videos/results.csv`, `s3://bucket/run/results.csv`).
+        storage_options: Passed to fsspec.
+
+    Returns:
+        The URL written.
+
+    Example:
+        ```python
+        from prefect_modelslab.report import write_results_csv
+
+        write_results_csv(report.rows, "videos/results.csv")
+        ```
+    """
+    data = render_results_csv(rows).encode("utf-8")
+    storage.write_bytes_atomic(url, data, dict(storage_options or {}))
+    return url
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip(".")
+    return str(value)

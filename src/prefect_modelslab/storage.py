@@ -1,0 +1,260 @@
+"""fsspec helpers: join URLs, write files atomically, read and write JSON.
+
+Every destination is an fsspec URL (a local path, `memory://...`, `s3://...`,
+...) plus the `storage_options` its filesystem needs. Writes go to a hidden
+temporary name in the same folder and are moved to the final name only once
+complete, so a reader never sees half a file at a final path: on a local disk
+the move is a rename; on an object store it is a server-side copy and a delete,
+and the final key appears only complete.
+
+These functions block (fsspec's API is synchronous); async callers run them in
+a worker thread (`asyncio.to_thread`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import uuid
+from typing import Any
+
+from fsspec import AbstractFileSystem
+from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
+from fsspec.spec import AbstractBufferedFile
+
+__all__ = [
+    "AtomicFile",
+    "exists",
+    "get_filesystem",
+    "join_url",
+    "read_json",
+    "remove",
+    "split_url",
+    "temp_sibling",
+    "write_bytes_atomic",
+    "write_json_atomic",
+]
+
+#: Marker in the name of a file being written; such files are never final.
+PART_MARKER = ".part-"
+#: Bytes an object-store file buffers before it uploads a part (S3's minimum is 5 MiB).
+WRITE_BLOCK_SIZE = 8 << 20
+
+
+def join_url(folder: str, *parts: str) -> str:
+    """Join a folder URL and path parts with `/`, keeping the URL's protocol.
+
+    Example:
+        ```python
+        join_url("s3://bucket/videos/", "fox.gif")      # 's3://bucket/videos/fox.gif'
+        join_url("memory://", ".modelslab", "j.json")    # 'memory://.modelslab/j.json'
+        ```
+    """
+    url = folder
+    for part in parts:
+        part = part.strip("/")
+        if not part:
+            continue
+        url = f"{url}{part}" if url.endswith("://") or url == "" else f"{url.rstrip('/')}/{part}"
+    return url
+
+
+def split_url(url: str) -> tuple[str, str]:
+    """Split a file URL into its folder URL and its file name.
+
+    Example:
+        ```python
+        split_url("s3://bucket/videos/fox.gif")  # ('s3://bucket/videos', 'fox.gif')
+        ```
+    """
+    head, sep, name = url.rstrip("/").rpartition("/")
+    if not sep:
+        return "", name  # a bare relative name
+    if head == "" or head.endswith(":/"):
+        # "/fox.gif" or "memory://fox.gif": the folder is the root.
+        return f"{head}/", name
+    return head, name
+
+
+def temp_sibling(url: str) -> str:
+    """A unique hidden name next to `url`, for writing before the final move.
+
+    Example:
+        ```python
+        temp_sibling("/data/fox.gif")  # '/data/.fox.gif.part-3f2a...'
+        ```
+    """
+    folder, name = split_url(url)
+    return join_url(folder, f".{name}{PART_MARKER}{uuid.uuid4().hex}")
+
+
+def get_filesystem(url: str, storage_options: dict[str, Any] | None = None) -> tuple[Any, str]:
+    """The fsspec filesystem for `url` and the path inside it.
+
+    Example:
+        ```python
+        fs, path = get_filesystem("memory://videos/fox.gif")
+        ```
+    """
+    fs, path = url_to_fs(url, **(storage_options or {}))
+    return fs, path
+
+
+def exists(url: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether a file exists at `url`.
+
+    Example:
+        ```python
+        exists("memory://videos/fox.gif")
+        ```
+    """
+    fs, path = get_filesystem(url, storage_options)
+    return bool(fs.exists(path))
+
+
+def remove(url: str, storage_options: dict[str, Any] | None = None) -> bool:
+    """Delete the file at `url`; a missing file is not an error.
+
+    Returns:
+        True when a file was deleted.
+
+    Example:
+        ```python
+        remove("memory://videos/.fox.gif.part-1234")
+        ```
+    """
+    fs, path = get_filesystem(url, storage_options)
+    # Object stores delete missing keys without complaint: ask first.
+    if not fs.exists(path):
+        return False
+    try:
+        fs.rm_file(path)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+class AtomicFile:
+    """A file written under a temporary name and moved into place on `commit()`.
+
+    Use `open()`, any number of `write()`, then `commit()`; on failure call
+    `abort()`, which discards what was written (including an unfinished
+    multipart upload on object stores). The final path never holds a partial
+    file. Methods block; call them from a worker thread in async code.
+
+    Example:
+        ```python
+        out = AtomicFile("memory://videos/fox.gif")
+        out.open()
+        try:
+            out.write(b"GIF89a...")
+            out.commit()
+        except BaseException:
+            out.abort()
+            raise
+        ```
+    """
+
+    def __init__(self, url: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.url = url
+        self.temp_url = temp_sibling(url)
+        self._fs: AbstractFileSystem
+        self._fs, self._path = get_filesystem(url, storage_options)
+        _, self._temp_path = get_filesystem(self.temp_url, storage_options)
+        self._file: Any = None
+        self.bytes_written = 0
+
+    def open(self) -> None:
+        """Create the temporary file (and the local folder, if needed)."""
+        if isinstance(self._fs, LocalFileSystem):
+            self._fs.makedirs(self._fs._parent(self._path), exist_ok=True)
+        # A modest block size bounds the memory object stores buffer per file.
+        self._file = self._fs.open(self._temp_path, "wb", block_size=WRITE_BLOCK_SIZE)
+
+    def write(self, data: bytes) -> None:
+        """Append `data` to the temporary file."""
+        if self._file is None:
+            raise RuntimeError("AtomicFile.write() before open()")
+        self._file.write(data)
+        self.bytes_written += len(data)
+
+    def commit(self) -> None:
+        """Finish the temporary file and move it to the final path."""
+        if self._file is None:
+            raise RuntimeError("AtomicFile.commit() before open()")
+        file, self._file = self._file, None
+        file.close()
+        self._fs.mv(self._temp_path, self._path)
+
+    def abort(self) -> None:
+        """Drop the temporary file; never raises for a file that is already gone."""
+        file, self._file = self._file, None
+        if file is not None:
+            try:
+                if isinstance(file, AbstractBufferedFile):
+                    # Object stores: abort any multipart upload. close() would
+                    # flush, i.e. upload what is buffered, so mark it closed.
+                    file.discard()
+                    file.closed = True
+                else:
+                    file.close()
+            except Exception:  # noqa: S110 - best effort: the rm below is what matters
+                pass
+        with contextlib.suppress(FileNotFoundError, OSError):
+            self._fs.rm_file(self._temp_path)
+
+
+def write_bytes_atomic(
+    url: str, data: bytes, storage_options: dict[str, Any] | None = None
+) -> None:
+    """Write `data` to `url` through a temporary name, so it appears whole or not at all.
+
+    Example:
+        ```python
+        write_bytes_atomic("memory://videos/note.txt", b"hello")
+        ```
+    """
+    out = AtomicFile(url, storage_options)
+    out.open()
+    try:
+        out.write(data)
+        out.commit()
+    except BaseException:
+        out.abort()
+        raise
+
+
+def write_json_atomic(url: str, obj: Any, storage_options: dict[str, Any] | None = None) -> None:
+    """Write `obj` as indented JSON to `url`, atomically.
+
+    Example:
+        ```python
+        write_json_atomic("memory://videos/fox.json", {"generation_id": "42"})
+        ```
+    """
+    text = json.dumps(obj, indent=2, sort_keys=False, ensure_ascii=False)
+    write_bytes_atomic(url, (text + "\n").encode("utf-8"), storage_options)
+
+
+def read_json(url: str, storage_options: dict[str, Any] | None = None) -> Any | None:
+    """The JSON document at `url`, or None when there is no file.
+
+    Raises:
+        ValueError: The file exists but is not JSON.
+
+    Example:
+        ```python
+        read_json("memory://videos/fox.json")  # {'generation_id': '42'} or None
+        ```
+    """
+    fs, path = get_filesystem(url, storage_options)
+    try:
+        with fs.open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError as err:
+        raise ValueError(f"{url} is not valid JSON: {err}") from None

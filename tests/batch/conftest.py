@@ -1,0 +1,43 @@
+"""Fixtures for the batch tests: small, fast videos and a CSV writer."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import pytest
+
+from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.testing import ModelsLabEmulator
+
+#: Tiny videos keep the emulator's rendering and our checks fast.
+TINY = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
+
+
+@pytest.fixture
+def fast_emulator(emulator: ModelsLabEmulator) -> ModelsLabEmulator:
+    """The session emulator, reset, with a short latency."""
+    emulator.configure(latency=0.2)
+    return emulator
+
+
+@pytest.fixture
+def credentials(fast_emulator: ModelsLabEmulator) -> ModelsLabCredentials:
+    return ModelsLabCredentials(api_key=fast_emulator.api_key, base_url=fast_emulator.base_url)
+
+
+WriteCsv = Callable[..., Path]
+
+
+@pytest.fixture
+def write_csv(tmp_path: Path) -> WriteCsv:
+    """Write rows (a header first) to `tmp_path/<name>` and return its path."""
+
+    def write(rows: Sequence[Sequence[str]], name: str = "prompts.csv") -> Path:
+        path = tmp_path / name
+        with path.open("w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+        return path
+
+    return write

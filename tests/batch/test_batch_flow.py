@@ -1,0 +1,329 @@
+"""`generate_videos_from_csv` end to end, over real HTTP to the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import pytest
+from prefect import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    LogFilter,
+    LogFilterFlowRunId,
+)
+
+from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.csv_input import InvalidCsvError
+from prefect_modelslab.flows import batch as batch_module
+from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+from prefect_modelslab.models import Text2VideoRequest
+from prefect_modelslab.report import RESULT_COLUMNS, BatchReport
+from prefect_modelslab.testing import Fault, ModelsLabEmulator
+
+from .conftest import TINY, WriteCsv
+
+
+def files_exist(*paths: Path) -> bool:
+    return all(p.is_file() for p in paths)
+
+
+def read_results(folder: Path) -> list[dict[str, str]]:
+    with (folder / "results.csv").open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+async def run(csv_path: Path, out: Path, credentials: Any, **kwargs: Any) -> BatchReport:
+    kwargs.setdefault("defaults", TINY)
+    return await generate_videos_from_csv(str(csv_path), str(out), credentials, **kwargs)
+
+
+async def test_every_row_ends_with_an_outcome_in_input_order(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    fast_emulator.inject(Fault("generation_failed", prompt="storm", times=None))
+    fast_emulator.inject(Fault("wrong_frames", prompt="owl", times=None))
+    path = write_csv(
+        [
+            ["id", "prompt", "output_type", "fps"],
+            ["fox", "a red fox", "gif", ""],
+            ["", "a thunder storm", "", ""],
+            ["", "an owl at night", "mp4", ""],
+            ["bad", "too fast", "", "99"],
+            ["", "a calm lake", "mp4", "8"],
+            ["", "", "", ""],  # blank: not a row
+            ["", "", "gif", ""],  # no prompt: invalid
+        ]
+    )
+    out = tmp_path / "out"
+    seen: list[tuple[int, int]] = []
+    with batch_progress(lambda row, done, total: seen.append((done, total))):
+        report = await run(path, out, credentials, max_concurrency=3)
+
+    assert [r.status for r in report.rows] == [
+        "succeeded",
+        "failed",
+        "check_failed",
+        "invalid",
+        "succeeded",
+        "invalid",
+    ]
+    assert report.counts == {"succeeded": 2, "check_failed": 1, "failed": 1, "invalid": 2}
+    assert sorted(seen) == [(i, 6) for i in range(1, 7)]  # every row reported once
+
+    fox, storm, owl, bad, lake, empty = report.rows
+    assert empty.error == "line 8 (row 6): prompt: must not be empty"
+    assert fox.id == "fox" and fox.format == "gif" and fox.frames == 4
+    assert (fox.width, fox.height) == (64, 64)
+    assert files_exist(Path(fox.video or ""), out / "fox.json")
+    assert storm.generation_id and storm.video is None and storm.error
+    assert owl.status == "check_failed" and owl.frames == 3 and "frame" in (owl.error or "")
+    assert bad.error and "line 5 (row 4): fps" in bad.error
+    assert lake.format == "mp4" and lake.fps == pytest.approx(8, rel=0.02)
+
+    lines = read_results(out)
+    assert list(lines[0]) == list(RESULT_COLUMNS)
+    assert [(r["row"], r["id"], r["status"]) for r in lines] == [
+        (str(r.row), r.id, r.status) for r in report.rows
+    ]
+    assert report.results_url == str(out / "results.csv")
+    counters = fast_emulator.counters
+    assert counters.max_queued <= 3
+    assert counters.submits_accepted == 4  # the invalid row was never sent
+
+
+async def test_never_more_than_max_concurrency_queued(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    path = write_csv([["prompt"], *([f"clip {i}"] for i in range(8))])
+    # Defaults may also be a request model: its set fields apply, its prompt does not.
+    defaults = Text2VideoRequest(prompt="ignored", output_type="mp4", **TINY)
+    report = await run(path, tmp_path / "out", credentials, max_concurrency=2, defaults=defaults)
+    assert report.ok
+    assert {r.format for r in report.rows} == {"mp4"}
+    counters = fast_emulator.counters
+    assert counters.max_queued == 2  # full, never over
+    assert counters.rejected_429 == 0
+    assert set(counters.submits_by_prompt.values()) == {1}
+
+
+async def test_a_full_queue_is_back_pressure_not_failure(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    fast_emulator.configure(queue_limit=2)
+    path = write_csv([["prompt"], *([f"queued clip {i}"] for i in range(5))])
+    report = await run(path, tmp_path / "out", credentials, max_concurrency=4)
+    assert report.ok, report.rows
+    counters = fast_emulator.counters
+    assert counters.rejected_429 > 0  # the queue did fill up
+    assert counters.max_queued <= 2
+    assert sorted(counters.submits_by_prompt.values()) == [1] * 5
+
+
+async def test_rerun_reuses_finished_rows_and_retries_failed_ones(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    fast_emulator.inject(Fault("generation_failed", prompt="storm", times=1))
+    path = write_csv([["prompt"], ["a red fox"], ["a storm at sea"], ["a calm lake"]])
+    out = tmp_path / "out"
+    first = await run(path, out, credentials)
+    assert [r.status for r in first.rows] == ["succeeded", "failed", "succeeded"]
+
+    second = await run(path, out, credentials)
+    assert [r.status for r in second.rows] == ["succeeded"] * 3
+    assert [r.reused for r in second.rows] == [True, False, True]
+    assert [r.id for r in second.rows] == [r.id for r in first.rows]
+    assert fast_emulator.counters.submits_by_prompt == {
+        "a red fox": 1,
+        "a storm at sea": 2,  # failed once, retried once
+        "a calm lake": 1,
+    }
+    assert [r["reused"] for r in read_results(out)] == ["true", "false", "true"]
+
+
+async def test_strict_submits_nothing_when_a_row_is_invalid(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    path = write_csv([["prompt", "height"], ["a red fox", "64"], ["a cat", "4096"]])
+    with pytest.raises(InvalidCsvError) as caught:
+        await run(path, tmp_path / "out", credentials, strict=True)
+    assert "line 3 (row 2): height: must be in 1..512" in str(caught.value)
+    assert fast_emulator.counters.submit_requests == 0
+
+
+async def test_unknown_column_fails_before_any_submit(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    path = write_csv([["prompt", "colour"], ["a red fox", "red"]])
+    with pytest.raises(InvalidCsvError, match="unknown column 'colour'"):
+        await run(path, tmp_path / "out", credentials)
+    assert fast_emulator.counters.submit_requests == 0
+
+
+async def test_one_crashing_row_loses_no_other_row(
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real_run_video = batch_module.run_video
+
+    async def flaky(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if "boom" in request.prompt:
+            raise RuntimeError("unexpected bug in row")
+        return await real_run_video(request, *args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "run_video", flaky)
+    path = write_csv([["prompt"], ["a red fox"], ["boom"], ["a calm lake"]])
+    out = tmp_path / "out"
+    report = await run(path, out, credentials)
+    assert [r.status for r in report.rows] == ["succeeded", "failed", "succeeded"]
+    assert report.rows[1].error == "RuntimeError: unexpected bug in row"
+    assert len(read_results(out)) == 3
+
+
+async def test_results_csv_is_written_when_the_run_stops_midway(
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    class Stop(BaseException):
+        """Stands for a cancellation or an interrupt in the middle of a run."""
+
+    real_run_video = batch_module.run_video
+    fox_done = asyncio.Event()
+
+    async def stopping(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if "stop" in request.prompt:
+            await fox_done.wait()
+            raise Stop()
+        if "slow" in request.prompt:
+            await asyncio.sleep(3600)  # still running when the run stops
+        result = await real_run_video(request, *args, **kwargs)
+        if "fox" in request.prompt:
+            fox_done.set()
+        return result
+
+    monkeypatch.setattr(batch_module, "run_video", stopping)
+    path = write_csv([["prompt"], ["a red fox"], ["stop here"], ["a slow lake"]])
+    out = tmp_path / "out"
+    with pytest.raises(BaseException):  # noqa: B017 - Prefect may wrap or re-raise it
+        await run(path, out, credentials, max_concurrency=1)
+    rows = read_results(out)
+    assert [r["row"] for r in rows] == ["1", "2", "3"]
+    assert rows[0]["status"] == "succeeded"
+    assert all(r["status"] == "failed" for r in rows[1:])
+    assert "run stopped" in rows[2]["error"]
+
+
+async def test_a_global_concurrency_limit_is_shared(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    async with get_client() as client:
+        await client.create_global_concurrency_limit(
+            GlobalConcurrencyLimitCreate(name="modelslab-account-test", limit=1)
+        )
+    path = write_csv([["prompt"], ["clip a"], ["clip b"], ["clip c"]])
+    report = await run(
+        path,
+        tmp_path / "out",
+        credentials,
+        max_concurrency=3,
+        concurrency_limit_name="modelslab-account-test",
+    )
+    assert report.ok
+    assert fast_emulator.counters.max_queued == 1
+
+
+async def test_ui_name_artifacts_events_and_no_key_anywhere(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    events: list[dict[str, Any]] = []
+    monkeypatch.setattr(batch_module, "emit_event", lambda **kw: events.append(kw))
+    fast_emulator.inject(Fault("generation_failed", prompt="storm", times=None))
+    path = write_csv(
+        [["id", "prompt", "fps"], ["fox", "a red fox", ""], ["", "a storm", ""], ["", "x", "0"]],
+        name="My Prompts.csv",
+    )
+    out = tmp_path / "out"
+    state = await generate_videos_from_csv(
+        str(path), str(out), credentials, defaults=TINY, return_state=True
+    )
+    report: BatchReport = await state.result()  # type: ignore[misc]
+    flow_run_id: UUID = state.state_details.flow_run_id  # type: ignore[assignment]
+    key = fast_emulator.api_key
+
+    async with get_client() as client:
+        flow_run = await client.read_flow_run(flow_run_id)
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+        logs = await client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+        )
+
+    assert flow_run.name == "batch · My Prompts.csv"
+    by_key = {a.key: a for a in artifacts}
+    progress = by_key["modelslab-batch-my-prompts-progress"]
+    assert progress.type == "progress" and progress.data == 100.0
+    table = by_key["modelslab-batch-my-prompts-results"]
+    assert table.type == "table"
+    table_rows = json.loads(table.data) if isinstance(table.data, str) else table.data
+    assert [r["status"] for r in table_rows] == ["succeeded", "failed", "invalid"]
+    summary = by_key["modelslab-batch-my-prompts-summary"]
+    assert summary.type == "markdown" and "| 1 | 0 | 1 | 1 | 3 |" in str(summary.data)
+
+    assert sorted(e["event"] for e in events) == [
+        "modelslab.video.failed",
+        "modelslab.video.succeeded",
+    ]
+    by_name = {e["event"]: e for e in events}
+    ok = by_name["modelslab.video.succeeded"]
+    assert ok["resource"]["prefect.resource.id"] == "modelslab.video.fox"
+    assert ok["related"][0]["prefect.resource.id"] == (
+        f"modelslab.generation.{report.rows[0].generation_id}"
+    )
+    assert ok["payload"]["video"] == report.rows[0].video
+    assert by_name["modelslab.video.failed"]["payload"]["status"] == "failed"
+    assert len(events) == 2  # the invalid row never became a video
+
+    # The key is nowhere: files, artifacts, events, parameters, logs.
+    for file in out.rglob("*"):
+        if file.is_file() and file.suffix in {".csv", ".json"}:
+            assert key not in file.read_text(), file
+    assert key not in json.dumps([a.model_dump(mode="json") for a in artifacts])
+    assert key not in json.dumps(events, default=str)
+    assert key not in json.dumps(flow_run.parameters, default=str)
+    assert logs and key not in " ".join(log.message for log in logs)

@@ -1,0 +1,166 @@
+"""`prefect-modelslab batch` and `demo`: exit codes, messages, outputs."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from prefect_modelslab.cli import batch as cli_batch
+from prefect_modelslab.testing import Fault, ModelsLabEmulator
+
+from .conftest import WriteCsv
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    # Restored after the test: the CLI turns Prefect's console logging down.
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    app = typer.Typer(pretty_exceptions_enable=False)
+    cli_batch.register(app)
+    return app
+
+
+def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+
+
+def batch_args(path: Path, out: Path, emulator: ModelsLabEmulator, *extra: str) -> list[str]:
+    return ["batch", str(path), "--out", str(out), "--base-url", emulator.base_url, *extra]
+
+
+def key_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
+    return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
+
+
+def test_all_rows_succeed_exit_0(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    path = write_csv([["prompt"], ["a red fox"], ["a calm lake"]])
+    out = tmp_path / "out"
+    args = batch_args(path, out, fast_emulator, "--output-type", "mp4", "--concurrency", "2")
+    result = invoke(cli, args, key_env(fast_emulator))
+    assert result.exit_code == 0, result.output
+    assert "2 rows: 2 succeeded" in result.stdout
+    with (out / "results.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["format"] for r in rows] == ["mp4", "mp4"]
+    assert fast_emulator.counters.max_queued <= 2
+    assert fast_emulator.api_key not in result.output
+
+
+def test_a_failed_row_exits_1(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    fast_emulator.inject(Fault("generation_failed", prompt="storm", times=None))
+    path = write_csv([["prompt"], ["a red fox"], ["a storm"]])
+    result = invoke(cli, batch_args(path, tmp_path / "out", fast_emulator), key_env(fast_emulator))
+    assert result.exit_code == 1, result.output
+    assert "1 succeeded, 1 failed" in result.stdout
+    assert "Generation failed" in result.stdout
+
+
+def test_missing_file_exits_2_with_one_line(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, tmp_path: Path
+) -> None:
+    args = batch_args(tmp_path / "nope.csv", tmp_path / "out", fast_emulator)
+    result = invoke(cli, args, key_env(fast_emulator))
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [f"error: prompts file not found: {args[1]}"]
+
+
+def test_missing_key_exits_2(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    path = write_csv([["prompt"], ["a red fox"]])
+    env = {"MODELSLAB_API_KEY": None, "COLUMNS": "200"}
+    result = invoke(cli, batch_args(path, tmp_path / "out", fast_emulator), env)
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: MODELSLAB_API_KEY is not set")
+    assert fast_emulator.counters.submit_requests == 0
+
+
+def test_missing_block_exits_2(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    path = write_csv([["prompt"], ["a red fox"]])
+    args = batch_args(path, tmp_path / "out", fast_emulator, "--credentials", "no-such-block")
+    result = invoke(cli, args, key_env(fast_emulator))
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "cannot load credentials block 'no-such-block'" in line
+
+
+@pytest.mark.parametrize(
+    ("rows", "extra", "needle"),
+    [
+        ([["prompt", "colour"], ["a fox", "red"]], [], "unknown column 'colour'"),
+        ([["prompt", "fps"], ["a fox", "8"], ["a cat", "99"]], ["--strict"], "line 3 (row 2): fps"),
+        ([["prompt"], ["a fox"]], ["--model", "sora"], "model_id: must be one of"),
+    ],
+)
+def test_invalid_input_exits_2_before_any_submit(
+    cli: typer.Typer,
+    fast_emulator: ModelsLabEmulator,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    rows: list[list[str]],
+    extra: list[str],
+    needle: str,
+) -> None:
+    path = write_csv(rows)
+    result = invoke(
+        cli, batch_args(path, tmp_path / "out", fast_emulator, *extra), key_env(fast_emulator)
+    )
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert needle in line and "Traceback" not in result.output
+    assert fast_emulator.counters.submit_requests == 0
+
+
+def test_the_installed_command_gives_no_traceback(tmp_path: Path) -> None:
+    command = Path(sys.executable).with_name("prefect-modelslab")
+    done = subprocess.run(
+        [str(command), "batch", str(tmp_path / "nope.csv"), "--out", str(tmp_path / "out")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"error: prompts file not found: {tmp_path / 'nope.csv'}"
+    ]
+
+
+def test_demo_runs_the_examples_into_a_folder(
+    cli: typer.Typer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cli_batch, "DEMO_LATENCY_S", 0.2)
+    monkeypatch.setattr(
+        cli_batch, "DEMO_DEFAULTS", {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
+    )
+    out = tmp_path / "videos"
+    result = invoke(cli, ["demo", "--out", str(out)], {"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    with (out / "results.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 12 and {r["status"] for r in rows} == {"succeeded"}
+    assert {r["format"] for r in rows} == {"gif", "mp4"}
+    assert (out / "red-fox.gif").is_file() and (out / "lighthouse.mp4").is_file()
+    for label in ("Videos:", "Results:", "Prefect UI:"):
+        assert label in result.stdout
+
+
+def test_the_packaged_examples_match_the_repository_copy() -> None:
+    packaged = ROOT / "src" / "prefect_modelslab" / "examples" / "prompts.csv"
+    assert packaged.read_bytes() == (ROOT / "examples" / "prompts.csv").read_bytes()
+    assert cli_batch.example_prompts().is_file()

@@ -1,0 +1,76 @@
+"""The submit journal: states, atomic entries in the destination storage, no secret."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+
+from prefect_modelslab import storage
+from prefect_modelslab.journal import Journal
+from prefect_modelslab.models import Text2VideoRequest, VideoJob
+
+
+@pytest.fixture
+def folder() -> str:
+    return f"memory://journal-{uuid.uuid4().hex}/videos"
+
+
+def _job(request: Text2VideoRequest) -> VideoJob:
+    return VideoJob(
+        generation_id="123",
+        status="processing",
+        request=request,
+        eta=1.5,
+        future_links=["http://x/1.gif"],
+    )
+
+
+async def test_entry_lifecycle(folder: str) -> None:
+    request = Text2VideoRequest(prompt="a fox", num_frames=4)
+    journal = Journal(folder)
+    assert await journal.read("fox") is None
+
+    intent = await journal.record_intent("fox", request)
+    assert intent.state == "submitting" and intent.outcome_unknown and not intent.has_generation
+    assert journal.url_for("fox") == f"{folder}/.modelslab/journal/fox.json"
+
+    await journal.record_submitted("fox", _job(request))
+    entry = await journal.read("fox")
+    assert entry is not None
+    assert entry.state == "submitted" and entry.has_generation and entry.generation_id == "123"
+    assert entry.job is not None and entry.job.future_links == ["http://x/1.gif"]
+    assert entry.matches(request)
+    assert not entry.matches(Text2VideoRequest(prompt="a fox", num_frames=5))
+
+    await journal.record_finished("fox", _job(request), check_passed=True)
+    entry = await journal.read("fox")
+    assert entry is not None and entry.state == "finished" and entry.check_passed is True
+
+    assert await journal.forget("fox") is True
+    assert await journal.read("fox") is None
+
+
+async def test_outcome_unknown_is_recorded(folder: str) -> None:
+    request = Text2VideoRequest(prompt="a storm")
+    journal = Journal(folder)
+    await journal.record_outcome_unknown("storm", request, "connection dropped")
+    entry = await journal.read("storm")
+    assert entry is not None and entry.outcome_unknown and entry.message == "connection dropped"
+
+
+async def test_entry_holds_the_request_payload_only(folder: str) -> None:
+    request = Text2VideoRequest(prompt="a fox", width=64)
+    journal = Journal(folder)
+    await journal.record_submitted("fox", _job(request))
+    raw: Any = storage.read_json(journal.url_for("fox"))
+    assert raw["request"] == {"model_id": "cogvideox", "prompt": "a fox", "width": 64}
+    assert "key" not in raw and "key" not in raw["request"] and "key" not in raw["job"]["request"]
+
+
+async def test_unreadable_entry_is_an_error_not_a_fresh_start(folder: str) -> None:
+    journal = Journal(folder)
+    storage.write_json_atomic(journal.url_for("fox"), {"state": "nonsense"})
+    with pytest.raises(ValueError, match="cannot be read"):
+        await journal.read("fox")

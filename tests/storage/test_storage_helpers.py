@@ -1,0 +1,137 @@
+"""storage.py on the local disk, memory:// and S3 (moto server): atomic writes, JSON, URLs."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_modelslab import storage
+
+
+@pytest.fixture(params=["local", "memory", "s3"])
+def folder(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, dict[str, Any]]:
+    """A destination folder URL and its storage_options, on each kind of storage."""
+    if request.param == "local":
+        return str(tmp_path / "out"), {}
+    if request.param == "memory":
+        return f"memory://t-{uuid.uuid4().hex}/out", {}
+    return request.getfixturevalue("s3_folder"), request.getfixturevalue("s3_options")
+
+
+def _listing(folder: str, options: dict[str, Any]) -> list[str]:
+    fs, path = storage.get_filesystem(folder, options)
+    fs.invalidate_cache()
+    try:
+        return sorted(p.rsplit("/", 1)[-1] for p in fs.find(path))
+    except FileNotFoundError:
+        return []
+
+
+@pytest.mark.parametrize(
+    ("folder_url", "parts", "expected"),
+    [
+        ("s3://bucket/videos/", ("fox.gif",), "s3://bucket/videos/fox.gif"),
+        (
+            "s3://bucket/videos",
+            (".modelslab", "journal", "a.json"),
+            "s3://bucket/videos/.modelslab/journal/a.json",
+        ),
+        ("memory://", ("fox.gif",), "memory://fox.gif"),
+        ("/data", ("/fox.gif",), "/data/fox.gif"),
+        ("videos", ("fox.gif",), "videos/fox.gif"),
+    ],
+)
+def test_join_url(folder_url: str, parts: tuple[str, ...], expected: str) -> None:
+    assert storage.join_url(folder_url, *parts) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("s3://bucket/v/fox.gif", ("s3://bucket/v", "fox.gif")),
+        ("memory://fox.gif", ("memory://", "fox.gif")),
+        ("/fox.gif", ("/", "fox.gif")),
+        ("fox.gif", ("", "fox.gif")),
+    ],
+)
+def test_split_url(url: str, expected: tuple[str, str]) -> None:
+    assert storage.split_url(url) == expected
+
+
+def test_temp_sibling_is_hidden_and_in_the_same_folder() -> None:
+    temp = storage.temp_sibling("s3://bucket/v/fox.gif")
+    folder, name = storage.split_url(temp)
+    assert folder == "s3://bucket/v"
+    assert name.startswith(".fox.gif.part-")
+    assert temp != storage.temp_sibling("s3://bucket/v/fox.gif")
+
+
+def test_json_round_trip_and_missing(folder: tuple[str, dict[str, Any]]) -> None:
+    url, options = folder
+    target = storage.join_url(url, "nested", "doc.json")
+    assert storage.read_json(target, options) is None
+    storage.write_json_atomic(target, {"id": "42", "n": [1, 2]}, options)
+    assert storage.read_json(target, options) == {"id": "42", "n": [1, 2]}
+    storage.write_json_atomic(target, {"id": "43"}, options)  # overwrite in place
+    assert storage.read_json(target, options) == {"id": "43"}
+    assert storage.exists(target, options)
+    assert _listing(url, options) == ["doc.json"]  # no temporary file left behind
+    assert storage.remove(target, options) is True
+    assert storage.remove(target, options) is False
+    assert not storage.exists(target, options)
+
+
+def test_read_json_refuses_a_file_that_is_not_json(folder: tuple[str, dict[str, Any]]) -> None:
+    url, options = folder
+    target = storage.join_url(url, "bad.json")
+    storage.write_bytes_atomic(target, b"<html>", options)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        storage.read_json(target, options)
+
+
+def test_atomic_file_appears_only_on_commit(folder: tuple[str, dict[str, Any]]) -> None:
+    url, options = folder
+    target = storage.join_url(url, "video.gif")
+    out = storage.AtomicFile(target, options)
+    out.open()
+    # Several writes, over s3fs's minimum part size, so S3 uses a multipart upload.
+    chunk = b"x" * (3 << 20)
+    for _ in range(3):
+        out.write(chunk)
+    assert not storage.exists(target, options)
+    out.commit()
+    fs, path = storage.get_filesystem(target, options)
+    assert fs.size(path) == 3 * len(chunk)
+    assert _listing(url, options) == ["video.gif"]
+
+
+def test_atomic_file_abort_leaves_nothing(folder: tuple[str, dict[str, Any]]) -> None:
+    url, options = folder
+    target = storage.join_url(url, "video.gif")
+    out = storage.AtomicFile(target, options)
+    out.open()
+    out.write(b"y" * (6 << 20))  # big enough to start a multipart upload on S3
+    out.abort()
+    out.abort()  # twice is harmless
+    assert not storage.exists(target, options)
+    assert _listing(url, options) == []
+
+
+def test_abort_on_s3_aborts_the_multipart_upload(
+    s3_folder: str, s3_options: dict[str, Any]
+) -> None:
+    target = storage.join_url(s3_folder, "big.mp4")
+    out = storage.AtomicFile(target, s3_options)
+    out.open()
+    out.write(b"z" * (storage.WRITE_BLOCK_SIZE + 1))  # one part sent: an upload is in progress
+    fs, _ = storage.get_filesystem(s3_folder, s3_options)
+    bucket = s3_folder.removeprefix("s3://").split("/", 1)[0]
+    in_progress = fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
+    assert len(in_progress) == 1
+    out.abort()
+    left = fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
+    assert left == []
+    assert not storage.exists(target, s3_options)

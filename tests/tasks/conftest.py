@@ -1,0 +1,59 @@
+"""Fixtures for the task tests: credentials for the emulator, a destination folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.testing import ModelsLabEmulator
+
+
+@pytest.fixture
+def credentials(emulator: ModelsLabEmulator) -> ModelsLabCredentials:
+    return ModelsLabCredentials(api_key=SecretStr(emulator.api_key), base_url=emulator.base_url)
+
+
+@pytest.fixture
+def out_dir(tmp_path: Path) -> Path:
+    return tmp_path / "videos"
+
+
+@pytest.fixture
+def ready_job(credentials: ModelsLabCredentials):  # type: ignore[no-untyped-def]
+    """An async helper: submit and wait (task functions called directly) -> a ready job."""
+    from prefect_modelslab.models import Text2VideoRequest, VideoJob
+    from prefect_modelslab.tasks import submit_video, wait_for_video
+
+    async def make(request: Text2VideoRequest) -> VideoJob:
+        job = await submit_video.fn(credentials, request)
+        return await wait_for_video.fn(credentials, job, max_wait_seconds=30)
+
+    return make
+
+
+@pytest.fixture
+def task_run_name():  # type: ignore[no-untyped-def]
+    """An async helper: the name the Prefect API holds for a task run id.
+
+    Task runs reach the API through events, a moment after they end: poll.
+    """
+    import asyncio
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    async def read(task_run_id: UUID | None) -> str:
+        assert task_run_id is not None
+        async with get_client() as client:
+            for _ in range(100):
+                try:
+                    return (await client.read_task_run(task_run_id)).name
+                except ObjectNotFound:
+                    await asyncio.sleep(0.1)
+        raise AssertionError(f"task run {task_run_id} never reached the API")
+
+    return read
