@@ -73,6 +73,11 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     # flows
     "generate_video": ("flows", "generate_video"),
     "generate_videos_from_csv": ("flows", "generate_videos_from_csv"),
+    "run_video": ("flows", "run_video"),
+    "batch_progress": ("flows.batch", "batch_progress"),
+    # CSV input
+    "InvalidCsvError": ("csv_input", "InvalidCsvError"),
+    "plan_csv": ("csv_input", "plan_csv"),
     # deployments
     "batch_deployment": ("deployments", "batch_deployment"),
 }
@@ -114,7 +119,9 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         ServerError,
         SubmitOutcomeUnknownError,
     )
-    from prefect_modelslab.flows import generate_video, generate_videos_from_csv
+    from prefect_modelslab.csv_input import InvalidCsvError, plan_csv
+    from prefect_modelslab.flows import generate_video, generate_videos_from_csv, run_video
+    from prefect_modelslab.flows.batch import batch_progress
     from prefect_modelslab.media import (
         ExpectedVideo,
         VideoCheck,

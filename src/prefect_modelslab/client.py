@@ -22,9 +22,11 @@ take them; everything else that fails after the body may have left raises
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -450,6 +452,12 @@ def _with_attempts(error: ModelsLabError, attempts: int) -> ModelsLabError:
 # --- the clients -------------------------------------------------------------
 
 
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    # Loading the CA store costs ~30 ms of CPU: do it once per process, not per client.
+    return httpx.create_ssl_context()
+
+
 class _ClientCore:
     """Settings and request building shared by the sync and async clients."""
 
@@ -528,7 +536,9 @@ class ModelsLabClient(_ClientCore):
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         super().__init__(api_key, base_url=base_url, timeout=timeout, retry=retry)
-        self._http = httpx.Client(timeout=self.timeout, headers=self._headers, transport=transport)
+        self._http = httpx.Client(
+            timeout=self.timeout, headers=self._headers, transport=transport, verify=_ssl_context()
+        )
 
     def __enter__(self) -> Self:
         return self
@@ -701,7 +711,7 @@ class AsyncModelsLabClient(_ClientCore):
     ) -> None:
         super().__init__(api_key, base_url=base_url, timeout=timeout, retry=retry)
         self._http = httpx.AsyncClient(
-            timeout=self.timeout, headers=self._headers, transport=transport
+            timeout=self.timeout, headers=self._headers, transport=transport, verify=_ssl_context()
         )
 
     async def __aenter__(self) -> Self:

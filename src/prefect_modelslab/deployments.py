@@ -22,20 +22,19 @@ Example:
 
     Or register it on a process work pool and let workers pick it up:
     ```python
-    nightly.apply(work_pool_name="video-pool")
+    nightly = batch_deployment(..., work_pool_name="video-pool")
+    nightly.apply()
     # then, on each worker host: prefect worker start --pool video-pool
     ```
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefect.client.schemas.schedules import CronSchedule
+from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
-
-if TYPE_CHECKING:
-    from prefect.deployments.runner import RunnerDeployment
 
 __all__ = ["DEFAULT_CRON", "batch_deployment"]
 
@@ -90,9 +89,12 @@ def batch_deployment(
         from prefect_modelslab import batch_deployment
 
         deployment = batch_deployment(
-            csv_url="prompts.csv", output_url="videos/", credentials_block="modelslab"
+            csv_url="prompts.csv",
+            output_url="videos/",
+            credentials_block="modelslab",
+            work_pool_name="video-pool",
         )
-        deployment_id = deployment.apply(work_pool_name="video-pool")
+        deployment_id = deployment.apply()  # in async code: await deployment.aapply()
         ```
     """
     from prefect_modelslab.flows import generate_videos_from_csv
@@ -112,7 +114,10 @@ def batch_deployment(
         parameters["storage_options"] = storage_options
 
     schedules = [CronSchedule(cron=cron, timezone=timezone)] if cron else None
-    return generate_videos_from_csv.to_deployment(
+    # `RunnerDeployment.from_flow` (not the sync/async-dispatching
+    # `Flow.to_deployment`) returns the deployment in sync and async code alike.
+    return RunnerDeployment.from_flow(
+        generate_videos_from_csv,
         name=name,
         schedules=schedules,
         paused=paused,

@@ -179,5 +179,9 @@ def test_poll_schedule_trusts_eta_first_then_backs_off() -> None:
     assert [plan.later(n, None) for n in (1, 2, 3, 4, 5, 6)] == [1.0, 2.0, 4.0, 8.0, 15.0, 15.0]
     assert plan.later(1, eta=6.0) > 6.0  # a fresh eta is honoured...
     assert plan.later(1, eta=600.0) == 15.0  # ...up to the cap
+    assert plan.later(1, eta=0.3) < 0.5  # a near miss follows the fresh eta, not the backoff
+    assert plan.later(3, eta=0.3) == 4.0  # ...for a few fetches only
+    assert 4.0 < plan.first(10.0, elapsed=6.0) < 5.0  # counted from the submit
+    assert plan.first(10.0, elapsed=60.0) == 0.2
     jittered = PollSchedule(jitter=0.5)
     assert all(2.0 <= jittered.later(3, None) <= 4.0 for _ in range(50))

@@ -351,7 +351,7 @@ def _flow_run_name() -> str:
 
 
 @flow(
-    name="generate_video",
+    name="generate-video",
     description="Generate one ModelsLab video into a folder: submit, wait, download, check.",
     flow_run_name=_flow_run_name,
 )

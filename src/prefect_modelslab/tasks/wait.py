@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from datetime import UTC, datetime
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ __all__ = ["PollSchedule", "wait_for_video"]
 class PollSchedule:
     """When to look at a generation again.
 
-    The first wait trusts the server's `eta` (plus a small margin). Later waits
+    The first wait trusts the server's `eta` (plus a small margin), counted
+    from the submit. While the server keeps giving a positive `eta`, the next
+    few waits follow it; otherwise, and after `trust_eta_fetches` fetches, waits
     grow exponentially from `base` with jitter, capped at `cap`, and are never
     shorter than the latest `eta` (itself capped at `cap`).
 
@@ -34,11 +37,13 @@ class PollSchedule:
         cap: Longest wait between two later fetches.
         jitter: Randomised fraction of each backoff wait, 0..1.
         eta_margin: Fraction added to an `eta`, so the fetch lands just after it.
+        trust_eta_fetches: Fetches after which a positive `eta` no longer
+            shortens the exponential backoff.
 
     Example:
         ```python
         schedule = PollSchedule(cap=10.0)
-        schedule.first(12.0)           # about 12.7
+        schedule.first(12.0)           # about 12.3
         schedule.later(3, eta=None)    # up to 4.0, jittered
         ```
     """
@@ -48,24 +53,27 @@ class PollSchedule:
     base: float = 1.0
     cap: float = 15.0
     jitter: float = 0.25
-    eta_margin: float = 0.05
+    eta_margin: float = 0.02
+    trust_eta_fetches: int = 3
 
     def _after_eta(self, eta: float) -> float:
         return eta * (1.0 + self.eta_margin) + 0.05
 
-    def first(self, eta: float | None) -> float:
-        """The wait before the first fetch."""
+    def first(self, eta: float | None, elapsed: float = 0.0) -> float:
+        """The wait before the first fetch, `elapsed` seconds after the submit."""
         if eta is None or eta < 0:
-            return self.base
+            return max(0.0, self.base - elapsed)
         if eta == 0:
             return 0.0  # e.g. a resumed job: look at once
-        return min(self.first_max, max(self.min_delay, self._after_eta(eta)))
+        return min(self.first_max, max(self.min_delay, self._after_eta(eta) - elapsed))
 
     def later(self, fetches: int, eta: float | None) -> float:
         """The wait after `fetches` fetches that found the generation still processing."""
+        from_eta = min(self.cap, self._after_eta(eta)) if eta and eta > 0 else 0.0
+        if from_eta and fetches < self.trust_eta_fetches:
+            return max(self.min_delay, from_eta)
         ceiling = min(self.cap, self.base * 2.0 ** max(fetches - 1, 0))
         backoff = ceiling * (1.0 - self.jitter * random.random())
-        from_eta = min(self.cap, self._after_eta(eta)) if eta and eta > 0 else 0.0
         return max(self.min_delay, backoff, from_eta)
 
 
@@ -132,7 +140,8 @@ async def wait_for_video(
     plan = schedule or DEFAULT_SCHEDULE
     started = time.monotonic()
     deadline = started + max_wait_seconds
-    delay = plan.first(job.eta)
+    since_submit = (datetime.now(UTC) - job.submitted_at).total_seconds()
+    delay = plan.first(job.eta, elapsed=max(0.0, since_submit))
     fetches = 0
     logger.info(
         "Waiting for generation %s (eta %s)",
