@@ -102,6 +102,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
     from prefect_modelslab.blocks import ModelsLabCredentials
     from prefect_modelslab.client import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
+    from prefect_modelslab.csv_input import InvalidCsvError, plan_csv
     from prefect_modelslab.deployments import batch_deployment
     from prefect_modelslab.exceptions import (
         DownloadError,
@@ -119,7 +120,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs
         ServerError,
         SubmitOutcomeUnknownError,
     )
-    from prefect_modelslab.csv_input import InvalidCsvError, plan_csv
     from prefect_modelslab.flows import generate_video, generate_videos_from_csv, run_video
     from prefect_modelslab.flows.batch import batch_progress
     from prefect_modelslab.media import (

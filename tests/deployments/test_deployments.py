@@ -78,9 +78,9 @@ async def test_a_process_worker_runs_the_deployed_batch(tmp_path: Path) -> None:
         flow_run = await run_deployment(deployment_id, timeout=0)
 
         env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+        command = [sys.executable, "-m", "prefect", "worker", "start", "--pool", "video-pool"]
         worker = subprocess.run(  # noqa: ASYNC221 - the worker is the point of this test
-            [sys.executable, "-m", "prefect", "worker", "start", "--pool", "video-pool"]
-            + ["--run-once", "--type", "process"],
+            [*command, "--run-once", "--type", "process"],
             env=env,
             capture_output=True,
             text=True,
