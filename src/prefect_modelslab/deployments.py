@@ -72,7 +72,7 @@ def batch_deployment(
         defaults: Request defaults for every row (model_id, output_type, ...).
         max_concurrency: Generations queued at once at ModelsLab.
         concurrency_limit_name: Prefect global concurrency limit shared by every
-            run that uses the same account (see README, "Several workers").
+            run that uses the same account (see README, "Scheduled batches").
         strict: Stop before submitting anything if any row is invalid.
         storage_options: fsspec options for both URLs (no secrets here: prefer
             environment credentials or an fsspec config on the worker).
