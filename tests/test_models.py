@@ -104,6 +104,19 @@ def test_the_key_is_not_a_field_and_the_problem_does_not_echo_it() -> None:
     assert message == "key: is not a field of the text2video request"
 
 
+def test_a_key_passed_in_a_request_is_not_echoed_by_the_validation_error() -> None:
+    # Following the API docs, users put `key` in the body; the raw pydantic error
+    # ends up in logs and in Prefect's parameter-validation state messages.
+    with pytest.raises(ValidationError) as caught:
+        Text2VideoRequest.model_validate({"prompt": "p", "key": "sk-secret-value", "height": 600})
+    for text in (str(caught.value), repr(caught.value)):
+        assert "sk-secret-value" not in text
+    assert [str(p) for p in validation_problems(caught.value)] == [
+        "height: must be in 1..512 (got 600)",
+        "key: is not a field of the text2video request",
+    ]
+
+
 def test_a_negative_seed_is_refused_and_null_is_random() -> None:
     [message] = problems(prompt="p", seed=-1)
     assert message.startswith("seed:") and "0" in message
@@ -242,6 +255,25 @@ def test_unknown_fields_are_kept_at_both_levels() -> None:
     )
     assert answer.model_extra == {"webhook_status": "sent"}
     assert answer.meta is not None and answer.meta.model_extra == {"scheduler": "DDIM"}
+
+
+def test_unreadable_advisory_values_become_none_instead_of_failing_the_answer() -> None:
+    # An accepted (billed) submit must not be lost over an eta or a meta value of an odd type.
+    answer = Text2VideoResponse.model_validate(
+        {
+            "status": "processing",
+            "id": 7,
+            "eta": "soon",
+            "generationTime": "n/a",
+            "retry_after": [],
+            "meta": {"fps": 7.5, "width": "wide", "num_frames": "18", "temp": "maybe"},
+        }
+    )
+    assert answer.id == "7" and answer.is_processing
+    assert answer.eta is None and answer.generation_time is None and answer.retry_after is None
+    assert answer.meta is not None
+    assert answer.meta.fps is None and answer.meta.width is None and answer.meta.temp is None
+    assert answer.meta.num_frames == 18
 
 
 def test_a_single_link_string_becomes_a_list() -> None:

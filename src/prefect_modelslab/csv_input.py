@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from prefect_modelslab.exceptions import ModelsLabError
 from prefect_modelslab.models import Text2VideoRequest, validation_problems
 from prefect_modelslab.results import video_name
+from prefect_modelslab.storage import PART_MARKER
 
 __all__ = [
     "ID_COLUMN",
@@ -403,12 +404,14 @@ def _validate_row(
             draft.add_problem(problem.field, problem.reason)
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         draft.add_problem("row", f"has {len(cells)} cells but the header has {width} columns")
-    if explicit_id is not None and not _SAFE_ID.fullmatch(explicit_id):
+    if explicit_id is not None and (
+        not _SAFE_ID.fullmatch(explicit_id) or PART_MARKER in explicit_id
+    ):
         draft.id_ok = False
         draft.add_problem(
             ID_COLUMN,
             "must be 1..100 letters, digits, '.', '_' or '-', not starting with '.', "
-            f"'_' or '-' (got {explicit_id!r})",
+            f"'_' or '-', without {PART_MARKER!r} (got {explicit_id!r})",
         )
     return draft
 

@@ -19,6 +19,8 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
     field_validator,
 )
 
@@ -55,7 +57,11 @@ class Text2VideoRequest(BaseModel):
         ```
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # Inputs stay out of error texts: a user may pass the key as a field, as the
+    # API's docs put it in the body (`validation_problems` still quotes values).
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, str_strip_whitespace=True, hide_input_in_errors=True
+    )
 
     model_id: str = Field(
         "cogvideox", description="Model to run: " + ", ".join(KNOWN_MODEL_IDS) + "."
@@ -149,7 +155,17 @@ def _text(value: Any) -> Any:
     return value
 
 
-YesNo = Annotated[bool | None, BeforeValidator(_yes_no)]
+def _or_none(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    # Advisory values (eta, meta) of an unexpected type must not make a whole
+    # answer unreadable: a submit answer that cannot be read is a lost, billed job.
+    try:
+        return handler(value)
+    except ValidationError:
+        return None
+
+
+Advisory = WrapValidator(_or_none)
+YesNo = Annotated[bool | None, BeforeValidator(_yes_no), Advisory]
 Links = Annotated[list[str], BeforeValidator(_links)]
 Text = Annotated[str | None, BeforeValidator(_text)]
 
@@ -162,14 +178,14 @@ class VideoMeta(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
-    model_id: str | None = None
-    prompt: str | None = None
-    seed: int | None = None
-    width: int | None = None
-    height: int | None = None
-    num_frames: int | None = None
-    fps: int | None = None
-    output_type: str | None = None
+    model_id: Annotated[str | None, Advisory] = None
+    prompt: Annotated[str | None, Advisory] = None
+    seed: Annotated[int | None, Advisory] = None
+    width: Annotated[int | None, Advisory] = None
+    height: Annotated[int | None, Advisory] = None
+    num_frames: Annotated[int | None, Advisory] = None
+    fps: Annotated[int | None, Advisory] = None
+    output_type: Annotated[str | None, Advisory] = None
     instant_response: YesNo = None
     temp: YesNo = None
     use_improved_sampling: YesNo = None
@@ -191,14 +207,14 @@ class Text2VideoResponse(BaseModel):
     proxy_links: Links = Field(default_factory=list)
     future_links: Links = Field(default_factory=list)
     fetch_result: str | None = None
-    eta: float | None = None
-    generation_time: float | None = Field(
+    eta: Annotated[float | None, Advisory] = None
+    generation_time: Annotated[float | None, Advisory] = Field(
         None, validation_alias=AliasChoices("generationTime", "generation_time")
     )
     meta: VideoMeta | None = None
     message: Text = Field(None, validation_alias=AliasChoices("message", "messege"))
     tip: Text = None
-    retry_after: float | None = None
+    retry_after: Annotated[float | None, Advisory] = None
 
     @field_validator("meta", mode="before")
     @classmethod

@@ -255,14 +255,26 @@ def _status_error(
 
 
 def _submit_unknown(
-    reason: str, server_message: str | None = None, status_code: int | None = None
+    reason: str,
+    server_message: str | None = None,
+    status_code: int | None = None,
+    generation_id: str | None = None,
 ) -> SubmitOutcomeUnknownError:
     return SubmitOutcomeUnknownError(
         f"{reason} after the submit was sent: the generation may exist and may be billed; "
         "do not resubmit blindly",
         server_message=server_message,
         status_code=status_code,
+        generation_id=generation_id,
     )
+
+
+def _answered_id(data: dict[str, Any]) -> str | None:
+    """The id in an answer the model cannot read as a whole, if that id is readable."""
+    try:
+        return Text2VideoResponse.model_validate({"id": data.get("id")}).id
+    except ValidationError:
+        return None
 
 
 def response_outcome(
@@ -281,11 +293,12 @@ def response_outcome(
     message = _server_message(data)
     if not response.is_success:
         if data is None and response.content:
-            message = scrub.text(_excerpt(response.text))
+            # Scrub before cutting: an excerpt may end inside the key.
+            message = _excerpt(scrub.text(response.text))
         return _status_error(operation, response, data, message, generation_id)
 
     if data is None:
-        excerpt = scrub.text(_excerpt(response.text)) or "(empty)"
+        excerpt = _excerpt(scrub.text(response.text)) or "(empty)"
         reason = f"ModelsLab answered HTTP {response.status_code} with a body that is not JSON"
         if operation == "submit":
             return _submit_unknown(reason, excerpt, response.status_code)
@@ -303,7 +316,8 @@ def response_outcome(
         fields = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors(include_url=False))
         reason = f"ModelsLab answered with fields this client cannot read ({fields})"
         if operation == "submit":
-            return _submit_unknown(reason, message)
+            # Say which generation may have been billed, so it can be looked up.
+            return _submit_unknown(reason, message, generation_id=_answered_id(data))
         return ModelsLabAPIError(reason, status_code=response.status_code, server_message=message)
 
     # A fetch is about the id it asked for; a submit learns its id from the answer.
@@ -319,7 +333,7 @@ def response_outcome(
     if not (answer.is_processing or answer.is_success):
         reason = f"ModelsLab answered with an unexpected status {answer.status!r}"
         if operation == "submit":
-            return _submit_unknown(reason, message)
+            return _submit_unknown(reason, message, generation_id=generation_id)
         return ModelsLabAPIError(
             reason,
             status_code=response.status_code,

@@ -327,3 +327,92 @@ async def test_ui_name_artifacts_events_and_no_key_anywhere(
     assert key not in json.dumps(events, default=str)
     assert key not in json.dumps(flow_run.parameters, default=str)
     assert logs and key not in " ".join(log.message for log in logs)
+
+
+async def test_a_failing_progress_update_or_callback_loses_no_row(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The UI (progress artifact, a progress callback) is a side show: it never stops a row."""
+
+    async def api_down(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("the Prefect API is unreachable")
+
+    def broken_bar(*args: Any) -> None:
+        raise RuntimeError("the terminal went away")
+
+    monkeypatch.setattr(batch_module, "aupdate_progress_artifact", api_down)
+    monkeypatch.setattr(batch_module, "_PROGRESS_EVERY_S", 0.0)
+    path = write_csv([["prompt", "fps"], ["a red fox", ""], ["a calm lake", ""], ["bad", "0"]])
+    out = tmp_path / "out"
+    with batch_progress(broken_bar):
+        report = await run(path, out, credentials)
+    assert [r.status for r in report.rows] == ["succeeded", "succeeded", "invalid"]
+    assert [r["status"] for r in read_results(out)] == ["succeeded", "succeeded", "invalid"]
+    assert fast_emulator.counters.submits_accepted == 2
+
+
+async def test_a_failing_results_writer_still_returns_every_row(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Paid videos are not thrown away because results.csv could not be written."""
+
+    def storage_down(*args: Any, **kwargs: Any) -> str:
+        raise OSError("the bucket refused the write")
+
+    monkeypatch.setattr(batch_module, "write_results_csv", storage_down)
+    path = write_csv([["id", "prompt"], ["fox", "a red fox"], ["lake", "a calm lake"]])
+    report = await run(path, tmp_path / "out", credentials)
+    assert [r.status for r in report.rows] == ["succeeded", "succeeded"]
+    assert all(r.generation_id for r in report.rows)
+    assert report.results_url is None
+    assert fast_emulator.counters.submits_accepted == 2
+
+
+async def test_a_row_that_raises_cancelled_by_itself_is_failed_and_the_run_goes_on(
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A stray CancelledError from one row's code is that row's failure, not the run's end."""
+    real_run_video = batch_module.run_video
+
+    async def rogue(request: Any, *args: Any, **kwargs: Any) -> Any:
+        if "rogue" in request.prompt:
+            raise asyncio.CancelledError()
+        return await real_run_video(request, *args, **kwargs)
+
+    monkeypatch.setattr(batch_module, "run_video", rogue)
+    seen: list[tuple[str, int, int]] = []
+    path = write_csv([["prompt"], ["a red fox"], ["a rogue row"], ["a calm lake"]])
+    with batch_progress(lambda row, done, total: seen.append((row.status, done, total))):
+        report = await run(path, tmp_path / "out", credentials)
+    assert [r.status for r in report.rows] == ["succeeded", "failed", "succeeded"]
+    assert "run stopped" not in (report.rows[1].error or "")
+    assert "Cancelled" in (report.rows[1].error or "")
+    assert len(seen) == 3 and seen[-1][1:] == (3, 3)
+
+
+async def test_a_missing_global_concurrency_limit_fails_before_any_submit(
+    fast_emulator: ModelsLabEmulator,
+    credentials: ModelsLabCredentials,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+) -> None:
+    path = write_csv([["prompt"], ["clip a"]])
+    with pytest.raises(ValueError, match="'no-such-limit' does not exist"):
+        await run(
+            path,
+            tmp_path / "out",
+            credentials,
+            concurrency_limit_name="no-such-limit",
+        )
+    assert fast_emulator.counters.submit_requests == 0

@@ -164,3 +164,23 @@ def test_the_packaged_examples_match_the_repository_copy() -> None:
     packaged = ROOT / "src" / "prefect_modelslab" / "examples" / "prompts.csv"
     assert packaged.read_bytes() == (ROOT / "examples" / "prompts.csv").read_bytes()
     assert cli_batch.example_prompts().is_file()
+
+
+def test_results_csv_that_could_not_be_written_exits_1(
+    cli: typer.Typer,
+    fast_emulator: ModelsLabEmulator,
+    write_csv: WriteCsv,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect_modelslab.flows import batch as batch_module
+
+    def storage_down(*args: object, **kwargs: object) -> str:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(batch_module, "write_results_csv", storage_down)
+    path = write_csv([["prompt"], ["a red fox"]])
+    result = invoke(cli, batch_args(path, tmp_path / "out", fast_emulator), key_env(fast_emulator))
+    assert result.exit_code == 1, result.output
+    assert "1 rows: 1 succeeded" in result.stdout
+    assert "results.csv could not be written" in result.output

@@ -121,6 +121,13 @@ def test_explicit_ids_are_kept_and_must_be_file_safe() -> None:
     assert plan.rows[2].id.startswith("a-dog-")
 
 
+def test_an_id_the_video_flow_would_refuse_is_invalid_before_any_submit() -> None:
+    # `.part-` marks temporary files: run_video refuses such names, so the plan must too.
+    plan = plan_text("id,prompt\nclip.part-1,a fox\n")
+    assert not plan.rows[0].is_valid
+    assert plan.rows[0].problems[0].field == "id"
+
+
 def test_duplicate_explicit_ids_name_both_rows_case_insensitively() -> None:
     plan = plan_text("id,prompt\nfox,a fox\n\nFOX,another fox\n")
     first, second = plan.rows

@@ -346,6 +346,50 @@ async def test_a_key_echoed_by_the_server_is_scrubbed(api: Api, router: respx.Ro
     assert KEY not in answer.model_dump_json() and KEY not in repr(answer)
 
 
+@pytest.mark.parametrize(("operation", "code"), [("submit", 500), ("submit", 200), ("fetch", 502)])
+async def test_a_key_cut_by_the_excerpt_of_a_non_json_body_is_still_scrubbed(
+    api: Api, router: respx.Router, operation: str, code: int
+) -> None:
+    # A gateway page echoing the request body, with the key across the excerpt's cut.
+    page = "<pre>" + "x" * 136 + f'{{"key": "{KEY}", "prompt": "a fox"}}</pre>'
+    path = "/video/text2video" if operation == "submit" else "/video/fetch/7"
+    router.post(path).respond(code, text=page)
+    with pytest.raises(ModelsLabError) as caught:
+        await (api.submit(REQUEST) if operation == "submit" else api.fetch("7"))
+    for fragment in (KEY[:8], KEY[-8:]):
+        assert fragment not in str(caught.value) and fragment not in repr(vars(caught.value))
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"status": "queued", "id": 65919758},
+        {"status": "processing", "id": "65919758", "output": {"gif": "https://cdn.test/a.gif"}},
+    ],
+    ids=["unexpected-status", "unreadable-output"],
+)
+async def test_a_submit_answer_that_cannot_be_read_still_names_its_generation_id(
+    api: Api, router: respx.Router, answer: dict[str, object]
+) -> None:
+    # The generation may exist and be billed: its id is what lets the user find it.
+    router.post("/video/text2video").respond(200, json=answer)
+    with pytest.raises(SubmitOutcomeUnknownError) as caught:
+        await api.submit(REQUEST)
+    assert caught.value.generation_id == "65919758"
+    assert "65919758" in str(caught.value)
+
+
+async def test_a_submit_with_an_odd_eta_or_meta_value_is_accepted_not_lost(
+    api: Api, router: respx.Router
+) -> None:
+    router.post("/video/text2video").respond(
+        200, json={**QUEUED, "eta": "soon", "meta": {"fps": 7.5, "num_frames": 18}}
+    )
+    answer = await api.submit(REQUEST)
+    assert answer.id == "65919758" and answer.eta is None
+    assert answer.meta is not None and answer.meta.fps is None and answer.meta.num_frames == 18
+
+
 # --- fetch -------------------------------------------------------------------
 
 

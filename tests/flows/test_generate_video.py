@@ -446,3 +446,26 @@ async def test_the_key_never_appears_in_logs_files_results_or_artifacts(
     assert "a good fox" in caplog.text  # the logs were captured at all
     for text in seen:
         assert SECRET not in text
+
+
+async def test_a_failed_journal_write_after_submit_does_not_throw_the_paid_video_away(
+    credentials: ModelsLabCredentials,
+    emulator: ModelsLabEmulator,
+    folder: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The submit is billed: a storage hiccup recording its id must not lose the video."""
+
+    async def storage_hiccup(self: Journal, name: str, job: Any) -> None:
+        raise OSError("the bucket is briefly unavailable")
+
+    monkeypatch.setattr(Journal, "record_submitted", storage_hiccup)
+    request = _request("a fox on a flaky bucket")
+    with caplog.at_level(logging.ERROR):
+        result = await run_video(request, str(folder), None, credentials)
+    assert result.passed
+    assert emulator.counters.submits_by_prompt == {request.prompt: 1}
+    assert result.generation_id in caplog.text  # a person can find the paid generation
+    entry = await Journal(str(folder)).read(result.name)
+    assert entry is not None and entry.state == "finished"

@@ -118,8 +118,8 @@ def batch(
         _fail(console, str(error), code=2)
     _print_summary(console, report)
     console.print(f"Videos:  {out}")
-    console.print(f"Results: {report.results_url}")
-    raise typer.Exit(0 if report.ok else 1)
+    _print_results_url(console, "Results: ", report)
+    raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 
 def demo(
@@ -155,9 +155,9 @@ def demo(
     _print_summary(console, report)
     console.print(f"Prompts:    {prompts}")
     console.print(f"Videos:     {out.resolve()}")
-    console.print(f"Results:    {report.results_url}")
+    _print_results_url(console, "Results:    ", report)
     console.print(f"Prefect UI: {_ui_hint()}")
-    raise typer.Exit(0 if report.ok else 1)
+    raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 
 def example_prompts() -> Path:
@@ -312,6 +312,13 @@ def _print_summary(console: Console, report: Any) -> None:
     console.print(table)
     if len(shown) < len(report.rows):
         console.print(f"[dim]... and {len(report.rows) - len(shown)} more rows in results.csv")
+
+
+def _print_results_url(console: Console, label: str, report: Any) -> None:
+    if report.results_url:
+        console.print(f"{label}{report.results_url}")
+    else:
+        console.print(f"{label}[red]results.csv could not be written[/] (see the table above)")
 
 
 def _detail(row: Any) -> str:

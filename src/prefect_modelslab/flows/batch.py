@@ -14,7 +14,7 @@ import asyncio
 import posixpath
 import re
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -26,8 +26,10 @@ from prefect.artifacts import (
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
+from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency
 from prefect.events import emit_event
+from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -124,6 +126,8 @@ async def generate_videos_from_csv(
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
+        Its `results_url` is None when `results.csv` could not be written (an
+        error is logged; the rows are still in the report and the table artifact).
 
     Raises:
         InvalidCsvError: The CSV cannot be read, or (strict) a row is invalid.
@@ -149,12 +153,14 @@ async def generate_videos_from_csv(
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await _load_credentials(credentials)
+    if concurrency_limit_name:
+        await _require_global_limit(concurrency_limit_name)
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
     _log_problems(logger, plan)
     if strict:
         plan.raise_if_invalid()
 
-    batch = _Batch(plan, output_url, options, _artifact_prefix(csv_url))
+    batch = _Batch(plan, output_url, options, _artifact_prefix(csv_url), logger)
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -185,10 +191,17 @@ async def generate_videos_from_csv(
             logger.error("Could not write %s while stopping: %s", results_url, error)
         raise
     rows = batch.final_rows()
-    await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
-    report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=results_url, rows=rows)
+    written: str | None = results_url
+    try:
+        await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+    except Exception as error:
+        # The videos are paid for and stored: return every row's outcome anyway
+        # (the report, the table artifact) rather than failing the whole run.
+        logger.error("Could not write %s: %s", results_url, _error_text(error))
+        written = None
+    report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
     await batch.finish(report)
-    logger.info("%s; results in %s", report.summary(), results_url)
+    logger.info("%s; results in %s", report.summary(), written or "the report only")
     return report
 
 
@@ -198,8 +211,16 @@ async def generate_videos_from_csv(
 class _Batch:
     """The state of one run: outcomes so far, progress artifact, events."""
 
-    def __init__(self, plan: BatchPlan, output_url: str, options: dict[str, Any], prefix: str):
+    def __init__(
+        self,
+        plan: BatchPlan,
+        output_url: str,
+        options: dict[str, Any],
+        prefix: str,
+        logger: Any,
+    ):
         self.plan = plan
+        self.logger = logger
         self.output_url = output_url
         self.options = options
         self.prefix = prefix
@@ -212,30 +233,55 @@ class _Batch:
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
-                if self.callback is not None:
-                    self.callback(result, self.done, self.total)
+                self.notify(result)
+
+    def notify(self, result: RowResult) -> None:
+        """Tell the progress callback; a failing callback is dropped, never fatal to a row."""
+        if self.callback is None:
+            return
+        try:
+            self.callback(result, self.done, self.total)
+        except Exception as error:
+            self.callback = None
+            self.logger.warning("The progress callback failed (%r); no more calls to it", error)
+
+    async def side_show(self, what: str, call: Callable[[], Awaitable[Any]]) -> None:
+        """Run a UI-only call (artifact, progress): its failure is logged, never raised."""
+        try:
+            await call()
+        except Exception as error:
+            self.logger.warning("Could not %s: %s", what, _error_text(error))
 
     def percent(self) -> float:
         return 100.0 * self.done / self.total if self.total else 100.0
 
     async def start_progress(self) -> None:
-        self.progress_id = await acreate_progress_artifact(
-            progress=self.percent(),
-            key=f"{self.prefix}-progress",
-            description=f"Rows of {self.plan.source} finished",
-        )
+        async def create() -> None:
+            self.progress_id = await acreate_progress_artifact(
+                progress=self.percent(),
+                key=f"{self.prefix}-progress",
+                description=f"Rows of {self.plan.source} finished",
+            )
+
+        await self.side_show("create the progress artifact", create)
         self.last_progress = time.monotonic()
 
     async def record(self, row: PlannedRow, result: RowResult) -> None:
         self.results[row.row - 1] = result
         self.done += 1
-        _emit_row_event(result, self.plan.source)
-        if self.callback is not None:
-            self.callback(result, self.done, self.total)
+        try:
+            _emit_row_event(result, self.plan.source)
+        except Exception as error:
+            self.logger.warning("Could not emit the event of row %d: %r", result.row, error)
+        self.notify(result)
         now = time.monotonic()
         if self.progress_id is not None and now - self.last_progress >= _PROGRESS_EVERY_S:
             self.last_progress = now
-            await aupdate_progress_artifact(self.progress_id, progress=self.percent())
+            progress_id, percent = self.progress_id, self.percent()
+            await self.side_show(
+                "update the progress artifact",
+                lambda: aupdate_progress_artifact(progress_id, progress=percent),
+            )
 
     def final_rows(self) -> list[RowResult]:
         return [
@@ -252,20 +298,30 @@ class _Batch:
         ]
 
     async def finish(self, report: BatchReport) -> None:
-        if self.progress_id is not None:
-            await aupdate_progress_artifact(self.progress_id, progress=100.0)
+        progress_id = self.progress_id
+        if progress_id is not None:
+            await self.side_show(
+                "update the progress artifact",
+                lambda: aupdate_progress_artifact(progress_id, progress=100.0),
+            )
         table = [r.model_dump(mode="json") for r in report.rows[:_TABLE_ROWS]]
         more = report.total - len(table)
-        await acreate_table_artifact(
-            table=table,
-            key=f"{self.prefix}-results",
-            description=f"{report.summary()}"
-            + (f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""),
+        await self.side_show(
+            "create the results table artifact",
+            lambda: acreate_table_artifact(
+                table=table,
+                key=f"{self.prefix}-results",
+                description=f"{report.summary()}"
+                + (f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""),
+            ),
         )
-        await acreate_markdown_artifact(
-            markdown=_summary_markdown(report),
-            key=f"{self.prefix}-summary",
-            description=report.summary(),
+        await self.side_show(
+            "create the summary artifact",
+            lambda: acreate_markdown_artifact(
+                markdown=_summary_markdown(report),
+                key=f"{self.prefix}-summary",
+                description=report.summary(),
+            ),
         )
 
 
@@ -311,16 +367,26 @@ async def _run_row(
             storage_options=batch.options,
             slot=slot,
         )
+    except asyncio.CancelledError as error:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise  # the run itself is being cancelled
+        # A CancelledError this row's code raised on its own: the row failed.
+        return _failed_result(row, error)
     except Exception as error:  # one row's failure must never lose the others
-        return RowResult(
-            row=row.row,
-            id=row.id,
-            prompt=row.prompt,
-            status="failed",
-            generation_id=getattr(error, "generation_id", None),
-            error=_error_text(error),
-        )
+        return _failed_result(row, error)
     return _row_result(row, video)
+
+
+def _failed_result(row: PlannedRow, error: BaseException) -> RowResult:
+    return RowResult(
+        row=row.row,
+        id=row.id,
+        prompt=row.prompt,
+        status="failed",
+        generation_id=getattr(error, "generation_id", None),
+        error=_error_text(error),
+    )
 
 
 def _row_result(row: PlannedRow, video: VideoResult) -> RowResult:
@@ -367,6 +433,21 @@ def _error_text(error: BaseException) -> str:
 # --- slots, credentials, UI ---------------------------------------------------------
 
 
+async def _require_global_limit(name: str) -> None:
+    """Fail before any submit when the named global concurrency limit does not exist.
+
+    Prefect would otherwise only warn on every acquisition and limit nothing.
+    """
+    async with get_client() as client:
+        try:
+            await client.read_global_concurrency_limit_by_name(name)
+        except ObjectNotFound:
+            raise ValueError(
+                f"global concurrency limit {name!r} does not exist: create it with "
+                f"`prefect gcl create {name} --limit 5` (your plan's queue size)"
+            ) from None
+
+
 def _slot_factory(
     max_concurrency: int, limit_name: str | None
 ) -> Callable[[], AbstractAsyncContextManager[None]]:
@@ -376,7 +457,7 @@ def _slot_factory(
     async def slot() -> AsyncIterator[None]:
         async with semaphore:
             if limit_name:
-                async with concurrency(limit_name, occupy=1):
+                async with concurrency(limit_name, occupy=1, strict=True):
                     yield
             else:
                 yield
@@ -442,7 +523,9 @@ def _summary_markdown(report: BatchReport) -> str:
         "",
         f"- Prompts: `{report.csv_url}`",
         f"- Videos: `{report.output_url}`",
-        f"- Results: `{report.results_url}`",
+        f"- Results: `{report.results_url}`"
+        if report.results_url
+        else "- Results: **results.csv could not be written** (see the flow run's logs)",
     ]
     not_ok = [r for r in report.rows if r.status != "succeeded"]
     if not_ok:

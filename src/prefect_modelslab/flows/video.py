@@ -309,7 +309,18 @@ async def _submit(
         await journal.forget(name)
         raise
     # Anything else (a crash, a cancel) leaves the intent: a re-run will not resubmit.
-    await journal.record_submitted(name, job)
+    try:
+        await journal.record_submitted(name, job)
+    except Exception as error:
+        # The generation is paid for and its id is in hand: carry on with it
+        # rather than throw it away. The intent stays, so a re-run never
+        # resubmits blindly; the log names the id for a person to find it.
+        run_logger().error(
+            "Submitted generation %s but could not record it in %s (%s); continuing with it",
+            job.generation_id,
+            journal.url_for(name),
+            error,
+        )
     timings["submit_s"] = time.monotonic() - mark
     return job
 
