@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab.media._source import ByteSource
+from prefect_modelslab.media._source import ByteSource, trusted
 from prefect_modelslab.media.errors import VideoProbeError, corrupt, truncated
 
 # Boxes that may start a file (used to recognise MP4/MOV).
@@ -74,6 +74,9 @@ class Mp4Details(BaseModel):
     display_width: float = 0.0
     display_height: float = 0.0
     handlers: tuple[str, ...] = ()
+
+
+_DETAIL_FIELDS = frozenset(Mp4Details.model_fields)  # _report passes them all
 
 
 class Mp4Probe(NamedTuple):
@@ -554,19 +557,20 @@ def _report(
     if video.timescale == 0:
         raise corrupt(f"video track {video.track_id} has timescale 0")
     ticks = video.stts_ticks + video.frag_ticks
-    details = Mp4Details(
-        codec=video.codec or "?",
-        timescale=video.timescale,
-        track_id=video.track_id,
-        major_brand=major_brand,
-        fragmented=movie.fragmented or fragments > 0,
-        fragments=fragments,
-        moov_before_mdat=moov_before_mdat,
-        edit_list=video.edit_list,
-        display_width=video.display_width,
-        display_height=video.display_height,
-        handlers=tuple(t.handler for t in movie.tracks),
-    )
+    values = {
+        "codec": video.codec or "?",
+        "timescale": video.timescale,
+        "track_id": video.track_id,
+        "major_brand": major_brand,
+        "fragmented": movie.fragmented or fragments > 0,
+        "fragments": fragments,
+        "moov_before_mdat": moov_before_mdat,
+        "edit_list": video.edit_list,
+        "display_width": video.display_width,
+        "display_height": video.display_height,
+        "handlers": tuple(t.handler for t in movie.tracks),
+    }
+    details = trusted(Mp4Details, values, _DETAIL_FIELDS)
     width = video.width or round(video.display_width)
     height = video.height or round(video.display_height)
     return Mp4Probe(width, height, frames, ticks / video.timescale, details)

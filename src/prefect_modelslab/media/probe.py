@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import os
+from pathlib import PurePath
 from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab.media._source import ByteSource
+from prefect_modelslab.media._source import ByteSource, ReadAt, no_more, pread_at, trusted
 from prefect_modelslab.media.errors import VideoProbeError
 from prefect_modelslab.media.gif import GifDetails, read_gif
 from prefect_modelslab.media.mp4 import TOP_LEVEL_TYPES, Mp4Details, read_mp4
@@ -16,6 +17,12 @@ from prefect_modelslab.media.mp4 import TOP_LEVEL_TYPES, Mp4Details, read_mp4
 VideoSource = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryview
 _HEAD = 4096  # first read: format sniffing, and most small files' headers
 _SHOWN = 14  # bytes of a foreign file quoted in the error message
+_HAS_PREAD = hasattr(os, "pread")
+# The fields a GIF's or an MP4's VideoInfo is built with (the other one keeps its default).
+_GIF_FIELDS = frozenset(
+    ("format", "width", "height", "frames", "fps", "duration_s", "size_bytes", "gif")
+)
+_MP4_FIELDS = _GIF_FIELDS - {"gif"} | {"mp4"}
 
 
 class VideoInfo(BaseModel):
@@ -73,14 +80,13 @@ def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
         >>> info.frames, round(info.fps, 2), (info.width, info.height)  # doctest: +SKIP
         (25, 16.0, (512, 512))
     """
-    if isinstance(source, str | os.PathLike):
+    if isinstance(source, str):
+        path = source
+    elif isinstance(source, (PurePath, os.PathLike)):  # PurePath first: a cheaper check
         path = os.fspath(source)
-        if "://" in path or "::" in path or storage_options:
-            return _probe_url(path, storage_options)
-        return _probe_local(path)
-    if isinstance(source, bytes | bytearray | memoryview):
+    elif isinstance(source, bytes | bytearray | memoryview):
         return _probe_source(ByteSource.from_file(io.BytesIO(bytes(source))))
-    if hasattr(source, "read") and hasattr(source, "seek"):
+    elif hasattr(source, "read") and hasattr(source, "seek"):
         if hasattr(source, "seekable") and not source.seekable():
             raise TypeError("probe_video needs a seekable file object")
         position = source.tell()
@@ -88,41 +94,60 @@ def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
             return _probe_source(ByteSource.from_file(source))
         finally:
             source.seek(position)
-    raise TypeError(
-        f"probe_video takes a path, a URL, a binary file or bytes, not {type(source).__name__}"
-    )
+    else:
+        raise TypeError(
+            f"probe_video takes a path, a URL, a binary file or bytes, not {type(source).__name__}"
+        )
+    if storage_options or "://" in path or "::" in path:
+        return _probe_url(path, storage_options)
+    return _probe_local(path)
 
 
 def _probe_source(src: ByteSource) -> VideoInfo:
     """Probe an opened file: sniff the format from its first bytes, then read it."""
-    head = src.read_at(0, _HEAD)
+    return _probe_head(src, src.read_at(0, _HEAD))
+
+
+def _probe_head(src: ByteSource, head: bytes) -> VideoInfo:
+    """Probe a file whose first bytes (up to `_HEAD`) are `head`."""
     if head[:4] == b"GIF8":
-        gif = read_gif(src, head)
-        frames = len(gif.details.delays_cs)
-        duration = sum(gif.details.delays_cs) / 100
-        return VideoInfo(
-            format="gif",
-            width=gif.width,
-            height=gif.height,
-            frames=frames,
-            fps=frames / duration,
-            duration_s=duration,
-            size_bytes=src.size,
-            gif=gif.details,
-        )
+        return _gif_info(head, src.size, src.read)
     if head[4:8] in TOP_LEVEL_TYPES:
         mp4 = read_mp4(src, head)
-        return VideoInfo(
-            format="mp4",
-            width=mp4.width,
-            height=mp4.height,
-            frames=mp4.frames,
-            fps=mp4.frames / mp4.duration_s if mp4.duration_s > 0 else 0.0,
-            duration_s=mp4.duration_s,
-            size_bytes=src.size,
-            mp4=mp4.details,
-        )
+        duration = mp4.duration_s
+        values = {
+            "format": "mp4",
+            "width": mp4.width,
+            "height": mp4.height,
+            "frames": mp4.frames,
+            "fps": mp4.frames / duration if duration > 0 else 0.0,
+            "duration_s": duration,
+            "size_bytes": src.size,
+            "gif": None,
+            "mp4": mp4.details,
+        }
+        return trusted(VideoInfo, values, _MP4_FIELDS)
     raise VideoProbeError(f"not a GIF or MP4: {_describe(head)}", "foreign")
+
+
+def _gif_info(head: bytes, size: int, read: ReadAt) -> VideoInfo:
+    """Probe a GIF whose first bytes are `head` (`read` reads the rest)."""
+    width, height, details = read_gif(head, size, read)
+    delays = details.delays_cs
+    frames = len(delays)
+    duration = sum(delays) / 100
+    values = {
+        "format": "gif",
+        "width": width,
+        "height": height,
+        "frames": frames,
+        "fps": frames / duration,
+        "duration_s": duration,
+        "size_bytes": size,
+        "gif": details,
+        "mp4": None,
+    }
+    return trusted(VideoInfo, values, _GIF_FIELDS)
 
 
 def _describe(head: bytes) -> str:
@@ -137,12 +162,26 @@ def _describe(head: bytes) -> str:
 
 
 def _probe_local(path: str) -> VideoInfo:
-    if not hasattr(os, "pread"):  # Windows
+    if not _HAS_PREAD:  # Windows
         with open(path, "rb") as f:
             return _probe_source(ByteSource.from_file(f))
     fd = os.open(path, os.O_RDONLY)
     try:
-        return _probe_source(ByteSource.from_fd(fd))
+        try:
+            head = os.pread(fd, _HEAD, 0)
+            n = len(head)
+            # A short read that ends where the file ends: the whole file is in head.
+            whole = n < _HEAD and os.lseek(fd, 0, os.SEEK_END) == n
+        except OSError:  # not a regular file (a directory...): fail as any source does
+            return _probe_source(ByteSource.from_fd(fd))
+        if whole:
+            size = n
+        else:
+            size = os.fstat(fd).st_size
+            head = head[:size]
+        if head[:4] == b"GIF8":
+            return _gif_info(head, size, no_more if whole else pread_at(fd, size))
+        return _probe_head(ByteSource.from_fd(fd, size, head), head)
     finally:
         os.close(fd)
 
