@@ -8,9 +8,11 @@
 Handlers only read and change `EmulatorState` (quick, under its lock) and
 await renders running in worker threads, so the event loop stays free.
 
-Not emulated: webhooks are accepted and echoed in `meta` but never called,
-and `instant_response` answers like any other submit (`processing` with
-`future_links`).
+A generation submitted with a `webhook` gets one POST when it ends (see
+`webhooks.py`), on a loop-side timer, so nobody needs to fetch it.
+
+Not emulated: `instant_response` answers like any other submit (`processing`
+with `future_links`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from prefect_modelslab.testing.faults import (
 )
 from prefect_modelslab.testing.media import MediaCache
 from prefect_modelslab.testing.state import EmulatorState, Generation, QueueFull
+from prefect_modelslab.testing.webhooks import WebhookDispatcher
 
 API_PREFIX = "/api/v6"
 OUTPUT_PREFIX = "/cdn/generations"
@@ -139,6 +142,7 @@ class EmulatorApp:
         self.media = media
         self.connections = connections
         self.origins = origins
+        self.webhooks = WebhookDispatcher(state, self.webhook_payload)
         self.app = Starlette(
             routes=[
                 Route(f"{API_PREFIX}/video/text2video", self.text2video, methods=["POST"]),
@@ -165,6 +169,11 @@ class EmulatorApp:
     def fetch_result(self, generation: Generation) -> str:
         """The fetch URL of a generation."""
         return f"{self.origins.api}{API_PREFIX}/video/fetch/{generation.id}"
+
+    def reset(self) -> None:
+        """Forget generations, faults and counters; cancel pending webhook calls."""
+        self.state.reset()
+        self.webhooks.cancel_all()
 
     # answers ----------------------------------------------------------------
 
@@ -199,6 +208,22 @@ class EmulatorApp:
         fault = generation.faults.get("generation_failed")
         message = (fault.message if fault else None) or "Generation failed, please try again."
         return {"status": "failed", "id": generation.id, message_key: message, "output": ""}
+
+    def webhook_payload(self, generation: Generation) -> dict[str, Any]:
+        """The body of the webhook call of a generation that has ended."""
+        track_id = generation.meta.get("track_id")
+        if generation.status(time.monotonic()) == "failed":
+            failed = self._failed(generation, "message")
+            return {k: failed[k] for k in ("status", "id", "message")} | {"track_id": track_id}
+        waited = generation.ready_at - generation.submitted_at
+        return {
+            "status": "success",
+            "id": generation.id,
+            "output": self.output_links(generation),
+            "generationTime": round(waited * GPU_SHARE_OF_WAIT, 3),
+            "track_id": track_id,
+            "meta": generation.meta,
+        }
 
     def _answer(
         self, generation: Generation, *, full: bool, message_key: str = "message"
@@ -247,6 +272,7 @@ class EmulatorApp:
                 retry_after=admitted.retry_after,
             )
         self.media.get(admitted.render)  # start rendering now; links wait for it
+        self.webhooks.schedule(admitted)
         if "submit_drop" in admitted.faults:
             return DroppedConnection(self.connections)
         return JSONResponse(self._answer(admitted, full=True))
@@ -343,7 +369,7 @@ class EmulatorApp:
 
     async def control_reset(self, request: Request) -> Response:
         """`POST /_emulator/reset`: forget generations, faults and counters."""
-        self.state.reset()
+        self.reset()
         return JSONResponse({"status": "ok"})
 
     async def control_config(self, request: Request) -> Response:

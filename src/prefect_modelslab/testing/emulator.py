@@ -76,6 +76,7 @@ class ModelsLabEmulator:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._media: MediaCache | None = None
+        self._app: EmulatorApp | None = None
         self._failure: BaseException | None = None
 
     def __repr__(self) -> str:
@@ -110,7 +111,7 @@ class ModelsLabEmulator:
         )
         connections = ConnectionRegistry()
         self._media = MediaCache()
-        app = EmulatorApp(self._state, self._media, connections, origins)
+        app = self._app = EmulatorApp(self._state, self._media, connections, origins)
         config = uvicorn.Config(
             app.app,
             http=tracking_protocol(connections),
@@ -175,14 +176,19 @@ class ModelsLabEmulator:
         return url_host
 
     def stop(self) -> None:
-        """Stop serving and wait for the server thread; the state is kept."""
+        """Stop serving and wait for the server thread; the state is kept.
+
+        Webhook calls not made yet are cancelled.
+        """
+        if self._app is not None:
+            self._app.webhooks.cancel_all()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._media is not None:
             self._media.close()
-        self._server = self._thread = self._media = None
+        self._server = self._thread = self._media = self._app = None
         self._port = None
 
     def __enter__(self) -> ModelsLabEmulator:
@@ -242,6 +248,8 @@ class ModelsLabEmulator:
     def reset(self) -> None:
         """Forget generations, faults and counters; keep serving with the same settings.
 
+        Pending webhook calls are cancelled.
+
         Example:
             >>> emu = ModelsLabEmulator()
             >>> emu.inject(Fault("never_finish"))
@@ -249,7 +257,10 @@ class ModelsLabEmulator:
             >>> emu.pending_faults
             []
         """
-        self._state.reset()
+        if self._app is not None:
+            self._app.reset()
+        else:
+            self._state.reset()
 
     def configure(
         self,

@@ -30,6 +30,7 @@ FaultKind = Literal[
     "truncated_file",
     "corrupt_file",
     "wrong_frames",
+    "webhook_duplicate",
 ]
 LinkSet = Literal["all", "output", "proxy"]
 
@@ -52,6 +53,7 @@ GENERATION_KINDS: frozenset[str] = frozenset(
         "truncated_file",
         "corrupt_file",
         "wrong_frames",
+        "webhook_duplicate",
     }
 )
 

@@ -5,7 +5,8 @@ Load them from a `conftest.py`:
     pytest_plugins = ["prefect_modelslab.testing.fixtures"]
 
 `emulator_server` starts one server for the whole session; `emulator` hands
-each test that server freshly reset, with the fast default settings.
+each test that server freshly reset, with the fast default settings. A reset
+also cancels the webhook calls still pending from the previous test.
 """
 
 from __future__ import annotations

@@ -40,6 +40,8 @@ class EmulatorCounters:
         queued_now: generations counting against a queue now (all keys).
         max_queued: the highest `queued_now` seen.
         rejected_429: submits answered 429 (queue full or an injected 429).
+        webhooks_sent: webhook calls answered with a 2xx status.
+        webhooks_failed: webhook calls that failed (no answer, timeout, non-2xx).
     """
 
     submit_requests: int = 0
@@ -52,6 +54,8 @@ class EmulatorCounters:
     queued_now: int = 0
     max_queued: int = 0
     rejected_429: int = 0
+    webhooks_sent: int = 0
+    webhooks_failed: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """The counters as JSON-ready data (the body of `GET /_emulator/counters`).
@@ -315,6 +319,11 @@ class EmulatorState:
         with self._lock:
             found = self._generations.get(generation_id)
         return found if found is not None and found.key == key else None
+
+    def is_current(self, generation: Generation) -> bool:
+        """Whether `generation` is still known (not forgotten by a reset)."""
+        with self._lock:
+            return self._generations.get(str(generation.id)) is generation
 
     def generation_of_file(self, file_name: str) -> Generation | None:
         """The generation whose file is called `file_name`, if any."""
