@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from prefect import task
@@ -15,6 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
 from prefect_modelslab.models import VideoJob
+from prefect_modelslab.retries import RetryPolicy
 from prefect_modelslab.tasks._common import retry_on_transient, run_logger, run_name
 
 __all__ = ["PollSchedule", "wait_for_video"]
@@ -72,9 +73,12 @@ class PollSchedule:
         from_eta = min(self.cap, self._after_eta(eta)) if eta and eta > 0 else 0.0
         if from_eta and fetches < self.trust_eta_fetches:
             return max(self.min_delay, from_eta)
-        ceiling = min(self.cap, self.base * 2.0 ** max(fetches - 1, 0))
-        backoff = ceiling * (1.0 - self.jitter * random.random())
-        return max(self.min_delay, backoff, from_eta)
+        return max(self.min_delay, self._backoff.backoff(fetches), from_eta)
+
+    @cached_property
+    def _backoff(self) -> RetryPolicy:
+        # The client's backoff arithmetic: base doubling per fetch, capped, jittered.
+        return RetryPolicy(base_delay=self.base, max_delay=self.cap, jitter=self.jitter)
 
 
 DEFAULT_SCHEDULE = PollSchedule()
