@@ -129,16 +129,7 @@ class Journal:
 
     async def record_submitted(self, name: str, job: VideoJob) -> JournalEntry:
         """Record the generation id a submit returned."""
-        entry = JournalEntry(
-            name=name,
-            state="submitted",
-            request_hash=request_fingerprint(job.request),
-            request=job.request.to_payload(),
-            generation_id=job.generation_id,
-            job=job,
-            created_at=job.submitted_at,
-        )
-        return await self._write(entry)
+        return await self._write(_job_entry(name, "submitted", job))
 
     async def record_outcome_unknown(
         self, name: str, request: Text2VideoRequest, message: str
@@ -157,18 +148,22 @@ class Journal:
         self, name: str, job: VideoJob, *, check_passed: bool
     ) -> JournalEntry:
         """Record that the video of `job` is stored and checked."""
-        entry = JournalEntry(
-            name=name,
-            state="finished",
-            request_hash=request_fingerprint(job.request),
-            request=job.request.to_payload(),
-            generation_id=job.generation_id,
-            job=job,
-            check_passed=check_passed,
-            created_at=job.submitted_at,
-        )
-        return await self._write(entry)
+        return await self._write(_job_entry(name, "finished", job, check_passed=check_passed))
 
     async def forget(self, name: str) -> bool:
         """Delete the entry for `name` (the server certainly holds no generation for it)."""
         return await asyncio.to_thread(storage.remove, self.url_for(name), self.storage_options)
+
+
+def _job_entry(name: str, state: JournalState, job: VideoJob, **extra: Any) -> JournalEntry:
+    """An entry for a generation whose id is known."""
+    return JournalEntry(
+        name=name,
+        state=state,
+        request_hash=request_fingerprint(job.request),
+        request=job.request.to_payload(),
+        generation_id=job.generation_id,
+        job=job,
+        created_at=job.submitted_at,
+        **extra,
+    )
