@@ -12,7 +12,14 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator
 from prefect_modelslab.client import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
 from prefect_modelslab.retries import RetryPolicy
 
-__all__ = ["API_KEY_ENV", "BASE_URL_ENV", "ModelsLabCredentials"]
+__all__ = [
+    "API_KEY_ENV",
+    "BASE_URL_ENV",
+    "CredentialsLike",
+    "ModelsLabCredentials",
+    "aload_credentials",
+    "load_credentials",
+]
 
 #: Environment variable holding the API key, for command-line use.
 API_KEY_ENV = "MODELSLAB_API_KEY"
@@ -84,8 +91,8 @@ class ModelsLabCredentials(CredentialsBlock):
             ```python
             from prefect_modelslab import ModelsLabCredentials
 
-            with ModelsLabCredentials.load("BLOCK_NAME").get_client() as client:
-                client.fetch("65919758")
+            with ModelsLabCredentials.load("modelslab").get_client() as client:
+                client.fetch(job.generation_id)
             ```
         """
         return ModelsLabClient(
@@ -102,9 +109,9 @@ class ModelsLabCredentials(CredentialsBlock):
             ```python
             from prefect_modelslab import ModelsLabCredentials
 
-            credentials = await ModelsLabCredentials.load("BLOCK_NAME")
+            credentials = await ModelsLabCredentials.aload("modelslab")
             async with credentials.get_async_client() as client:
-                await client.fetch("65919758")
+                await client.fetch(job.generation_id)
             ```
         """
         return AsyncModelsLabClient(
@@ -137,3 +144,55 @@ class ModelsLabCredentials(CredentialsBlock):
             )
         base_url = env.get(BASE_URL_ENV, "").strip() or DEFAULT_BASE_URL
         return cls(api_key=SecretStr(key), base_url=base_url)
+
+
+#: What every task and flow takes as credentials: a block, the name of a saved
+#: one, or None for the environment (`MODELSLAB_API_KEY`, `MODELSLAB_BASE_URL`).
+CredentialsLike = ModelsLabCredentials | str | None
+
+
+def _checked(block: object, name: str) -> ModelsLabCredentials:
+    if not isinstance(block, ModelsLabCredentials):
+        raise ValueError(f"block {name!r} is a {type(block).__name__}, not ModelsLabCredentials")
+    return block
+
+
+async def aload_credentials(credentials: CredentialsLike = None) -> ModelsLabCredentials:
+    """The credentials a task or flow was given: a block, a saved block's name, or the environment.
+
+    Raises:
+        ValueError: None was given and `MODELSLAB_API_KEY` is not set (the
+            message names both ways to give a key), or the named block is not
+            `ModelsLabCredentials`.
+
+    Example:
+        ```python
+        from prefect_modelslab.blocks import aload_credentials
+
+        credentials = await aload_credentials("modelslab")  # a saved block
+        credentials = await aload_credentials()             # MODELSLAB_API_KEY
+        ```
+    """
+    if isinstance(credentials, ModelsLabCredentials):
+        return credentials
+    if credentials is None:
+        return ModelsLabCredentials.from_env()
+    return _checked(await ModelsLabCredentials.aload(credentials), credentials)
+
+
+def load_credentials(credentials: CredentialsLike = None) -> ModelsLabCredentials:
+    """`aload_credentials` for synchronous code.
+
+    Example:
+        ```python
+        from prefect_modelslab.blocks import load_credentials
+
+        credentials = load_credentials("modelslab")
+        ```
+    """
+    if isinstance(credentials, ModelsLabCredentials):
+        return credentials
+    if credentials is None:
+        return ModelsLabCredentials.from_env()
+    block = ModelsLabCredentials.load(credentials, _sync=True)  # type: ignore[call-arg]
+    return _checked(block, credentials)

@@ -8,7 +8,8 @@ send and sleep are written twice, here.
 Two rules keep the API key safe:
 
 * The key is unwrapped in one place, `outcomes.body_with_key`, right before a request is sent,
-  and only to the configured base URL's origin. File downloads never carry it.
+  and only to the configured base URL's origin. Generated files are fetched by
+  `fetcher.py`, whose HTTP client never sees the key.
 * No exception raised here holds an httpx request (whose body holds the key):
   errors are built from status codes and answer bodies, and raised outside the
   `except` block that caught the transport error, so neither `__cause__` nor
@@ -25,8 +26,6 @@ from __future__ import annotations
 import functools
 import logging
 import ssl
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 from typing import Any, Self
@@ -42,11 +41,7 @@ from prefect_modelslab.outcomes import (
     Retry,
     Scrubber,
     body_with_key,
-    broken_download,
-    check_file_url,
     check_http_url,
-    download_exception,
-    download_status,
     exception_outcome,
     fetch_url,
     response_outcome,
@@ -141,10 +136,11 @@ class ModelsLabClient(_ClientCore):
 
     Example:
         ```python
+        from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
         from prefect_modelslab.client import ModelsLabClient
-        from prefect_modelslab.models import Text2VideoRequest
 
-        with ModelsLabClient("my-key") as client:
+        credentials = ModelsLabCredentials.from_env()  # MODELSLAB_API_KEY, MODELSLAB_BASE_URL
+        with ModelsLabClient(credentials.api_key, base_url=credentials.base_url) as client:
             queued = client.submit(Text2VideoRequest(prompt="a fox in snow"))
             status = client.fetch(queued.id)
         ```
@@ -216,7 +212,7 @@ class ModelsLabClient(_ClientCore):
 
         Example:
             ```python
-            response = client.fetch("65919758")
+            response = client.fetch(job.generation_id)
             response.output if response.is_success else response.eta
             ```
         """
@@ -246,61 +242,29 @@ class ModelsLabClient(_ClientCore):
             return exception_outcome(operation, exc, url, generation_id)
         return response_outcome(operation, response, self._scrub, generation_id)
 
-    @contextmanager
-    def stream(self, url: str) -> Iterator[httpx.Response]:
-        """GET a generated file without the key, ready to stream.
 
-        Redirects are followed; connection errors, 429 and 5xx are retried
-        before the body starts. Errors while reading the body raise
-        `DownloadError`.
+class AsyncPool:
+    """Something that owns an `httpx.AsyncClient`: close it with `aclose()` or `async with`."""
 
-        Raises:
-            DownloadError: Not an http(s) URL, a 4xx (404 included), or a 5xx
-                after retries (`status_code` says which).
-            ModelsLabConnectionError: The host could not be reached after retries.
-            ModelsLabTimeoutError: The host did not answer in time after retries.
+    _http: httpx.AsyncClient
 
-        Example:
-            ```python
-            with client.stream(job.output[0]) as response:
-                for chunk in response.iter_bytes():
-                    sink.write(chunk)
-            ```
-        """
-        check_file_url(url)
-        attempt = 0
-        while True:
-            attempt += 1
-            logger.debug("GET %s (attempt %d)", url, attempt)
-            response: httpx.Response | None = None
-            try:
-                response = self._http.send(
-                    self._http.build_request("GET", url, headers={"Accept": "*/*"}),
-                    stream=True,
-                    follow_redirects=True,
-                )
-            except httpx.HTTPError as exc:
-                outcome: Retry | ModelsLabError | None = download_exception(exc, url)
-            else:
-                outcome = download_status(response, url)
-            if outcome is None and response is not None:
-                break
-            if response is not None:
-                response.close()
-            if isinstance(outcome, ModelsLabError):
-                raise outcome
-            assert outcome is not None
-            self.retry.sleep(self._give_up_or_wait(outcome, attempt, "file GET"))
-        assert response is not None
-        try:
-            yield response
-        except httpx.HTTPError as exc:
-            raise broken_download(exc, url) from exc
-        finally:
-            response.close()
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool."""
+        await self._http.aclose()
 
 
-class AsyncModelsLabClient(_ClientCore):
+class AsyncModelsLabClient(_ClientCore, AsyncPool):
     """Asynchronous client of the ModelsLab text-to-video API.
 
     The same calls as `ModelsLabClient`, awaited. One client keeps one pool of
@@ -315,10 +279,12 @@ class AsyncModelsLabClient(_ClientCore):
 
     Example:
         ```python
+        from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
         from prefect_modelslab.client import AsyncModelsLabClient
-        from prefect_modelslab.models import Text2VideoRequest
 
-        async with AsyncModelsLabClient("my-key") as client:
+        credentials = ModelsLabCredentials.from_env()  # MODELSLAB_API_KEY, MODELSLAB_BASE_URL
+        client = AsyncModelsLabClient(credentials.api_key, base_url=credentials.base_url)
+        async with client:
             queued = await client.submit(Text2VideoRequest(prompt="a fox in snow"))
             status = await client.fetch(queued.id)
         ```
@@ -337,21 +303,6 @@ class AsyncModelsLabClient(_ClientCore):
         self._http = httpx.AsyncClient(
             timeout=self.timeout, headers=self._headers, transport=transport, verify=_ssl_context()
         )
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    async def aclose(self) -> None:
-        """Close the connection pool."""
-        await self._http.aclose()
 
     async def submit(self, request: Text2VideoRequest) -> Text2VideoResponse:
         """Start a generation; billed once accepted.
@@ -391,7 +342,7 @@ class AsyncModelsLabClient(_ClientCore):
 
         Example:
             ```python
-            response = await client.fetch("65919758")
+            response = await client.fetch(job.generation_id)
             ```
         """
         url, body = self._fetch_call(generation_id, fetch_result)
@@ -419,56 +370,3 @@ class AsyncModelsLabClient(_ClientCore):
         except httpx.HTTPError as exc:
             return exception_outcome(operation, exc, url, generation_id)
         return response_outcome(operation, response, self._scrub, generation_id)
-
-    @asynccontextmanager
-    async def stream(self, url: str) -> AsyncIterator[httpx.Response]:
-        """GET a generated file without the key, ready to stream.
-
-        Redirects are followed; connection errors, 429 and 5xx are retried
-        before the body starts. Errors while reading the body raise
-        `DownloadError`.
-
-        Raises:
-            DownloadError: Not an http(s) URL, a 4xx (404 included), or a 5xx
-                after retries (`status_code` says which).
-            ModelsLabConnectionError: The host could not be reached after retries.
-            ModelsLabTimeoutError: The host did not answer in time after retries.
-
-        Example:
-            ```python
-            async with client.stream(job.output[0]) as response:
-                async for chunk in response.aiter_bytes():
-                    sink.write(chunk)
-            ```
-        """
-        check_file_url(url)
-        attempt = 0
-        while True:
-            attempt += 1
-            logger.debug("GET %s (attempt %d)", url, attempt)
-            response: httpx.Response | None = None
-            try:
-                response = await self._http.send(
-                    self._http.build_request("GET", url, headers={"Accept": "*/*"}),
-                    stream=True,
-                    follow_redirects=True,
-                )
-            except httpx.HTTPError as exc:
-                outcome: Retry | ModelsLabError | None = download_exception(exc, url)
-            else:
-                outcome = download_status(response, url)
-            if outcome is None and response is not None:
-                break
-            if response is not None:
-                await response.aclose()
-            if isinstance(outcome, ModelsLabError):
-                raise outcome
-            assert outcome is not None
-            await self.retry.async_sleep(self._give_up_or_wait(outcome, attempt, "file GET"))
-        assert response is not None
-        try:
-            yield response
-        except httpx.HTTPError as exc:
-            raise broken_download(exc, url) from exc
-        finally:
-            await response.aclose()

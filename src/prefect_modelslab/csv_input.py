@@ -21,8 +21,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
-import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -30,15 +28,13 @@ from typing import Any
 import fsspec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from prefect_modelslab.exceptions import ModelsLabError
+from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.models import Text2VideoRequest, validation_problems
-from prefect_modelslab.results import video_name
-from prefect_modelslab.storage import PART_MARKER
+from prefect_modelslab.naming import id_problem, slug, video_name
 
 __all__ = [
     "ID_COLUMN",
     "BatchPlan",
-    "InvalidCsvError",
     "PlannedRow",
     "RowProblem",
     "merge_defaults",
@@ -52,9 +48,6 @@ ID_COLUMN = "id"
 _REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
 _KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
 _SECRET_COLUMNS = frozenset({"key", "api_key", "apikey"})
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_SLUG_CHARS = 40
 _PROBLEMS_SHOWN = 20
 
 
@@ -77,20 +70,6 @@ class RowProblem(BaseModel):
 
     def __str__(self) -> str:
         return f"line {self.line} (row {self.row}): {self.field}: {self.reason}"
-
-
-class InvalidCsvError(ModelsLabError, ValueError):
-    """The prompts CSV cannot be run: a bad header, unreadable text, or invalid rows.
-
-    Raised before anything is submitted.
-
-    Attributes:
-        problems: The row problems, when the error is about rows.
-    """
-
-    def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
-        super().__init__(message)
-        self.problems = list(problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -404,15 +383,9 @@ def _validate_row(
             draft.add_problem(problem.field, problem.reason)
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         draft.add_problem("row", f"has {len(cells)} cells but the header has {width} columns")
-    if explicit_id is not None and (
-        not _SAFE_ID.fullmatch(explicit_id) or PART_MARKER in explicit_id
-    ):
+    if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:
         draft.id_ok = False
-        draft.add_problem(
-            ID_COLUMN,
-            "must be 1..100 letters, digits, '.', '_' or '-', not starting with '.', "
-            f"'_' or '-', without {PART_MARKER!r} (got {explicit_id!r})",
-        )
+        draft.add_problem(ID_COLUMN, bad_id)
     return draft
 
 
@@ -432,16 +405,7 @@ def _derived_id(draft: _Draft) -> str:
     digest = hashlib.sha256(
         json.dumps(draft.raw, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()[:8]
-    return f"{_slug(draft.prompt)}-{digest}"
-
-
-def _slug(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
-    slug = _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")
-    if len(slug) > _SLUG_CHARS:
-        cut = slug[:_SLUG_CHARS]
-        slug = cut.rsplit("-", 1)[0] if "-" in cut[_SLUG_CHARS // 2 :] else cut
-    return slug.strip("-") or "video"
+    return f"{slug(draft.prompt) or 'video'}-{digest}"
 
 
 def _unique(name: str, used: set[str]) -> str:

@@ -8,6 +8,7 @@ The flow is addressed by module path, so any worker whose environment has
 Example:
     Serve a nightly batch from this process:
     ```python
+    # not run: serves until stopped
     from prefect import serve
     from prefect_modelslab import batch_deployment
 
@@ -22,7 +23,13 @@ Example:
 
     Or register it on a process work pool and let workers pick it up:
     ```python
-    nightly = batch_deployment(..., work_pool_name="video-pool")
+    # not run: needs the work pool "video-pool" and a worker to be useful
+    nightly = batch_deployment(
+        csv_url="s3://prompts/nightly.csv",
+        output_url="s3://videos/nightly/",
+        credentials_block="modelslab",
+        work_pool_name="video-pool",
+    )
     nightly.apply()
     # then, on each worker host: prefect worker start --pool video-pool
     ```
@@ -86,6 +93,7 @@ def batch_deployment(
 
     Example:
         ```python
+        # not run: needs the work pool "video-pool"
         from prefect_modelslab import batch_deployment
 
         deployment = batch_deployment(

@@ -19,7 +19,8 @@ ModelsLabError
 │   ├── RateLimitError            429, carries retry_after
 │   ├── ServerError               5xx
 │   └── GenerationFailedError     status "failed"/"error" in the body
-└── DownloadError                 the file could not be fetched or is not a video
+├── DownloadError                 the file could not be fetched or is not a video (`reason`)
+└── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
 ```
 
 `VideoProbeError` (corrupt media) lives in `prefect_modelslab.media`: the probe
@@ -29,13 +30,21 @@ is usable without the rest of the package, so it is a `ValueError`, not a
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from prefect_modelslab.csv_input import RowProblem
+
 __all__ = [
     "DownloadError",
+    "DownloadFailure",
     "ForbiddenError",
     "GenerationFailedError",
     "GenerationTimeoutError",
     "InsufficientCreditsError",
     "InvalidAPIKeyError",
+    "InvalidCsvError",
     "ModelsLabAPIError",
     "ModelsLabConnectionError",
     "ModelsLabError",
@@ -156,13 +165,56 @@ class GenerationFailedError(ModelsLabAPIError):
     """The body said `status: "failed"` or `"error"`: the request or generation failed."""
 
 
+#: Why a download failed: `not_found` (404/410: a future link not there yet,
+#: or expired), `http_status` (another error status), `connection` (the host
+#: could not be reached or the body broke off), `timeout`, `incomplete` (fewer
+#: bytes than announced), `too_large`, `not_video` (the body is not a GIF or
+#: MP4), `refused_url` (not http(s), or a host we do not download from).
+DownloadFailure = Literal[
+    "not_found",
+    "http_status",
+    "connection",
+    "timeout",
+    "incomplete",
+    "too_large",
+    "not_video",
+    "refused_url",
+]
+
+
 class DownloadError(ModelsLabError):
     """A generated file could not be downloaded, or what came back is not a video.
 
     Attributes:
         url: The URL that was tried last (never carries the key).
+        reason: What kind of failure it is (see `DownloadFailure`).
+        retry_after: Seconds the file host asked to wait (HTTP 429), when it said.
     """
 
-    def __init__(self, message: str, *, url: str | None = None, **kwargs: object) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        url: str | None = None,
+        reason: DownloadFailure = "http_status",
+        retry_after: float | None = None,
+        **kwargs: object,
+    ) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]
         self.url = url
+        self.reason: DownloadFailure = reason
+        self.retry_after = retry_after
+
+
+class InvalidCsvError(ModelsLabError, ValueError):
+    """The prompts CSV cannot be run: a bad header, unreadable text, or invalid rows.
+
+    Raised before anything is submitted.
+
+    Attributes:
+        problems: The `RowProblem`s, when the error is about rows.
+    """
+
+    def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
+        super().__init__(message)
+        self.problems = list(problems)

@@ -18,15 +18,13 @@ write is atomic (temporary name, then move).
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_modelslab import storage
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.results import request_fingerprint
+from prefect_modelslab.models import Text2VideoRequest, VideoJob, request_fingerprint
 
 __all__ = ["JOURNAL_DIR", "Journal", "JournalEntry", "JournalState"]
 
@@ -72,49 +70,27 @@ class JournalEntry(BaseModel):
         return self.request_hash == request_fingerprint(request)
 
 
-class Journal:
-    """The journal of one destination folder.
+class Journal(storage.DocumentStore[JournalEntry]):
+    """The journal of one output folder: an entry per video, under `.modelslab/journal/`.
 
-    Args:
-        folder: The destination folder URL (any fsspec URL).
-        storage_options: Options for the folder's filesystem.
+    Built like every `storage.DocumentStore`: `(output_url, storage_options)`.
 
     Example:
         ```python
-        journal = Journal("s3://bucket/videos", {"anon": False})
+        from prefect_modelslab.journal import Journal
+
+        journal = Journal("videos")
         entry = await journal.read("a-red-fox-1a2b3c4d")
         if entry is not None and entry.has_generation:
             print("resume", entry.generation_id)
         ```
     """
 
-    def __init__(self, folder: str, storage_options: dict[str, Any] | None = None) -> None:
-        self.folder = folder
-        self.storage_options = dict(storage_options or {})
-
-    def url_for(self, name: str) -> str:
-        """The URL of the entry for `name`."""
-        return storage.join_url(self.folder, JOURNAL_DIR, f"{name}.json")
-
-    async def read(self, name: str) -> JournalEntry | None:
-        """The entry for `name`, or None when there is none.
-
-        Raises:
-            ValueError: The entry exists but cannot be read (it is left in place).
-        """
-        url = self.url_for(name)
-        data = await asyncio.to_thread(storage.read_json, url, self.storage_options)
-        if data is None:
-            return None
-        try:
-            return JournalEntry.model_validate(data)
-        except ValueError as err:
-            raise ValueError(f"journal entry {url} cannot be read: {err}") from None
+    model = JournalEntry
+    subfolder = JOURNAL_DIR
 
     async def _write(self, entry: JournalEntry) -> JournalEntry:
-        url = self.url_for(entry.name)
-        data = entry.model_dump(mode="json")
-        await asyncio.to_thread(storage.write_json_atomic, url, data, self.storage_options)
+        await self.save(entry.name, entry)
         return entry
 
     async def record_intent(self, name: str, request: Text2VideoRequest) -> JournalEntry:
@@ -152,7 +128,7 @@ class Journal:
 
     async def forget(self, name: str) -> bool:
         """Delete the entry for `name` (the server certainly holds no generation for it)."""
-        return await asyncio.to_thread(storage.remove, self.url_for(name), self.storage_options)
+        return await self.delete(name)
 
 
 def _job_entry(name: str, state: JournalState, job: VideoJob, **extra: Any) -> JournalEntry:

@@ -9,6 +9,8 @@ field of any model: the client adds it to the body at send time.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
@@ -24,13 +26,18 @@ from pydantic import (
     field_validator,
 )
 
+from prefect_modelslab.media import ExpectedVideo
+
 __all__ = [
+    "DOCUMENTED_DEFAULTS",
     "KNOWN_MODEL_IDS",
     "FieldProblem",
     "Text2VideoRequest",
     "Text2VideoResponse",
     "VideoJob",
     "VideoMeta",
+    "expected_video",
+    "request_fingerprint",
     "validation_problems",
 ]
 
@@ -38,6 +45,27 @@ __all__ = [
 KNOWN_MODEL_IDS: tuple[str, ...] = ("cogvideox", "wanx", "wan2.2", "ltx-2.3")
 
 OutputType = Literal["gif", "mp4"]
+
+#: The server's documented defaults (spec, "Request fields"): a field set to
+#: one of these asks for the same video as the field left out.
+DOCUMENTED_DEFAULTS: dict[str, Any] = {
+    "height": 512,
+    "width": 512,
+    "num_frames": 25,
+    "num_inference_steps": 20,
+    "guidance_scale": 7,
+    "upscale_height": 640,
+    "upscale_width": 1024,
+    "upscale_strength": 0.6,
+    "upscale_guidance_scale": 12,
+    "upscale_num_inference_steps": 20,
+    "use_improved_sampling": False,
+    "output_type": "gif",
+    "instant_response": False,
+    "temp": False,
+}
+#: Fields that change how the answer is delivered, not the video itself.
+DELIVERY_FIELDS = frozenset({"instant_response", "webhook", "track_id"})
 
 
 class Text2VideoRequest(BaseModel):
@@ -117,6 +145,34 @@ class Text2VideoRequest(BaseModel):
     def expected_output_type(self) -> OutputType:
         """What the server produces: the set `output_type`, else its default `gif`."""
         return self.output_type or "gif"
+
+
+def request_fingerprint(request: Text2VideoRequest) -> str:
+    """A stable hash of the video a request asks for (its payload, key-free).
+
+    Documented server defaults are normalised away (`output_type="gif"` asks
+    for the same video as no `output_type`), and so are the delivery fields
+    (`instant_response`, `webhook`, `track_id`), so two requests for the same
+    video share a fingerprint and a re-run never pays for it twice.
+
+    Example:
+        ```python
+        from prefect_modelslab.models import Text2VideoRequest, request_fingerprint
+
+        same = request_fingerprint(Text2VideoRequest(prompt="a fox", output_type="gif"))
+        assert same == request_fingerprint(Text2VideoRequest(prompt="a fox"))
+        ```
+    """
+    payload = {
+        name: value
+        for name, value in request.to_payload().items()
+        if name not in DELIVERY_FIELDS and DOCUMENTED_DEFAULTS.get(name, _UNSET) != value
+    }
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+_UNSET = object()
 
 
 # --- responses ---------------------------------------------------------------
@@ -258,11 +314,61 @@ class VideoJob(BaseModel):
     )
     meta: VideoMeta | None = Field(None, description="Parameters the server says it used.")
     message: str | None = Field(None, description="The server's last message.")
+    base_url: str | None = Field(
+        None, description="The API root that took the submit (never a secret)."
+    )
+    name: str | None = Field(
+        None, description="The video's name (a batch row's id) in its folder, when known."
+    )
     submitted_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @classmethod
+    def from_response(
+        cls,
+        request: Text2VideoRequest,
+        response: Text2VideoResponse,
+        *,
+        base_url: str | None = None,
+        name: str | None = None,
+    ) -> VideoJob:
+        """The job record of an accepted submit.
+
+        Raises:
+            ValueError: The answer carries no generation id (the client never
+                returns such an answer from `submit`).
+
+        Example:
+            ```python
+            from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse, VideoJob
+
+            request = Text2VideoRequest(prompt="a red fox")
+            answer = Text2VideoResponse.model_validate({"status": "processing", "id": 42})
+            VideoJob.from_response(request, answer).generation_id  # '42'
+            ```
+        """
+        if response.id is None:
+            raise ValueError("an accepted submit must carry an id")
+        links = response.model_dump(include={"eta", "output", "proxy_links", "future_links"})
+        return cls(
+            **links,
+            generation_id=response.id,
+            status=response.status or "processing",
+            request=request,
+            meta=response.meta,
+            message=response.message,
+            base_url=base_url,
+            name=name,
+        )
 
     @property
     def is_ready(self) -> bool:
         return self.status == "success"
+
+    @property
+    def output_type(self) -> OutputType:
+        """The format the server says it made (`meta`), else the one asked for."""
+        used = self.meta.output_type if self.meta is not None else None
+        return used if used in ("gif", "mp4") else self.request.expected_output_type  # type: ignore[return-value]
 
     @property
     def download_urls(self) -> list[str]:
@@ -285,6 +391,56 @@ class VideoJob(BaseModel):
         if response.message:
             changes["message"] = response.message
         return self.model_copy(update=changes)
+
+
+# request field -> meta field, for the values the post-check compares
+_CHECKED_FIELDS = {"num_frames": "num_frames", "fps": "fps", "width": "width", "height": "height"}
+
+
+def expected_video(job: VideoJob) -> tuple[ExpectedVideo, list[str]]:
+    """What the video of `job` should be: the request, overridden by the server's `meta`.
+
+    The server may use other values than asked (it rounds sizes, for
+    example); it then says so in `meta`, and the file is checked against that.
+
+    Returns:
+        The expectations, and one sentence per value where `meta` overrode the request.
+
+    Example:
+        ```python
+        from prefect_modelslab.models import Text2VideoRequest, VideoJob, VideoMeta, expected_video
+
+        job = VideoJob(
+            generation_id="42",
+            status="success",
+            request=Text2VideoRequest(prompt="a fox", width=60, num_frames=16),
+            meta=VideoMeta(width=56, num_frames=16),
+        )
+        expected, overrides = expected_video(job)
+        # overrides: ['width: the server used 56 (asked 60)']
+        ```
+    """
+    request, meta = job.request, job.meta
+    values: dict[str, Any] = {}
+    overrides: list[str] = []
+    for field, meta_field in _CHECKED_FIELDS.items():
+        asked = getattr(request, field)
+        used = getattr(meta, meta_field, None) if meta is not None else None
+        if used is not None and asked is not None and used != asked:
+            overrides.append(f"{field}: the server used {used} (asked {asked})")
+        values[field] = used if used is not None else asked
+    asked_type = request.expected_output_type
+    used_type = meta.output_type if meta is not None else None
+    if used_type and used_type != asked_type:
+        overrides.append(f"output_type: the server used {used_type} (asked {asked_type})")
+    expected = ExpectedVideo.from_values(
+        frames=values["num_frames"],
+        fps=values["fps"],
+        width=values["width"],
+        height=values["height"],
+        output_type=used_type or asked_type,
+    )
+    return expected, overrides
 
 
 # --- readable validation errors ---------------------------------------------

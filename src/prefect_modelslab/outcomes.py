@@ -4,8 +4,8 @@ Each function here decides, without doing I/O, what one attempt produced: a
 `Text2VideoResponse`, a `Retry` (a failure worth another attempt), or a
 `ModelsLabError` to raise. The sync and async clients in `client.py` share them,
 so the status mapping and the retry rules are written once. Also here: URL
-checks, the origin rule for the fetch URL, and the one place the key is
-unwrapped (`body_with_key`).
+checks, the origin rule for the fetch URL, the server's `retry_after`, and the
+one place the key is unwrapped (`body_with_key`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ import httpx
 from pydantic import SecretStr, ValidationError
 
 from prefect_modelslab.exceptions import (
-    DownloadError,
     ForbiddenError,
     GenerationFailedError,
     InsufficientCreditsError,
@@ -74,8 +73,9 @@ def same_origin(url: str, base_url: str) -> bool:
 
     Example:
         ```python
-        same_origin("https://modelslab.com/api/v6/video/fetch/1", DEFAULT_BASE_URL)  # True
-        same_origin("https://cdn.example/x.gif", DEFAULT_BASE_URL)                   # False
+        base = "https://modelslab.com/api/v6"
+        same_origin("https://modelslab.com/api/v6/video/fetch/1", base)  # True
+        same_origin("https://cdn.example/x.gif", base)                   # False
         ```
     """
     try:
@@ -181,7 +181,7 @@ def _seconds(value: Any) -> float | None:
     return seconds if seconds >= 0 else None
 
 
-def _retry_after(response: httpx.Response, data: dict[str, Any] | None) -> float | None:
+def retry_after_of(response: httpx.Response, data: dict[str, Any] | None = None) -> float | None:
     """The server's wait: body `retry_after` first, then the Retry-After header."""
     if data and (seconds := _seconds(data.get("retry_after"))) is not None:
         return seconds
@@ -212,7 +212,7 @@ def _status_error(
         "generation_id": generation_id,
     }
     if code == 429:
-        wait = _retry_after(response, data)
+        wait = retry_after_of(response, data)
         suffix = f"; retry after {wait:g} s" if wait is not None else ""
         return Retry(
             RateLimitError(
@@ -380,43 +380,6 @@ def exception_outcome(
     return ModelsLabConnectionError(
         f"the fetch to ModelsLab failed ({kind})", generation_id=generation_id
     )
-
-
-# --- file downloads ----------------------------------------------------------
-
-
-def check_file_url(url: str) -> None:
-    try:
-        check_http_url(url, "the file URL")
-    except ValueError as exc:
-        raise DownloadError(str(exc), url=url) from None
-
-
-def download_status(response: httpx.Response, url: str) -> Retry | DownloadError | None:
-    """None when the file can be read; else what to do about the status."""
-    code = response.status_code
-    if response.is_success:
-        return None
-    error = DownloadError(f"the file GET answered HTTP {code}: {url}", url=url, status_code=code)
-    if code == 429:
-        wait = _retry_after(response, None)
-        return Retry(error, retry_after=wait)
-    if code >= 500 or code == 408:
-        return Retry(error)
-    return error
-
-
-def download_exception(exc: httpx.HTTPError, url: str) -> Retry | ModelsLabError:
-    kind = type(exc).__name__
-    if isinstance(exc, httpx.TimeoutException):
-        return Retry(ModelsLabTimeoutError(f"the file GET timed out ({kind}): {url}"))
-    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.UnsupportedProtocol):
-        return Retry(ModelsLabConnectionError(f"the file GET failed ({kind}: {exc}): {url}"))
-    return DownloadError(f"the file GET failed ({kind}: {exc})", url=url)
-
-
-def broken_download(exc: httpx.HTTPError, url: str) -> DownloadError:
-    return DownloadError(f"the download broke off ({type(exc).__name__}: {exc})", url=url)
 
 
 def with_attempts(error: ModelsLabError, attempts: int) -> ModelsLabError:

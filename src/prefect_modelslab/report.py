@@ -10,19 +10,24 @@ from __future__ import annotations
 
 import csv
 import io
+import posixpath
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from prefect_modelslab import storage
+from prefect_modelslab.csv_input import PlannedRow
+from prefect_modelslab.exceptions import ModelsLabError
+from prefect_modelslab.results import VideoResult
 
 __all__ = [
     "RESULT_COLUMNS",
     "BatchReport",
     "RowResult",
     "RowStatus",
+    "error_text",
     "render_results_csv",
     "write_results_csv",
 ]
@@ -86,6 +91,72 @@ class RowResult(BaseModel):
     reused: bool = Field(False, description="True when a finished video was reused, not paid.")
     error: str | None = Field(None, description="Why the row did not succeed.")
 
+    @classmethod
+    def of(cls, row: PlannedRow, status: RowStatus, **fields: Any) -> RowResult:
+        """The result of `row` with `status` and any other fields.
+
+        Example:
+            ```python
+            RowResult.of(planned_row, "failed", error="the run stopped before this row ended")
+            ```
+        """
+        return cls(row=row.row, id=row.id, prompt=row.prompt, status=status, **fields)
+
+    @classmethod
+    def from_video(cls, row: PlannedRow, video: VideoResult) -> RowResult:
+        """The result of a row whose video was stored: `succeeded` or `check_failed`.
+
+        Example:
+            ```python
+            video = await run_video(request, "videos", credentials, name=planned_row.id)
+            RowResult.from_video(planned_row, video)
+            ```
+        """
+        info = video.check.info
+        return cls.of(
+            row,
+            "succeeded" if video.passed else "check_failed",
+            video=video.video_url,
+            format=info.format if info is not None else video.format,
+            frames=info.frames if info is not None else None,
+            fps=info.fps if info is not None else None,
+            width=info.width if info is not None else None,
+            height=info.height if info is not None else None,
+            duration_s=info.duration_s if info is not None else None,
+            generation_id=video.generation_id,
+            bytes=video.bytes,
+            sha256=video.sha256,
+            reused=video.reused,
+            error=None if video.passed else "; ".join(video.check.problems) or "the check failed",
+        )
+
+    @classmethod
+    def failed(cls, row: PlannedRow, error: BaseException) -> RowResult:
+        """The result of a row that ended without a video, and why.
+
+        Example:
+            ```python
+            RowResult.failed(planned_row, GenerationFailedError("ModelsLab says ... failed"))
+            ```
+        """
+        return cls.of(
+            row,
+            "failed",
+            generation_id=getattr(error, "generation_id", None),
+            error=error_text(error),
+        )
+
+    @classmethod
+    def invalid(cls, row: PlannedRow) -> RowResult:
+        """The result of a row that was never submitted because it is invalid.
+
+        Example:
+            ```python
+            [RowResult.invalid(r) for r in plan.invalid_rows]
+            ```
+        """
+        return cls.of(row, "invalid", error="; ".join(str(p) for p in row.problems))
+
     def csv_cells(self) -> list[str]:
         """The row's cells in `RESULT_COLUMNS` order (empty string for None)."""
         values = self.model_dump()
@@ -97,7 +168,7 @@ class BatchReport(BaseModel):
 
     Example:
         ```python
-        report = await generate_videos_from_csv("prompts.csv", "s3://bucket/videos", "prod")
+        report = await generate_videos_from_csv("prompts.csv", "videos", "prod")
         report.counts  # {'succeeded': 11, 'check_failed': 0, 'failed': 1, 'invalid': 0}
         report.ok      # False
         ```
@@ -132,6 +203,43 @@ class BatchReport(BaseModel):
         parts = [f"{n} {status.replace('_', ' ')}" for status, n in self.counts.items() if n]
         return f"{self.total} rows: " + (", ".join(parts) if parts else "nothing to do")
 
+    def summary_markdown(self, *, shown: int = 50) -> str:
+        """The report as Markdown: counts, where things are, and the rows that did not succeed.
+
+        Args:
+            shown: Most rows listed among those that did not succeed.
+
+        Example:
+            ```python
+            print(report.summary_markdown())
+            ```
+        """
+        counts = self.counts
+        lines = [
+            f"# Batch: {posixpath.basename(self.csv_url)}",
+            "",
+            "| succeeded | check failed | failed | invalid | total |",
+            "|---:|---:|---:|---:|---:|",
+            f"| {counts['succeeded']} | {counts['check_failed']} | {counts['failed']} "
+            f"| {counts['invalid']} | {self.total} |",
+            "",
+            f"- Prompts: `{self.csv_url}`",
+            f"- Videos: `{self.output_url}`",
+            f"- Results: `{self.results_url}`"
+            if self.results_url
+            else "- Results: **results.csv could not be written** (see the flow run's logs)",
+        ]
+        not_ok = [r for r in self.rows if r.status != "succeeded"]
+        if not_ok:
+            lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
+            lines.append("|---:|---|---|---|")
+            for r in not_ok[:shown]:
+                error = (r.error or "").replace("|", "\\|").replace("\n", " ")
+                lines.append(f"| {r.row} | `{r.id}` | {r.status} | {error} |")
+            if len(not_ok) > shown:
+                lines.append(f"| | | | ... {len(not_ok) - shown} more in results.csv |")
+        return "\n".join(lines) + "\n"
+
 
 def render_results_csv(rows: Iterable[RowResult]) -> str:
     """The text of `results.csv`: a header and one line per row.
@@ -154,7 +262,7 @@ def write_results_csv(
     rows: Iterable[RowResult],
     url: str,
     *,
-    storage_options: Mapping[str, Any] | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> str:
     """Write `results.csv` to any fsspec URL, atomically.
 
@@ -178,8 +286,24 @@ def write_results_csv(
         ```
     """
     data = render_results_csv(rows).encode("utf-8")
-    storage.write_bytes_atomic(url, data, dict(storage_options or {}))
+    storage.write_bytes_atomic(url, data, storage_options)
     return url
+
+
+def error_text(error: BaseException) -> str:
+    """An error as one readable text: our errors as they are, others with their type.
+
+    Example:
+        ```python
+        from prefect_modelslab.report import error_text
+
+        error_text(ValueError("bad"))  # 'ValueError: bad'
+        ```
+    """
+    text = str(error).strip()
+    if isinstance(error, ModelsLabError):
+        return text or type(error).__name__
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
 def _cell(value: Any) -> str:

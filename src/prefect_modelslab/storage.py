@@ -13,28 +13,35 @@ a worker thread (`asyncio.to_thread`).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import uuid
-from typing import Any
+from typing import Any, ClassVar, Generic, TypeVar
 
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 from fsspec.spec import AbstractBufferedFile
+from pydantic import BaseModel
 
 __all__ = [
     "AtomicFile",
+    "DocumentStore",
     "exists",
     "get_filesystem",
     "join_url",
     "read_json",
+    "read_model",
     "remove",
     "split_url",
     "temp_sibling",
     "write_bytes_atomic",
     "write_json_atomic",
+    "write_model",
 ]
+
+M = TypeVar("M", bound=BaseModel)
 
 #: Marker in the name of a file being written; such files are never final.
 PART_MARKER = ".part-"
@@ -258,3 +265,91 @@ def read_json(url: str, storage_options: dict[str, Any] | None = None) -> Any | 
         return json.loads(raw)
     except ValueError as err:
         raise ValueError(f"{url} is not valid JSON: {err}") from None
+
+
+def read_model(url: str, model: type[M], storage_options: dict[str, Any] | None = None) -> M | None:
+    """The JSON document at `url` as a `model`, or None when there is no file.
+
+    Raises:
+        ValueError: The file exists but is not such a document (it is left in place).
+
+    Example:
+        ```python
+        from prefect_modelslab.journal import JournalEntry
+        from prefect_modelslab.storage import read_model
+
+        read_model("memory://videos/.modelslab/journal/fox.json", JournalEntry)
+        ```
+    """
+    data = read_json(url, storage_options)
+    if data is None:
+        return None
+    try:
+        return model.model_validate(data)
+    except ValueError as err:
+        raise ValueError(f"{url} cannot be read as a {model.__name__}: {err}") from None
+
+
+def write_model(
+    url: str, document: BaseModel, storage_options: dict[str, Any] | None = None
+) -> None:
+    """Write a model as JSON to `url`, atomically.
+
+    Example:
+        ```python
+        from prefect_modelslab.storage import write_model
+
+        write_model("memory://videos/fox.json", sidecar)
+        ```
+    """
+    write_json_atomic(url, document.model_dump(mode="json"), storage_options)
+
+
+class DocumentStore(Generic[M]):
+    """Small JSON documents of one model in an output folder, one file per name.
+
+    Subclasses set `model` and, optionally, `subfolder` (under the output
+    folder). Reads and writes run in a worker thread, so async callers await them.
+
+    Args:
+        output_url: The output folder URL (any fsspec URL).
+        storage_options: Options for the folder's filesystem.
+
+    Example:
+        ```python
+        from prefect_modelslab.journal import Journal
+
+        entry = await Journal("videos").read("city-tram")  # a DocumentStore[JournalEntry]
+        ```
+    """
+
+    model: ClassVar[type[BaseModel]]
+    subfolder: ClassVar[str] = ""
+
+    def __init__(self, output_url: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.output_url = output_url
+        self.storage_options = dict(storage_options or {})
+
+    def url_for(self, name: str) -> str:
+        """The URL of the document of `name`."""
+        return join_url(self.output_url, self.subfolder, f"{name}.json")
+
+    async def read(self, name: str) -> M | None:
+        """The document of `name`, or None when there is none.
+
+        Raises:
+            ValueError: The file exists but cannot be read (it is left in place).
+        """
+        url = self.url_for(name)
+        document = await asyncio.to_thread(read_model, url, self.model, self.storage_options)
+        return document  # type: ignore[return-value]
+
+    async def save(self, name: str, document: M) -> str:
+        """Write the document of `name` atomically; returns its URL."""
+        url = self.url_for(name)
+        await asyncio.to_thread(write_model, url, document, self.storage_options)
+        return url
+
+    async def delete(self, name: str) -> bool:
+        """Delete the document of `name`; False when there was none."""
+        return await asyncio.to_thread(remove, self.url_for(name), self.storage_options)

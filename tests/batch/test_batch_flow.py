@@ -19,8 +19,10 @@ from prefect.client.schemas.filters import (
     LogFilterFlowRunId,
 )
 
+from prefect_modelslab import artifacts as artifacts_module
+from prefect_modelslab import events as events_module
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.csv_input import InvalidCsvError
+from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.flows import batch as batch_module
 from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
 from prefect_modelslab.models import Text2VideoRequest
@@ -271,7 +273,7 @@ async def test_ui_name_artifacts_events_and_no_key_anywhere(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     events: list[dict[str, Any]] = []
-    monkeypatch.setattr(batch_module, "emit_event", lambda **kw: events.append(kw))
+    monkeypatch.setattr(events_module, "emit_event", lambda **kw: events.append(kw))
     fast_emulator.inject(Fault("generation_failed", prompt="storm", times=None))
     path = write_csv(
         [["id", "prompt", "fps"], ["fox", "a red fox", ""], ["", "a storm", ""], ["", "x", "0"]],
@@ -344,8 +346,8 @@ async def test_a_failing_progress_update_or_callback_loses_no_row(
     def broken_bar(*args: Any) -> None:
         raise RuntimeError("the terminal went away")
 
-    monkeypatch.setattr(batch_module, "aupdate_progress_artifact", api_down)
-    monkeypatch.setattr(batch_module, "_PROGRESS_EVERY_S", 0.0)
+    monkeypatch.setattr(artifacts_module, "aupdate_progress_artifact", api_down)
+    monkeypatch.setattr(artifacts_module, "PROGRESS_EVERY_S", 0.0)
     path = write_csv([["prompt", "fps"], ["a red fox", ""], ["a calm lake", ""], ["bad", "0"]])
     out = tmp_path / "out"
     with batch_progress(broken_bar):

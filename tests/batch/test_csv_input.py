@@ -12,11 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from prefect_modelslab.csv_input import (
-    InvalidCsvError,
     merge_defaults,
     plan_csv,
     plan_csv_lines,
 )
+from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.models import Text2VideoRequest
 
 

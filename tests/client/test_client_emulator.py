@@ -220,7 +220,7 @@ async def test_downloads_retry_5xx_and_report_a_broken_body(
     assert (await api.download(done.output[0]))[:6] == b"GIF89a"
     assert sleeps.delays == [1.0]
 
-    emulator.inject(Fault("download_drop"))
+    emulator.inject(Fault("download_drop", times=None))
     with pytest.raises(DownloadError, match="broke off"):
         await api.download(done.output[0])
 

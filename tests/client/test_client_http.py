@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -14,7 +13,6 @@ from pydantic import SecretStr
 
 from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient, fetch_url, same_origin
 from prefect_modelslab.exceptions import (
-    DownloadError,
     ForbiddenError,
     GenerationFailedError,
     InsufficientCreditsError,
@@ -511,91 +509,6 @@ async def test_fetch_error_200_is_a_failed_generation(api: Api, router: respx.Ro
 async def test_fetch_rejects_an_empty_id(api: Api) -> None:
     with pytest.raises(ValueError, match="generation_id"):
         await api.fetch("  ")
-
-
-# --- files -------------------------------------------------------------------
-
-
-class BrokenBody(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A body that sends some bytes, then fails like a dropped connection."""
-
-    def __iter__(self) -> Iterator[bytes]:
-        yield b"GIF89a"
-        raise httpx.ReadError("peer closed connection")
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        yield b"GIF89a"
-        raise httpx.ReadError("peer closed connection")
-
-
-async def test_stream_gets_the_file_without_the_key(api: Api, router: respx.Router) -> None:
-    route = router.get("https://cdn.test/a.gif").respond(200, content=b"GIF89a-data")
-    assert await api.download("https://cdn.test/a.gif") == b"GIF89a-data"
-    request = route.calls.last.request
-    assert request.method == "GET" and request.content == b""
-    assert KEY not in str(request.url) and KEY not in str(request.headers)
-
-
-@pytest.mark.parametrize(
-    "url", ["ftp://cdn.test/a.gif", "file:///etc/passwd", "not a url", "https:///nohost"]
-)
-async def test_stream_refuses_non_http_urls(api: Api, url: str) -> None:
-    with pytest.raises(DownloadError) as caught:
-        await api.download(url)
-    assert caught.value.url == url
-
-
-@pytest.mark.parametrize("code", [403, 404, 410])
-async def test_stream_4xx_is_a_download_error_with_the_status_and_no_retry(
-    api: Api, router: respx.Router, code: int
-) -> None:
-    route = router.get("https://cdn.test/a.gif").respond(code)
-    with pytest.raises(DownloadError) as caught:
-        await api.download("https://cdn.test/a.gif")
-    assert caught.value.status_code == code and route.call_count == 1
-
-
-async def test_stream_retries_5xx_429_and_connect_errors_before_the_body(
-    api: Api, router: respx.Router, sleeps: SleepLog
-) -> None:
-    route = router.get("https://cdn.test/a.gif").mock(
-        side_effect=[
-            httpx.Response(503),
-            httpx.Response(429, headers={"Retry-After": "3"}),
-            httpx.ConnectError("refused"),
-            httpx.Response(200, content=b"ok"),
-        ]
-    )
-    assert await api.download("https://cdn.test/a.gif") == b"ok"
-    assert route.call_count == 4 and sleeps.delays == [1.0, 3.0, 4.0]
-
-
-async def test_stream_5xx_that_persists_is_a_download_error(api: Api, router: respx.Router) -> None:
-    router.get("https://cdn.test/a.gif").respond(500)
-    with pytest.raises(DownloadError, match="after 4 attempts") as caught:
-        await api.download("https://cdn.test/a.gif")
-    assert caught.value.status_code == 500
-
-
-async def test_stream_connect_errors_that_persist_are_a_connection_error(
-    api: Api, router: respx.Router
-) -> None:
-    router.get("https://cdn.test/a.gif").mock(side_effect=httpx.ConnectError("refused"))
-    with pytest.raises(ModelsLabConnectionError):
-        await api.download("https://cdn.test/a.gif")
-
-
-async def test_stream_follows_redirects(api: Api, router: respx.Router) -> None:
-    router.get("https://cdn.test/a.gif").respond(302, headers={"Location": "https://cdn2.test/b"})
-    router.get("https://cdn2.test/b").respond(200, content=b"moved")
-    assert await api.download("https://cdn.test/a.gif") == b"moved"
-
-
-async def test_a_body_that_breaks_off_is_a_download_error(api: Api, router: respx.Router) -> None:
-    router.get("https://cdn.test/a.gif").respond(200, stream=BrokenBody())
-    with pytest.raises(DownloadError, match="broke off") as caught:
-        await api.download("https://cdn.test/a.gif")
-    assert caught.value.url == "https://cdn.test/a.gif"
 
 
 # --- construction, URLs, logs ------------------------------------------------

@@ -34,7 +34,8 @@ from prefect_modelslab.exceptions import (
 from prefect_modelslab.flows import generate_video, run_video
 from prefect_modelslab.journal import Journal
 from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.results import VideoResult, video_name
+from prefect_modelslab.naming import video_name
+from prefect_modelslab.results import VideoResult
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings(
@@ -90,7 +91,8 @@ async def test_gif_end_to_end_as_a_flow(
     assert sidecar["generation_id"] == result.generation_id
     assert sidecar["meta"]["num_frames"] == 4
     assert sidecar["source_url"] == result.source_url
-    assert sidecar["probe"]["frames"] == 4
+    assert sidecar["check"]["info"]["frames"] == 4
+    assert "probe" not in sidecar  # stored once, in the check
     assert sidecar["check"]["passed"] is True
     assert sidecar["video_file"] == f"{name}.gif"
     assert set(sidecar["timings"]) == {"submit_s", "wait_s", "download_s", "check_s", "total_s"}
@@ -104,8 +106,8 @@ async def test_gif_end_to_end_as_a_flow(
     runs = await flow_task_runs(flow_run_id, 4)
     assert sorted(run.name for run in runs) == sorted(
         [
-            "submit · a red fox running through snow",
-            f"wait · {result.generation_id}",
+            f"submit · {name}",  # every run name carries the video's name
+            f"wait · {name}",
             f"download · {name}.gif",
             f"check · {name}.gif",
         ]
@@ -152,9 +154,9 @@ async def test_a_checked_video_is_reused_without_submit_or_download(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     request = _request("a fox worth keeping")
-    first = await run_video(request, str(folder), None, credentials)
+    first = await run_video(request, str(folder), credentials)
     before = emulator.counters
-    second = await run_video(request, str(folder), None, credentials)
+    second = await run_video(request, str(folder), credentials)
     after = emulator.counters
     assert second.reused and second.passed
     assert (second.video_url, second.sha256, second.generation_id) == (
@@ -171,9 +173,9 @@ async def test_missing_video_is_fetched_again_not_paid_again(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     request = _request("a fox that went missing")
-    first = await run_video(request, str(folder), None, credentials)
+    first = await run_video(request, str(folder), credentials)
     Path.unlink(Path(first.video_url))
-    second = await run_video(request, str(folder), None, credentials)
+    second = await run_video(request, str(folder), credentials)
     assert second.resumed and not second.reused and second.passed
     assert second.generation_id == first.generation_id
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
@@ -187,7 +189,7 @@ async def test_killed_after_submit_resumes_without_a_second_submit(
     request = _request("a fox interrupted")
     name = video_name(request)
     journal = Journal(str(folder))
-    run = asyncio.create_task(run_video(request, str(folder), None, credentials))
+    run = asyncio.create_task(run_video(request, str(folder), credentials))
     entry = None
     for _ in range(500):
         entry = await journal.read(name)
@@ -200,7 +202,7 @@ async def test_killed_after_submit_resumes_without_a_second_submit(
         await run
     assert _files(folder) == [f".modelslab/journal/{name}.json"]
 
-    result = await run_video(request, str(folder), None, credentials)
+    result = await run_video(request, str(folder), credentials)
     assert result.resumed and result.passed
     assert result.generation_id == entry.generation_id
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
@@ -214,18 +216,18 @@ async def test_unknown_submit_outcome_is_never_resubmitted(
     journal = Journal(str(folder))
     emulator.inject(Fault("submit_drop"))
     with pytest.raises(SubmitOutcomeUnknownError):
-        await run_video(request, str(folder), None, credentials)
+        await run_video(request, str(folder), credentials)
     entry = await journal.read(name)
     assert entry is not None and entry.state == "outcome_unknown"
 
     with pytest.raises(SubmitOutcomeUnknownError) as caught:
-        await run_video(request, str(folder), None, credentials)
+        await run_video(request, str(folder), credentials)
     message = str(caught.value)
     assert "may be billed" in message and f"delete {journal.url_for(name)}" in message
     assert emulator.counters.submit_requests == 1
 
     await journal.forget(name)  # what a person does after checking the account
-    result = await run_video(request, str(folder), None, credentials)
+    result = await run_video(request, str(folder), credentials)
     assert result.passed
     assert emulator.counters.submits_by_prompt == {request.prompt: 2}
 
@@ -236,7 +238,7 @@ async def test_an_intent_left_by_a_crash_blocks_a_blind_resubmit(
     request = _request("a fox mid-crash")
     await Journal(str(folder)).record_intent(video_name(request), request)
     with pytest.raises(SubmitOutcomeUnknownError, match="never read the answer"):
-        await run_video(request, str(folder), None, credentials)
+        await run_video(request, str(folder), credentials)
     assert emulator.counters.submit_requests == 0
 
 
@@ -246,7 +248,7 @@ async def test_failed_generation_raises_and_clears_the_journal(
     emulator.inject(Fault("generation_failed", message="NSFW content detected"))
     request = _request("a forbidden fox")
     with pytest.raises(GenerationFailedError, match="NSFW content detected"):
-        await run_video(request, str(folder), None, credentials)
+        await run_video(request, str(folder), credentials)
     assert _files(folder) == []
 
 
@@ -255,7 +257,7 @@ async def test_submit_error_200_raises_and_clears_the_journal(
 ) -> None:
     emulator.inject(Fault("submit_error_200", message="Model overloaded"))
     with pytest.raises(GenerationFailedError, match="Model overloaded"):
-        await run_video(_request("an overloaded fox"), str(folder), None, credentials)
+        await run_video(_request("an overloaded fox"), str(folder), credentials)
     assert _files(folder) == []
 
 
@@ -265,7 +267,7 @@ async def test_deadline_keeps_the_generation_id_for_a_later_resume(
     emulator.inject(Fault("never_finish"))
     request = _request("an endless fox")
     with pytest.raises(GenerationTimeoutError) as caught:
-        await run_video(request, str(folder), None, credentials, max_wait_seconds=1.0)
+        await run_video(request, str(folder), credentials, max_wait_seconds=1.0)
     assert caught.value.generation_id
     entry = await Journal(str(folder)).read(video_name(request))
     assert entry is not None and entry.state == "submitted"
@@ -277,13 +279,13 @@ async def test_truncated_file_is_a_failed_check_and_a_rerun_does_not_pay_again(
 ) -> None:
     emulator.inject(Fault("truncated_file"))
     request = _request("a cut fox")
-    result = await run_video(request, str(folder), None, credentials)
+    result = await run_video(request, str(folder), credentials)
     assert not result.passed and result.probe is None
     assert len(result.check.problems) == 1 and "truncated" in result.check.problems[0]
     sidecar = json.loads(_read(result.sidecar_url))
     assert sidecar["check"]["passed"] is False
 
-    again = await run_video(request, str(folder), None, credentials)
+    again = await run_video(request, str(folder), credentials)
     assert again.resumed and not again.reused and not again.passed
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
 
@@ -292,7 +294,7 @@ async def test_wrong_frame_count_is_a_failed_check(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     emulator.inject(Fault("wrong_frames"))
-    result = await run_video(_request("a fox short of frames"), str(folder), None, credentials)
+    result = await run_video(_request("a fox short of frames"), str(folder), credentials)
     assert not result.passed
     assert result.check.problems == ["frames: got 3, expected 4"]
 
@@ -304,7 +306,7 @@ async def test_html_page_is_refused_and_nothing_is_left_at_the_final_path(
     request = _request("a fox behind an error page")
     name = video_name(request)
     with pytest.raises(DownloadError, match="not a video: body starts with '<!DOCTYPE html"):
-        await run_video(request, str(folder), None, credentials)
+        await run_video(request, str(folder), credentials)
     assert _files(folder) == [f".modelslab/journal/{name}.json"]
 
 
@@ -320,7 +322,7 @@ async def test_all_links_expired_fails_and_a_rerun_does_not_pay_again(
     name = video_name(request)
     for _ in range(2):
         with pytest.raises(DownloadError, match="404"):
-            await run_video(request, str(folder), None, credentials)
+            await run_video(request, str(folder), credentials)
     assert _files(folder) == [f".modelslab/journal/{name}.json"]
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
 
@@ -329,7 +331,7 @@ async def test_expired_output_link_falls_back_to_the_proxy(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     emulator.inject(Fault("links_expire", links="output"))
-    result = await run_video(_request("a proxied fox"), str(folder), None, credentials)
+    result = await run_video(_request("a proxied fox"), str(folder), credentials)
     assert result.passed
     assert "/cdn2/" in result.source_url
 
@@ -347,7 +349,7 @@ async def test_transient_faults_are_absorbed(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path, fault: Fault
 ) -> None:
     emulator.inject(fault)
-    result = await run_video(_request(f"a sturdy fox {fault.kind}"), str(folder), None, credentials)
+    result = await run_video(_request(f"a sturdy fox {fault.kind}"), str(folder), credentials)
     assert result.passed
     assert emulator.counters.submits_accepted == 1
 
@@ -366,10 +368,10 @@ async def test_slot_is_held_from_submit_to_the_end_of_the_wait_only(
         events.append(("exit", counters.submit_requests, counters.download_requests))
 
     request = _request("a fox in its slot")
-    await run_video(request, str(folder), None, credentials, slot=slot)
+    await run_video(request, str(folder), credentials, slot=slot)
     assert events == [("enter", 0, 0), ("exit", 1, 0)]
     assert emulator.counters.download_requests == 1
-    reused = await run_video(request, str(folder), None, credentials, slot=slot)
+    reused = await run_video(request, str(folder), credentials, slot=slot)
     assert reused.reused and len(events) == 2  # a reuse takes no slot
 
 
@@ -379,8 +381,8 @@ def test_bad_names_are_refused() -> None:
             run_video(
                 _request("x"),
                 "memory://x",
-                "../escape",
                 ModelsLabCredentials(api_key=SecretStr("k")),
+                name="../escape",
             )
         )
 
@@ -463,7 +465,7 @@ async def test_a_failed_journal_write_after_submit_does_not_throw_the_paid_video
     monkeypatch.setattr(Journal, "record_submitted", storage_hiccup)
     request = _request("a fox on a flaky bucket")
     with caplog.at_level(logging.ERROR):
-        result = await run_video(request, str(folder), None, credentials)
+        result = await run_video(request, str(folder), credentials)
     assert result.passed
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
     assert result.generation_id in caplog.text  # a person can find the paid generation

@@ -1,4 +1,4 @@
-"""`check_video`: tolerances for frames, fps, size, duration and format."""
+"""`check_media`: tolerances for frames, fps, size, duration and format."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from prefect_modelslab.media import (
     VideoCheck,
     VideoInfo,
     VideoProbeError,
-    check_video,
+    check_media,
     gif_fps_range,
     probe_video,
 )
@@ -30,7 +30,7 @@ def _mp4(fps: Fraction, frames: int = 25, timescale: int = 16384) -> VideoInfo:
 def test_gif_16_fps_stored_as_6_7_6_6_passes() -> None:
     info = _gif([6, 7, 6, 6] * 6 + [6])
     assert info.fps == pytest.approx(16.03, abs=0.01)
-    result = check_video(info, ExpectedVideo(frames=25, fps=16))
+    result = check_media(info, ExpectedVideo(frames=25, fps=16))
     assert result.passed, result.problems
     assert result.problems == []
 
@@ -38,11 +38,11 @@ def test_gif_16_fps_stored_as_6_7_6_6_passes() -> None:
 def test_gif_15_fps_stored_as_7_cs_passes() -> None:
     info = _gif([7] * 25)
     assert info.fps == pytest.approx(14.29, abs=0.01)
-    assert check_video(info, ExpectedVideo(frames=25, fps=15)).passed
+    assert check_media(info, ExpectedVideo(frames=25, fps=15)).passed
 
 
 def test_gif_at_10_cs_is_not_16_fps() -> None:
-    result = check_video(_gif([10] * 25), ExpectedVideo(frames=25, fps=16))
+    result = check_media(_gif([10] * 25), ExpectedVideo(frames=25, fps=16))
     assert not result.passed
     assert result.problems == [
         "fps: got 10.00, expected 16 (GIF delays in 1/100 s allow 14.29 to 16.67)"
@@ -54,30 +54,30 @@ def test_gif_fps_range_edges() -> None:
     assert gif_fps_range(16) == pytest.approx((100 / 7, 100 / 6))
     assert gif_fps_range(8) == pytest.approx((100 / 13, 100 / 12))
     assert gif_fps_range(100) == (50.0, 50.0)  # 1 cs plays as 10 cs: 2 cs is the floor
-    assert check_video(_gif([10] * 4), ExpectedVideo(fps=10)).passed
-    assert not check_video(_gif([11] * 4), ExpectedVideo(fps=10)).passed
-    assert check_video(_gif([13, 12, 13, 12]), ExpectedVideo(fps=8)).passed
+    assert check_media(_gif([10] * 4), ExpectedVideo(fps=10)).passed
+    assert not check_media(_gif([11] * 4), ExpectedVideo(fps=10)).passed
+    assert check_media(_gif([13, 12, 13, 12]), ExpectedVideo(fps=8)).passed
 
 
 def test_frames_are_exact() -> None:
-    result = check_video(_gif([6] * 24), ExpectedVideo(frames=25))
+    result = check_media(_gif([6] * 24), ExpectedVideo(frames=25))
     assert result.problems == ["frames: got 24, expected 25"]
-    assert check_video(_mp4(Fraction(16), frames=24), ExpectedVideo(frames=24)).passed
+    assert check_media(_mp4(Fraction(16), frames=24), ExpectedVideo(frames=24)).passed
 
 
 def test_mp4_fps_within_one_percent() -> None:
     ntsc = _mp4(Fraction(30000, 1001), timescale=30000)
-    assert check_video(ntsc, ExpectedVideo(fps=30)).passed  # 29.97 is 0.1% off
-    assert check_video(_mp4(Fraction(16)), ExpectedVideo(fps=16)).passed
+    assert check_media(ntsc, ExpectedVideo(fps=30)).passed  # 29.97 is 0.1% off
+    assert check_media(_mp4(Fraction(16)), ExpectedVideo(fps=16)).passed
     off = _mp4(Fraction(1585, 100))  # 15.85 fps: 0.94% under 16
-    assert check_video(off, ExpectedVideo(fps=16)).passed
-    result = check_video(_mp4(Fraction(1580, 100)), ExpectedVideo(fps=16))  # 1.25% under
+    assert check_media(off, ExpectedVideo(fps=16)).passed
+    result = check_media(_mp4(Fraction(1580, 100)), ExpectedVideo(fps=16))  # 1.25% under
     assert result.problems == ["fps: got 15.800, expected 16 (within 1%)"]
 
 
 def test_size_format_and_duration() -> None:
     info = _gif([6, 7, 6, 6], width=512, height=288)
-    result = check_video(
+    result = check_media(
         info, ExpectedVideo(format="mp4", width=512, height=512, duration_s=0.25, frames=4)
     )
     assert result.problems == [
@@ -85,17 +85,17 @@ def test_size_format_and_duration() -> None:
         "height: got 288 px, expected 512 px",
     ]
     assert result.info == info
-    late = check_video(_mp4(Fraction(16)), ExpectedVideo(duration_s=1.6))  # 1.5625 s: 2.3% off
+    late = check_media(_mp4(Fraction(16)), ExpectedVideo(duration_s=1.6))  # 1.5625 s: 2.3% off
     assert late.problems == ["duration: got 1.562 s, expected 1.600 s (within 0.016 s)"]
-    assert check_video(_mp4(Fraction(16)), ExpectedVideo(duration_s=1.57)).passed
+    assert check_media(_mp4(Fraction(16)), ExpectedVideo(duration_s=1.57)).passed
     # A GIF's duration may be off by half a centisecond per frame.
-    assert check_video(_gif([6, 7, 6, 6]), ExpectedVideo(duration_s=4 / 16)).passed
-    assert check_video(_gif([6, 6, 6, 6]), ExpectedVideo(duration_s=4 / 16 - 0.004 * 4)).passed
-    assert not check_video(_gif([6, 6, 6, 6]), ExpectedVideo(duration_s=0.30)).passed
+    assert check_media(_gif([6, 7, 6, 6]), ExpectedVideo(duration_s=4 / 16)).passed
+    assert check_media(_gif([6, 6, 6, 6]), ExpectedVideo(duration_s=4 / 16 - 0.004 * 4)).passed
+    assert not check_media(_gif([6, 6, 6, 6]), ExpectedVideo(duration_s=0.30)).passed
 
 
 def test_nothing_expected_passes() -> None:
-    assert check_video(_gif([5]), ExpectedVideo()).passed
+    assert check_media(_gif([5]), ExpectedVideo()).passed
 
 
 def test_expected_from_request_like_values() -> None:
@@ -120,6 +120,6 @@ def test_unreadable_check() -> None:
 
 
 def test_check_serialises_to_json() -> None:
-    result = check_video(_gif([6, 7, 6, 6]), ExpectedVideo(frames=4, fps=16))
+    result = check_media(_gif([6, 7, 6, 6]), ExpectedVideo(frames=4, fps=16))
     again = VideoCheck.model_validate_json(result.model_dump_json())
     assert again == result

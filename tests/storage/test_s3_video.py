@@ -13,7 +13,7 @@ from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import DownloadError
 from prefect_modelslab.flows import generate_video, run_video
 from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.results import video_name
+from prefect_modelslab.naming import video_name
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = [
@@ -55,7 +55,7 @@ async def test_video_sidecar_and_journal_land_in_s3_and_are_reused(
     sidecar = json.loads(fs.cat(f"{s3_folder}/{name}.json"))
     assert sidecar["check"]["passed"] is True and sidecar["generation_id"] == result.generation_id
 
-    again = await run_video(request, s3_folder, None, credentials, storage_options=s3_options)
+    again = await run_video(request, s3_folder, credentials, storage_options=s3_options)
     assert again.reused and again.sha256 == result.sha256
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
     assert emulator.counters.download_requests == 1
@@ -70,7 +70,7 @@ async def test_failed_download_leaves_no_object_in_s3(
     emulator.inject(Fault("corrupt_file"))
     request = _request("a fox page in a bucket")
     with pytest.raises(DownloadError, match="not a video"):
-        await run_video(request, s3_folder, None, credentials, storage_options=s3_options)
+        await run_video(request, s3_folder, credentials, storage_options=s3_options)
     fs = s3fs.S3FileSystem(**s3_options)
     assert _keys(fs, s3_folder) == [f".modelslab/journal/{video_name(request)}.json"]
 
@@ -83,6 +83,6 @@ async def test_truncated_video_in_s3_fails_its_check_cleanly(
 ) -> None:
     emulator.inject(Fault("truncated_file"))
     result = await run_video(
-        _request("a cut fox in a bucket"), s3_folder, None, credentials, storage_options=s3_options
+        _request("a cut fox in a bucket"), s3_folder, credentials, storage_options=s3_options
     )
     assert not result.passed and "truncated" in result.check.problems[0]

@@ -116,10 +116,7 @@ def batch(
         )
     except UsageError as error:
         _fail(console, str(error), code=2)
-    _print_summary(console, report)
-    console.print(f"Videos:  {out}")
-    _print_results_url(console, "Results: ", report)
-    raise typer.Exit(0 if report.ok and report.results_url else 1)
+    _finish(console, report, {"Videos": out})
 
 
 def demo(
@@ -152,12 +149,11 @@ def demo(
             )
         except UsageError as error:
             _fail(console, str(error), code=2)
-    _print_summary(console, report)
-    console.print(f"Prompts:    {prompts}")
-    console.print(f"Videos:     {out.resolve()}")
-    _print_results_url(console, "Results:    ", report)
-    console.print(f"Prefect UI: {_ui_hint()}")
-    raise typer.Exit(0 if report.ok and report.results_url else 1)
+    _finish(
+        console,
+        report,
+        {"Prompts": str(prompts), "Videos": str(out.resolve()), "Prefect UI": _ui_hint()},
+    )
 
 
 def example_prompts() -> Path:
@@ -183,7 +179,7 @@ def example_prompts() -> Path:
 def _run(console: Console, **parameters: Any) -> Any:
     """Run the batch flow with a progress bar; usage problems become `UsageError`."""
     with _quiet_prefect_console():
-        from prefect_modelslab.csv_input import InvalidCsvError
+        from prefect_modelslab.exceptions import InvalidCsvError
         from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
 
         progress = Progress(
@@ -223,7 +219,8 @@ def _run(console: Console, **parameters: Any) -> Any:
 
 def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
     """Validate the CSV before Prefect starts: a bad file is a usage error, found in a second."""
-    from prefect_modelslab.csv_input import InvalidCsvError, plan_csv
+    from prefect_modelslab.csv_input import plan_csv
+    from prefect_modelslab.exceptions import InvalidCsvError
 
     try:
         plan = plan_csv(prompts, defaults)
@@ -314,11 +311,15 @@ def _print_summary(console: Console, report: Any) -> None:
         console.print(f"[dim]... and {len(report.rows) - len(shown)} more rows in results.csv")
 
 
-def _print_results_url(console: Console, label: str, report: Any) -> None:
-    if report.results_url:
-        console.print(f"{label}{report.results_url}")
-    else:
-        console.print(f"{label}[red]results.csv could not be written[/] (see the table above)")
+def _finish(console: Console, report: Any, places: dict[str, str]) -> NoReturn:
+    """Print the summary and where things are, then exit 0 (all rows succeeded) or 1."""
+    _print_summary(console, report)
+    results = report.results_url or "[red]results.csv could not be written[/] (see the table above)"
+    lines = {**places, "Results": results}
+    width = max(map(len, lines)) + 2
+    for label, value in lines.items():
+        console.print(f"{label + ':':<{width}}{value}", highlight=False)
+    raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 
 def _detail(row: Any) -> str:

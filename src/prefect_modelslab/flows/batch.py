@@ -12,34 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-import re
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import (
-    acreate_markdown_artifact,
-    acreate_progress_artifact,
-    acreate_table_artifact,
-    aupdate_progress_artifact,
-)
 from prefect.client.orchestration import get_client
 from prefect.concurrency.asyncio import concurrency
-from prefect.events import emit_event
 from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from prefect_modelslab import storage
-from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.artifacts import BatchBoard
+from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
-from prefect_modelslab.exceptions import ModelsLabError
-from prefect_modelslab.flows.video import run_video
-from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.events import emit_row_event
+from prefect_modelslab.flows.video import Slot, run_video
+from prefect_modelslab.naming import batch_key_prefix
+from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
 
 __all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
 
@@ -50,8 +42,6 @@ RESULTS_FILE = "results.csv"
 RowCallback = Callable[[RowResult, int, int], None]
 
 _row_callback: ContextVar[RowCallback | None] = ContextVar("modelslab_row_callback", default=None)
-_PROGRESS_EVERY_S = 1.0
-_TABLE_ROWS = 1000  # the table artifact shows this many rows; results.csv has all
 _LOGGED_PROBLEMS = 50
 
 
@@ -65,6 +55,8 @@ def batch_progress(callback: RowCallback) -> Iterator[None]:
     Example:
         ```python
         from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+
+        import asyncio
 
         with batch_progress(lambda row, done, total: print(f"{done}/{total} {row.status}")):
             report = asyncio.run(generate_videos_from_csv("prompts.csv", "videos", "prod"))
@@ -90,7 +82,7 @@ def _flow_run_name() -> str:
 async def generate_videos_from_csv(
     csv_url: str,
     output_url: str,
-    credentials: ModelsLabCredentials | str,
+    credentials: CredentialsLike = None,
     defaults: dict[str, Any] | BaseModel | None = None,
     max_concurrency: int = 5,
     concurrency_limit_name: str | None = None,
@@ -111,7 +103,8 @@ async def generate_videos_from_csv(
         csv_url: The prompts CSV: a path or any fsspec URL. `prompt` is
             required; any request field may be a column; `id` names outputs.
         output_url: The folder for videos, sidecars and `results.csv`.
-        credentials: A `ModelsLabCredentials` block, or the name of a saved one.
+        credentials: A `ModelsLabCredentials` block, the name of a saved one,
+            or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
         defaults: Request fields for every row (`model_id`, `output_type`,
             `num_frames`, `fps`, `width`, `height`, ...); columns override them.
             A dict, or a pydantic model whose set fields are used (a
@@ -140,7 +133,7 @@ async def generate_videos_from_csv(
         report = asyncio.run(
             generate_videos_from_csv(
                 csv_url="prompts.csv",
-                output_url="s3://my-bucket/videos",
+                output_url="videos",
                 credentials="modelslab",
                 defaults={"output_type": "mp4", "num_frames": 16, "fps": 8},
             )
@@ -152,7 +145,7 @@ async def generate_videos_from_csv(
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
     logger = get_run_logger()
     options = dict(storage_options or {})
-    creds = await _load_credentials(credentials)
+    creds = await aload_credentials(credentials)
     if concurrency_limit_name:
         await _require_global_limit(concurrency_limit_name)
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
@@ -160,7 +153,7 @@ async def generate_videos_from_csv(
     if strict:
         plan.raise_if_invalid()
 
-    batch = _Batch(plan, output_url, options, _artifact_prefix(csv_url), logger)
+    batch = _Batch(plan, output_url, options, logger)
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -172,7 +165,7 @@ async def generate_videos_from_csv(
         max_concurrency,
         f" (global limit {concurrency_limit_name!r})" if concurrency_limit_name else "",
     )
-    await batch.start_progress()
+    await batch.board.start(batch.done, batch.total)
     try:
         await _run_rows(
             valid,
@@ -197,10 +190,10 @@ async def generate_videos_from_csv(
     except Exception as error:
         # The videos are paid for and stored: return every row's outcome anyway
         # (the report, the table artifact) rather than failing the whole run.
-        logger.error("Could not write %s: %s", results_url, _error_text(error))
+        logger.error("Could not write %s: %s", results_url, error_text(error))
         written = None
     report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
-    await batch.finish(report)
+    await batch.board.finish(report)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
     return report
 
@@ -209,26 +202,19 @@ async def generate_videos_from_csv(
 
 
 class _Batch:
-    """The state of one run: outcomes so far, progress artifact, events."""
+    """The state of one run: the outcome of each row so far, shown as it changes."""
 
-    def __init__(
-        self,
-        plan: BatchPlan,
-        output_url: str,
-        options: dict[str, Any],
-        prefix: str,
-        logger: Any,
-    ):
+    def __init__(self, plan: BatchPlan, output_url: str, options: dict[str, Any], logger: Any):
         self.plan = plan
         self.logger = logger
         self.output_url = output_url
         self.options = options
-        self.prefix = prefix
-        self.results: list[RowResult | None] = [_invalid_result(r) for r in plan.rows]
+        self.board = BatchBoard(batch_key_prefix(plan.source), plan.source)
+        self.results: list[RowResult | None] = [
+            None if r.is_valid else RowResult.invalid(r) for r in plan.rows
+        ]
         self.done = 0
         self.total = len(plan.rows)
-        self.progress_id: Any = None
-        self.last_progress = 0.0
         self.callback = _row_callback.get()
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
@@ -245,91 +231,29 @@ class _Batch:
             self.callback = None
             self.logger.warning("The progress callback failed (%r); no more calls to it", error)
 
-    async def side_show(self, what: str, call: Callable[[], Awaitable[Any]]) -> None:
-        """Run a UI-only call (artifact, progress): its failure is logged, never raised."""
-        try:
-            await call()
-        except Exception as error:
-            self.logger.warning("Could not %s: %s", what, _error_text(error))
-
-    def percent(self) -> float:
-        return 100.0 * self.done / self.total if self.total else 100.0
-
-    async def start_progress(self) -> None:
-        async def create() -> None:
-            self.progress_id = await acreate_progress_artifact(
-                progress=self.percent(),
-                key=f"{self.prefix}-progress",
-                description=f"Rows of {self.plan.source} finished",
-            )
-
-        await self.side_show("create the progress artifact", create)
-        self.last_progress = time.monotonic()
-
     async def record(self, row: PlannedRow, result: RowResult) -> None:
         self.results[row.row - 1] = result
         self.done += 1
-        try:
-            _emit_row_event(result, self.plan.source)
-        except Exception as error:
-            self.logger.warning("Could not emit the event of row %d: %r", result.row, error)
+        emit_row_event(result, self.plan.source)
         self.notify(result)
-        now = time.monotonic()
-        if self.progress_id is not None and now - self.last_progress >= _PROGRESS_EVERY_S:
-            self.last_progress = now
-            progress_id, percent = self.progress_id, self.percent()
-            await self.side_show(
-                "update the progress artifact",
-                lambda: aupdate_progress_artifact(progress_id, progress=percent),
-            )
+        await self.board.progress(self.done, self.total)
 
     def final_rows(self) -> list[RowResult]:
         return [
             result
             if result is not None
-            else RowResult(
-                row=row.row,
-                id=row.id,
-                prompt=row.prompt,
-                status="failed",
-                error="not finished: the run stopped before this row ended",
+            else RowResult.of(
+                row, "failed", error="not finished: the run stopped before this row ended"
             )
             for row, result in zip(self.plan.rows, self.results, strict=True)
         ]
-
-    async def finish(self, report: BatchReport) -> None:
-        progress_id = self.progress_id
-        if progress_id is not None:
-            await self.side_show(
-                "update the progress artifact",
-                lambda: aupdate_progress_artifact(progress_id, progress=100.0),
-            )
-        table = [r.model_dump(mode="json") for r in report.rows[:_TABLE_ROWS]]
-        more = report.total - len(table)
-        await self.side_show(
-            "create the results table artifact",
-            lambda: acreate_table_artifact(
-                table=table,
-                key=f"{self.prefix}-results",
-                description=f"{report.summary()}"
-                + (f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""),
-            ),
-        )
-        await self.side_show(
-            "create the summary artifact",
-            lambda: acreate_markdown_artifact(
-                markdown=_summary_markdown(report),
-                key=f"{self.prefix}-summary",
-                description=report.summary(),
-            ),
-        )
 
 
 async def _run_rows(
     rows: list[PlannedRow],
     batch: _Batch,
     credentials: ModelsLabCredentials,
-    slot: Callable[[], AbstractAsyncContextManager[None]],
+    slot: Slot,
     *,
     max_in_flight: int,
 ) -> None:
@@ -355,15 +279,15 @@ async def _run_row(
     row: PlannedRow,
     batch: _Batch,
     credentials: ModelsLabCredentials,
-    slot: Callable[[], AbstractAsyncContextManager[None]],
+    slot: Slot,
 ) -> RowResult:
     assert row.request is not None
     try:
         video = await run_video(
             row.request,
             batch.output_url,
-            row.id,
             credentials,
+            name=row.id,
             storage_options=batch.options,
             slot=slot,
         )
@@ -372,62 +296,10 @@ async def _run_row(
         if task is not None and task.cancelling():
             raise  # the run itself is being cancelled
         # A CancelledError this row's code raised on its own: the row failed.
-        return _failed_result(row, error)
+        return RowResult.failed(row, error)
     except Exception as error:  # one row's failure must never lose the others
-        return _failed_result(row, error)
-    return _row_result(row, video)
-
-
-def _failed_result(row: PlannedRow, error: BaseException) -> RowResult:
-    return RowResult(
-        row=row.row,
-        id=row.id,
-        prompt=row.prompt,
-        status="failed",
-        generation_id=getattr(error, "generation_id", None),
-        error=_error_text(error),
-    )
-
-
-def _row_result(row: PlannedRow, video: VideoResult) -> RowResult:
-    info = video.probe or video.check.info
-    return RowResult(
-        row=row.row,
-        id=row.id,
-        prompt=row.prompt,
-        status="succeeded" if video.passed else "check_failed",
-        video=video.video_url,
-        format=info.format if info is not None else video.format,
-        frames=info.frames if info is not None else None,
-        fps=info.fps if info is not None else None,
-        width=info.width if info is not None else None,
-        height=info.height if info is not None else None,
-        duration_s=info.duration_s if info is not None else None,
-        generation_id=video.generation_id,
-        bytes=video.bytes,
-        sha256=video.sha256,
-        reused=video.reused,
-        error=None if video.passed else "; ".join(video.check.problems) or "the check failed",
-    )
-
-
-def _invalid_result(row: PlannedRow) -> RowResult | None:
-    if row.is_valid:
-        return None
-    return RowResult(
-        row=row.row,
-        id=row.id,
-        prompt=row.prompt,
-        status="invalid",
-        error="; ".join(str(p) for p in row.problems),
-    )
-
-
-def _error_text(error: BaseException) -> str:
-    text = str(error).strip()
-    if isinstance(error, ModelsLabError):
-        return text or type(error).__name__
-    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+        return RowResult.failed(row, error)
+    return RowResult.from_video(row, video)
 
 
 # --- slots, credentials, UI ---------------------------------------------------------
@@ -448,9 +320,7 @@ async def _require_global_limit(name: str) -> None:
             ) from None
 
 
-def _slot_factory(
-    max_concurrency: int, limit_name: str | None
-) -> Callable[[], AbstractAsyncContextManager[None]]:
+def _slot_factory(max_concurrency: int, limit_name: str | None) -> Slot:
     semaphore = asyncio.Semaphore(max_concurrency)
 
     @asynccontextmanager
@@ -465,75 +335,9 @@ def _slot_factory(
     return slot
 
 
-async def _load_credentials(credentials: ModelsLabCredentials | str) -> ModelsLabCredentials:
-    if isinstance(credentials, ModelsLabCredentials):
-        return credentials
-    loaded = await ModelsLabCredentials.aload(credentials)
-    assert isinstance(loaded, ModelsLabCredentials)
-    return loaded
-
-
 def _log_problems(logger: Any, plan: BatchPlan) -> None:
     problems = plan.problems
     for problem in problems[:_LOGGED_PROBLEMS]:
         logger.warning("invalid row: %s", problem)
     if len(problems) > _LOGGED_PROBLEMS:
         logger.warning("... and %d more invalid fields", len(problems) - _LOGGED_PROBLEMS)
-
-
-def _artifact_prefix(csv_url: str) -> str:
-    stem = posixpath.basename(csv_url.rstrip("/")).rsplit(".", 1)[0].lower()
-    slug = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:40].strip("-")
-    return f"modelslab-batch-{slug}" if slug else "modelslab-batch"
-
-
-def _emit_row_event(result: RowResult, csv_url: str) -> None:
-    if result.status == "invalid":
-        return  # never submitted: no video to speak of
-    related = []
-    if result.generation_id:
-        related.append(
-            {
-                "prefect.resource.id": f"modelslab.generation.{result.generation_id}",
-                "prefect.resource.role": "generation",
-            }
-        )
-    emit_event(
-        event=f"modelslab.video.{'succeeded' if result.status == 'succeeded' else 'failed'}",
-        resource={
-            "prefect.resource.id": f"modelslab.video.{result.id}",
-            "prefect.resource.name": result.id,
-            "modelslab.row": str(result.row),
-            "modelslab.csv": csv_url,
-        },
-        related=related,
-        payload=result.model_dump(mode="json"),
-    )
-
-
-def _summary_markdown(report: BatchReport) -> str:
-    counts = report.counts
-    lines = [
-        f"# Batch: {posixpath.basename(report.csv_url)}",
-        "",
-        "| succeeded | check failed | failed | invalid | total |",
-        "|---:|---:|---:|---:|---:|",
-        f"| {counts['succeeded']} | {counts['check_failed']} | {counts['failed']} "
-        f"| {counts['invalid']} | {report.total} |",
-        "",
-        f"- Prompts: `{report.csv_url}`",
-        f"- Videos: `{report.output_url}`",
-        f"- Results: `{report.results_url}`"
-        if report.results_url
-        else "- Results: **results.csv could not be written** (see the flow run's logs)",
-    ]
-    not_ok = [r for r in report.rows if r.status != "succeeded"]
-    if not_ok:
-        lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
-        lines.append("|---:|---|---|---|")
-        for r in not_ok[:50]:
-            error = (r.error or "").replace("|", "\\|").replace("\n", " ")
-            lines.append(f"| {r.row} | `{r.id}` | {r.status} | {error} |")
-        if len(not_ok) > 50:
-            lines.append(f"| | | | ... {len(not_ok) - 50} more in results.csv |")
-    return "\n".join(lines) + "\n"

@@ -14,102 +14,36 @@ The order of writes is what makes a run safe to kill and re-run:
 
 from __future__ import annotations
 
-import asyncio
-import re
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 from prefect import flow
-from prefect.artifacts import acreate_markdown_artifact
-from prefect.context import FlowRunContext, TaskRunContext
 from prefect.runtime import flow_run
 
 from prefect_modelslab import storage
-from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.artifacts import create_video_card
+from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
     SubmitOutcomeUnknownError,
 )
+from prefect_modelslab.fetcher import DEFAULT_MAX_BYTES
 from prefect_modelslab.journal import Journal, JournalEntry
-from prefect_modelslab.media import VideoCheck
+from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.results import (
-    Sidecar,
-    StoredVideo,
-    Timings,
-    VideoResult,
-    request_fingerprint,
-    video_name,
-)
+from prefect_modelslab.naming import check_id, shorten, video_name
+from prefect_modelslab.results import Timings, VideoResult
+from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
-from prefect_modelslab.tasks._common import run_logger, shorten
-from prefect_modelslab.tasks.download import DEFAULT_MAX_BYTES
 
-__all__ = ["generate_video", "run_video"]
+__all__ = ["Slot", "generate_video", "run_video"]
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_KEY_CHARS = re.compile(r"[^a-z0-9-]+")
-
+#: A factory of async context managers, each held from submit until the
+#: generation is ready (one place in the account's queue).
 Slot = Callable[[], AbstractAsyncContextManager[Any]]
-
-
-def _check_name(name: str) -> str:
-    if not _NAME.match(name) or ".part-" in name:
-        raise ValueError(
-            f"video name {name!r} must be 1-200 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return name
-
-
-def artifact_key(name: str) -> str:
-    """A Prefect artifact key for a video name: lowercase letters, digits and dashes.
-
-    Example:
-        ```python
-        artifact_key("Fox_Run.v2")  # 'video-fox-run-v2'
-        ```
-    """
-    slug = _KEY_CHARS.sub("-", name.lower()).strip("-")
-    return f"video-{slug}"[:100].rstrip("-")
-
-
-def _extension(job: VideoJob) -> str:
-    used = job.meta.output_type if job.meta is not None else None
-    return used if used in ("gif", "mp4") else job.request.expected_output_type
-
-
-async def _reusable(
-    folder: str, name: str, request: Text2VideoRequest, options: dict[str, Any]
-) -> VideoResult | None:
-    """The result recorded by a previous run, if its video is there and passed its check."""
-    logger = run_logger()
-    url = storage.join_url(folder, f"{name}.json")
-    try:
-        data = await asyncio.to_thread(storage.read_json, url, options)
-        if data is None:
-            return None
-        sidecar = Sidecar.model_validate(data)
-    except ValueError as error:
-        logger.warning("Ignoring the unreadable sidecar %s: %s", url, error)
-        return None
-    if sidecar.request_hash != request_fingerprint(request) or not sidecar.check.passed:
-        return None
-    video_url = storage.join_url(folder, sidecar.video_file)
-    fs, path = storage.get_filesystem(video_url, options)
-    try:
-        size = await asyncio.to_thread(fs.size, path)
-    except FileNotFoundError:
-        return None
-    if size != sidecar.bytes:
-        logger.warning(
-            "%s is %s bytes, its sidecar says %d: not reusing it", video_url, size, sidecar.bytes
-        )
-        return None
-    return VideoResult.from_sidecar(sidecar, folder)
 
 
 def _unknown_outcome(entry: JournalEntry, journal_url: str) -> SubmitOutcomeUnknownError:
@@ -121,66 +55,30 @@ def _unknown_outcome(entry: JournalEntry, journal_url: str) -> SubmitOutcomeUnkn
     )
 
 
-async def _artifact(result: VideoResult) -> None:
-    if FlowRunContext.get() is None and TaskRunContext.get() is None:
-        return
-    check = result.check
-    verdict = "passed" if check.passed else "FAILED"
-    info = result.probe
-    lines = [
-        f"### {result.name}: check {verdict}",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| video | `{result.video_url}` |",
-        f"| generation id | `{result.generation_id}` |",
-        f"| prompt | {shorten(result.request.prompt, 120).replace('|', '/')} |",
-        f"| bytes | {result.bytes} |",
-        f"| sha256 | `{result.sha256}` |",
-    ]
-    if info is not None:
-        lines.append(
-            f"| probe | {info.format}, {info.width}x{info.height}, {info.frames} frames, "
-            f"{info.fps:.2f} fps, {info.duration_s:.2f} s |"
-        )
-    if result.reused:
-        lines.append("| reused | yes: a previous run stored and checked it |")
-    if result.resumed:
-        lines.append("| resumed | yes: fetched the journaled generation, no new submit |")
-    lines.append(f"| total | {result.timings.total_s:.1f} s |")
-    if check.problems:
-        lines += ["", "**Problems**", "", *(f"- {problem}" for problem in check.problems)]
-    await acreate_markdown_artifact(
-        markdown="\n".join(lines),
-        key=artifact_key(result.name),
-        description=f"ModelsLab video {result.name}: check {verdict}",
-    )
-
-
 async def run_video(
     request: Text2VideoRequest,
-    folder: str,
-    name: str | None,
+    output_url: str,
     credentials: ModelsLabCredentials,
     *,
+    name: str | None = None,
     storage_options: dict[str, Any] | None = None,
     slot: Slot | None = None,
     max_wait_seconds: float = 1800.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> VideoResult:
-    """Make one video into `folder`: reuse, resume or submit; then wait, download, check.
+    """Make one video into `output_url`: reuse, resume or submit; then wait, download, check.
 
-    Writes `<folder>/<name>.<gif|mp4>`, the sidecar `<folder>/<name>.json`, and
-    the journal entry `<folder>/.modelslab/journal/<name>.json`. Runs up to
-    four tasks (submit, wait, download, check); none when a checked video is
+    Writes `<output_url>/<name>.<gif|mp4>`, the sidecar `<output_url>/<name>.json`,
+    and the journal entry `<output_url>/.modelslab/journal/<name>.json`. Runs up
+    to four tasks (submit, wait, download, check); none when a checked video is
     reused.
 
     Args:
         request: What to generate.
-        folder: Destination folder, any fsspec URL.
-        name: File name without extension; None derives a stable one from the
-            request (`video_name`).
+        output_url: Destination folder, any fsspec URL.
         credentials: The ModelsLab credentials block.
+        name: File name without extension; None derives a stable one from the
+            request (`naming.video_name`).
         storage_options: Options for the folder's fsspec filesystem.
         slot: A factory of async context managers held from submit until the
             wait ends (the server's queue), never during download and check.
@@ -207,25 +105,26 @@ async def run_video(
 
         credentials = ModelsLabCredentials.from_env()
         request = Text2VideoRequest(prompt="a red fox running through snow", num_frames=16)
-        result = await run_video(request, "s3://bucket/videos", None, credentials)
+        result = await run_video(request, "videos", credentials)
         ```
     """
     logger = run_logger()
     started = time.monotonic()
     options = dict(storage_options or {})
-    name = _check_name(name) if name else video_name(request)
+    name = check_id(name) if name else video_name(request)
 
-    reused = await _reusable(folder, name, request, options)
+    sidecars = SidecarStore(output_url, options)
+    reused = await sidecars.reusable(name, request)
     if reused is not None:
         logger.info(
             "Reusing %s (generation %s): a previous run stored it and its check passed",
             reused.video_url,
             reused.generation_id,
         )
-        await _artifact(reused)
+        await create_video_card(reused)
         return reused
 
-    journal = Journal(folder, options)
+    journal = Journal(output_url, options)
     journal_url = journal.url_for(name)
     entry = await journal.read(name)
     if entry is not None and not entry.matches(request):
@@ -255,10 +154,12 @@ async def run_video(
             raise
         timings["wait_s"] = time.monotonic() - mark
 
-    destination = storage.join_url(folder, f"{name}.{_extension(job)}")
+    video_url = storage.join_url(output_url, f"{name}.{job.output_type}")
     mark = time.monotonic()
     try:
-        stored = await download_video(job, destination, max_bytes=max_bytes, **options)
+        stored = await download_video(
+            job, video_url, max_bytes=max_bytes, storage_options=storage_options
+        )
     except ModelsLabError:
         logger.error(
             "Generation %s could not be downloaded; a re-run fetches it again without "
@@ -270,12 +171,22 @@ async def run_video(
     timings["download_s"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    verdict = await check_video(stored, job, **options)
+    verdict = await check_video(stored, job, storage_options=storage_options)
     timings["check_s"] = time.monotonic() - mark
 
-    result = _result(name, folder, job, stored, verdict, timings, started, resumed=resumed)
-    sidecar_data = result.to_sidecar().model_dump(mode="json")
-    await asyncio.to_thread(storage.write_json_atomic, result.sidecar_url, sidecar_data, options)
+    result = VideoResult(
+        **stored.model_dump(include={"sha256", "bytes", "source_url", "content_type", "format"}),
+        name=name,
+        video_url=stored.url,
+        sidecar_url=sidecars.url_for(name),
+        generation_id=job.generation_id,
+        request=job.request,
+        meta=job.meta,
+        check=verdict,
+        timings=Timings(**timings, total_s=time.monotonic() - started),
+        resumed=resumed,
+    )
+    await sidecars.write(result)
     await journal.record_finished(name, job, check_passed=verdict.passed)
     logger.info(
         "Video %s for generation %s: check %s (%.1f s)",
@@ -284,7 +195,7 @@ async def run_video(
         "passed" if verdict.passed else "FAILED: " + "; ".join(verdict.problems),
         result.timings.total_s,
     )
-    await _artifact(result)
+    await create_video_card(result)
     return result
 
 
@@ -300,7 +211,9 @@ async def _submit(
     await journal.record_intent(name, request)
     mark = time.monotonic()
     try:
-        job = await submit_video(credentials, request, max_queue_wait_seconds=max_queue_wait)
+        job = await submit_video(
+            credentials, request, name=name, max_queue_wait_seconds=max_queue_wait
+        )
     except SubmitOutcomeUnknownError as error:
         await journal.record_outcome_unknown(name, request, str(error))
         raise
@@ -325,36 +238,6 @@ async def _submit(
     return job
 
 
-def _result(
-    name: str,
-    folder: str,
-    job: VideoJob,
-    stored: StoredVideo,
-    verdict: VideoCheck,
-    timings: dict[str, float],
-    started: float,
-    *,
-    resumed: bool,
-) -> VideoResult:
-    return VideoResult(
-        name=name,
-        video_url=stored.url,
-        sidecar_url=storage.join_url(folder, f"{name}.json"),
-        generation_id=job.generation_id,
-        sha256=stored.sha256,
-        bytes=stored.bytes,
-        source_url=stored.source_url,
-        content_type=stored.content_type,
-        format=stored.format,
-        request=job.request,
-        meta=job.meta,
-        probe=verdict.info,
-        check=verdict,
-        timings=Timings(**timings, total_s=time.monotonic() - started),
-        resumed=resumed,
-    )
-
-
 def _flow_run_name() -> str:
     request = flow_run.parameters.get("request")
     prompt = request.prompt if isinstance(request, Text2VideoRequest) else str(request)
@@ -368,13 +251,13 @@ def _flow_run_name() -> str:
 )
 async def generate_video(
     request: Text2VideoRequest | str,
-    destination_folder: str,
-    credentials: ModelsLabCredentials | str,
+    output_url: str,
+    credentials: CredentialsLike = None,
     name: str | None = None,
     storage_options: dict[str, Any] | None = None,
     max_wait_seconds: float = 1800.0,
 ) -> VideoResult:
-    """Generate one video end to end into `destination_folder` (any fsspec URL).
+    """Generate one video end to end into `output_url` (any fsspec URL).
 
     Submits the request, waits for it, streams the file to the folder, checks
     it (frames, fps, size) and writes a JSON sidecar next to it. Safe to
@@ -383,8 +266,9 @@ async def generate_video(
 
     Args:
         request: A `Text2VideoRequest`, or just a prompt.
-        destination_folder: Where the video goes, e.g. `s3://bucket/videos`.
-        credentials: A `ModelsLabCredentials` block, or the name of a saved one.
+        output_url: The folder the video goes to, e.g. `s3://bucket/videos`.
+        credentials: A `ModelsLabCredentials` block, the name of a saved one,
+            or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
         name: File name without extension; default: a slug of the prompt
             plus a short hash of the request.
         storage_options: Options for the folder's fsspec filesystem.
@@ -401,7 +285,7 @@ async def generate_video(
         result = asyncio.run(
             generate_video(
                 Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8),
-                "s3://my-bucket/videos",
+                "videos",
                 "modelslab",  # a saved ModelsLabCredentials block
             )
         )
@@ -410,13 +294,11 @@ async def generate_video(
     """
     if isinstance(request, str):
         request = Text2VideoRequest(prompt=request)
-    if isinstance(credentials, str):
-        credentials = await ModelsLabCredentials.aload(credentials)
     return await run_video(
         request,
-        destination_folder,
-        name,
-        credentials,
+        output_url,
+        await aload_credentials(credentials),
+        name=name,
         storage_options=storage_options,
         max_wait_seconds=max_wait_seconds,
     )

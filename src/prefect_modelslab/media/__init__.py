@@ -3,15 +3,15 @@
 This package is pure Python and imports nothing from Prefect, so it can be
 used on its own:
 
-    >>> from prefect_modelslab.media import ExpectedVideo, check_video, probe_video
+    >>> from prefect_modelslab.media import ExpectedVideo, check_media, probe_video
     >>> info = probe_video("out/cat.gif")  # doctest: +SKIP
-    >>> check_video(info, ExpectedVideo(frames=25, fps=16)).problems  # doctest: +SKIP
+    >>> check_media(info, ExpectedVideo(frames=25, fps=16)).problems  # doctest: +SKIP
     []
 """
 
 from __future__ import annotations
 
-from prefect_modelslab.media.check import ExpectedVideo, VideoCheck, check_video, gif_fps_range
+from prefect_modelslab.media.check import ExpectedVideo, VideoCheck, check_media, gif_fps_range
 from prefect_modelslab.media.errors import VideoProbeError
 from prefect_modelslab.media.gif import GifDetails
 from prefect_modelslab.media.mp4 import Mp4Details
@@ -25,7 +25,7 @@ __all__ = [
     "VideoInfo",
     "VideoProbeError",
     "VideoSource",
-    "check_video",
+    "check_media",
     "gif_fps_range",
     "probe_video",
 ]

@@ -1,4 +1,4 @@
-"""`check_video`: does a probed video match what was asked (or what the server said it made)?"""
+"""`check_media`: does a probed video match what was asked (or what the server said it made)?"""
 
 from __future__ import annotations
 
@@ -124,7 +124,7 @@ def gif_fps_range(fps: float) -> tuple[float, float]:
     return 100 / slow, 100 / fast
 
 
-def check_video(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
+def check_media(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
     """Compare a probed video with what was expected.
 
     Frames, width, height and format must match exactly. MP4 fps and duration
@@ -143,7 +143,7 @@ def check_video(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
     Example:
         >>> from prefect_modelslab.media import probe_video
         >>> info = probe_video("out/cat.gif")  # doctest: +SKIP
-        >>> check_video(info, ExpectedVideo(frames=25, fps=16)).passed  # doctest: +SKIP
+        >>> check_media(info, ExpectedVideo(frames=25, fps=16)).passed  # doctest: +SKIP
         True
     """
     problems: list[str] = []

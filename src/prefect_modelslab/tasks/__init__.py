@@ -15,7 +15,7 @@ Example:
         credentials = await ModelsLabCredentials.load("modelslab")
         job = await submit_video(credentials, Text2VideoRequest(prompt="a red fox", num_frames=16))
         ready = await wait_for_video(credentials, job)
-        stored = await download_video(ready, "s3://bucket/videos/fox.gif")
+        stored = await download_video(ready, "videos/fox.gif")
         return await check_video(stored, ready)
     ```
 """

@@ -1,14 +1,13 @@
-"""Small helpers shared by the tasks: loggers, run names, retry conditions."""
+"""What the four tasks share: their settings, retry condition and run names."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, ParamSpec, TypeVar, cast
 
-from prefect import Task, get_run_logger
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
-from prefect.exceptions import MissingContextError
 from prefect.tasks import TaskRunNameCallbackWithParameters
 
 from prefect_modelslab.exceptions import (
@@ -18,29 +17,11 @@ from prefect_modelslab.exceptions import (
     ServerError,
 )
 
-__all__ = ["retry_on_transient", "run_logger", "run_name", "shorten"]
+__all__ = ["modelslab_task", "retry_on_transient"]
 
-_FALLBACK = logging.getLogger("prefect_modelslab")
-
-
-def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
-    """Prefect's run logger inside a flow or task run, else the package logger."""
-    try:
-        return get_run_logger()
-    except MissingContextError:
-        return _FALLBACK
-
-
-def shorten(text: str, limit: int = 30) -> str:
-    """`text` on one line, cut to `limit` characters with an ellipsis.
-
-    Example:
-        ```python
-        shorten("a red fox running through the snow at dawn")  # 'a red fox running through the…'
-        ```
-    """
-    flat = " ".join(text.split())
-    return flat if len(flat) <= limit else flat[:limit].rstrip() + "…"
+P = ParamSpec("P")
+R = TypeVar("R")
+RetryCondition = Callable[[Task[Any, Any], TaskRun, State[Any]], bool]
 
 
 def retry_on_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -55,6 +36,34 @@ def retry_on_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any
     return isinstance(error, ModelsLabConnectionError | ModelsLabTimeoutError | ServerError)
 
 
-def run_name(namer: Callable[[dict[str, Any]], str]) -> TaskRunNameCallbackWithParameters:
-    """Mark `namer(parameters)` as a Prefect task run name callback (for type checkers)."""
-    return cast(TaskRunNameCallbackWithParameters, namer)
+def modelslab_task(
+    *,
+    name: str,
+    description: str,
+    run_name: Callable[[dict[str, Any]], str],
+    retries: int = 0,
+    retry_delay_seconds: float | list[float] = 0,
+    retry_condition_fn: RetryCondition | None = None,
+) -> Callable[[Callable[P, R]], Task[P, R]]:
+    """`prefect.task` with what every task here shares: a name, a description,
+    a run name built from its parameters, explicit retries, and no cache or
+    persisted result (nothing a task returns may end up in result storage).
+
+    Example:
+        ```python
+        from prefect_modelslab.tasks._common import modelslab_task
+
+        @modelslab_task(name="noop", description="Does nothing.", run_name=lambda p: "noop")
+        async def noop() -> None: ...
+        ```
+    """
+    return task(
+        name=name,
+        description=description,
+        task_run_name=cast(TaskRunNameCallbackWithParameters, run_name),
+        retries=retries,
+        retry_delay_seconds=retry_delay_seconds,
+        retry_condition_fn=retry_condition_fn,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+    )

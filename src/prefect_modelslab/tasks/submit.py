@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import RateLimitError
-from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse, VideoJob
-from prefect_modelslab.tasks._common import run_logger, run_name, shorten
+from prefect_modelslab.logs import run_logger
+from prefect_modelslab.models import Text2VideoRequest, VideoJob
+from prefect_modelslab.naming import submit_run_name
+from prefect_modelslab.tasks._common import modelslab_task
 
 __all__ = ["submit_video"]
 
@@ -20,49 +18,19 @@ __all__ = ["submit_video"]
 DEFAULT_QUEUE_WAIT = 10.0
 
 
-def _run_name(parameters: dict[str, Any]) -> str:
-    request = parameters.get("request")
-    prompt = request.prompt if isinstance(request, Text2VideoRequest) else "?"
-    return f"submit · {shorten(prompt)}"
-
-
-def job_from_response(request: Text2VideoRequest, response: Text2VideoResponse) -> VideoJob:
-    """The job record of an accepted submit.
-
-    Example:
-        ```python
-        job = job_from_response(request, await client.submit(request))
-        ```
-    """
-    if response.id is None:  # the client refuses such answers; keep mypy and readers sure
-        raise ValueError("an accepted submit must carry an id")
-    return VideoJob(
-        generation_id=response.id,
-        status=response.status or "processing",
-        request=request,
-        eta=response.eta,
-        output=response.output,
-        proxy_links=response.proxy_links,
-        future_links=response.future_links,
-        meta=response.meta,
-        message=response.message,
-    )
-
-
-@task(
+@modelslab_task(
     name="submit_video",
     description="Submit one text-to-video request to ModelsLab (billed once accepted).",
-    task_run_name=run_name(_run_name),
+    run_name=submit_run_name,
     # Never re-run a submit: after an unknown outcome it may already be billed.
     # The client retries only what the server certainly did not take.
     retries=0,
-    cache_policy=NO_CACHE,
-    persist_result=False,
 )
 async def submit_video(
     credentials: ModelsLabCredentials,
     request: Text2VideoRequest,
     *,
+    name: str | None = None,
     max_queue_wait_seconds: float = 1800.0,
 ) -> VideoJob:
     """Submit one text-to-video request and return its job record.
@@ -76,6 +44,7 @@ async def submit_video(
     Args:
         credentials: The ModelsLab credentials block.
         request: What to generate.
+        name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
 
     Returns:
@@ -113,7 +82,7 @@ async def submit_video(
                     raise
                 logger.info("ModelsLab queue is full; submitting again in %.1f s", wait)
                 await asyncio.sleep(wait)
-    job = job_from_response(request, response)
+    job = VideoJob.from_response(request, response, base_url=credentials.base_url, name=name)
     eta = f", eta {job.eta:.1f} s" if job.eta is not None else ""
     logger.info("Submitted generation %s (%s%s)", job.generation_id, job.status, eta)
     return job

@@ -7,16 +7,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
-
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
+from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import VideoJob
+from prefect_modelslab.naming import wait_run_name
 from prefect_modelslab.retries import RetryPolicy
-from prefect_modelslab.tasks._common import retry_on_transient, run_logger, run_name
+from prefect_modelslab.tasks._common import modelslab_task, retry_on_transient
 
 __all__ = ["PollSchedule", "wait_for_video"]
 
@@ -84,22 +82,15 @@ class PollSchedule:
 DEFAULT_SCHEDULE = PollSchedule()
 
 
-def _run_name(parameters: dict[str, Any]) -> str:
-    job = parameters.get("job")
-    return f"wait · {job.generation_id}" if isinstance(job, VideoJob) else "wait"
-
-
-@task(
+@modelslab_task(
     name="wait_for_video",
     description="Poll a ModelsLab generation until it is ready, failed or out of time.",
-    task_run_name=run_name(_run_name),
+    run_name=wait_run_name,
     # Fetches are free and idempotent: a network outage longer than the
     # client's own retries is worth another attempt, nothing else is.
     retries=2,
     retry_delay_seconds=[5, 30],
     retry_condition_fn=retry_on_transient,
-    cache_policy=NO_CACHE,
-    persist_result=False,
 )
 async def wait_for_video(
     credentials: ModelsLabCredentials,
