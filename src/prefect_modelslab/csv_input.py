@@ -14,6 +14,16 @@ right place even when quoted cells span lines.
 
 Every row is checked here, cheaply (one pydantic validation per row), and a
 plan of 100,000 rows takes a few seconds.
+
+Broken quoting is caught before anything is paid for. A cell longer than the
+`csv` module's field limit (131,072 characters) or any other CSV syntax error
+makes the whole file an `InvalidCsvError` naming the line (and the column). An
+unterminated quote, which would swallow the following rows into one prompt,
+makes its row invalid ("an unterminated quote swallows lines 3-7"): a cell with
+a newline is suspect when its first line ends with valid values for the
+columns after it, when a later line of it is a whole valid row of the header's
+shape, or when its quote is still open at the end of the file. A properly
+closed multi-line prompt that shows none of these stays valid.
 """
 
 from __future__ import annotations
@@ -237,7 +247,8 @@ def plan_csv(
 
     Raises:
         InvalidCsvError: The file cannot be read as a prompts CSV (not UTF-8,
-            no header, no `prompt` column, unknown or duplicate columns).
+            no header, no `prompt` column, unknown or duplicate columns, a cell
+            over 131,072 characters or another CSV syntax error).
         FileNotFoundError: There is no file at `csv_url`.
         ValueError: The defaults are invalid.
 
@@ -286,19 +297,25 @@ def plan_csv_lines(
         ```
     """
     base = merge_defaults(defaults)
-    reader = csv.reader(_strip_bom(iter(lines)))
-    columns = _read_header(reader, source)
+    pending: list[str] = []  # the physical lines of the row being read
+    reader = csv.reader(_kept(_strip_bom(iter(lines)), pending))
+    columns = _read_header(_checked(reader, source, pending, []), source)
     width = len(columns)
     drafts: list[_Draft] = []
     taken: dict[str, int] = {}  # explicit id (case-folded) -> index in drafts
     row = 0
     next_line = reader.line_num + 1
-    for cells in reader:
+    last: tuple[_Draft, list[str], list[str]] | None = None  # the last row, if multi-line
+    for cells in _checked(reader, source, pending, columns):
         line, next_line = next_line, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # blank line (or only separators): not a row
         row += 1
         draft = _validate_row(row, line, columns, width, cells, base)
+        last = None
+        if next_line - line > 1:  # quoted newlines: look for a runaway quote
+            last = (draft, cells, list(pending))
+            _check_quotes(draft, cells, columns, next_line - 1, base)
         if draft.explicit_id is not None and draft.id_ok:
             folded = draft.explicit_id.casefold()
             first = taken.setdefault(folded, len(drafts))
@@ -315,6 +332,8 @@ def plan_csv_lines(
             draft.name = _derived_id(draft)
         draft.raw = None  # no longer needed; keeps a big plan small
         drafts.append(draft)
+    if last is not None:
+        _check_end_of_file(*last, columns)
     return BatchPlan(source=source, columns=tuple(columns), rows=tuple(_name_rows(drafts, taken)))
 
 
@@ -345,6 +364,157 @@ def _strip_bom(lines: Iterator[str]) -> Iterator[str]:
         return
     yield first.removeprefix("\ufeff")
     yield from lines
+
+
+def _kept(lines: Iterator[str], pending: list[str]) -> Iterator[str]:
+    """Yield `lines`, keeping those of the current row in `pending` (for error messages)."""
+    for text in lines:
+        pending.append(text)
+        yield text
+
+
+def _checked(
+    reader: Any, source: str, pending: list[str], columns: list[str]
+) -> Iterator[list[str]]:
+    """The rows of `reader`; a CSV syntax error becomes `InvalidCsvError` naming the line.
+
+    `pending` holds the lines the reader took for the row it is reading; it is
+    emptied after each row.
+    """
+    start = reader.line_num + 1
+    pending.clear()
+    try:
+        for cells in reader:
+            yield cells
+            pending.clear()
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise _csv_error(error, source, start, pending, columns) from None
+
+
+def _csv_error(
+    error: csv.Error, source: str, line: int, pending: list[str], columns: list[str]
+) -> InvalidCsvError:
+    """What a CSV syntax error in the row that starts on `line` means, in words."""
+    limit = csv.field_size_limit()
+    if "field limit" not in str(error):
+        return InvalidCsvError(f"{source}: line {line}: not a valid CSV row ({error})")
+    index, line = _long_cell(pending, line, limit)
+    column = columns[index] if index < len(columns) else str(index + 1)
+    return InvalidCsvError(
+        f"{source}: line {line}, column {column}: a cell is longer than {limit} characters"
+    )
+
+
+def _long_cell(lines: list[str], line: int, limit: int) -> tuple[int, int]:
+    """(0-based column, file line it starts on) of the first cell over `limit` characters.
+
+    `lines` are a row's physical lines, the first being file line `line`; the
+    scan follows the reader's dialect (``,`` separates, ``"`` quotes, not strict).
+    """
+    column = length = 0
+    start, quoted, after_quote, at_start = line, False, False, True
+    for text in lines:
+        for char in text:
+            if quoted:
+                if char == '"':
+                    quoted, after_quote = False, True
+                    continue
+            elif char == '"' and (at_start or after_quote):
+                # Opens a quoted cell, or is the second half of an escaped quote.
+                quoted, at_start = True, False
+                if not after_quote:
+                    continue
+            elif char == ",":
+                column, length, start, at_start = column + 1, 0, line, True
+                after_quote = False
+                continue
+            elif char in "\r\n":
+                continue
+            after_quote = at_start = False
+            length += 1
+            if length > limit:
+                return column, start
+        line += 1
+    return column, start
+
+
+def _check_quotes(
+    draft: _Draft, cells: list[str], columns: list[str], end: int, base: dict[str, Any]
+) -> None:
+    """Mark `draft` invalid when a cell with a newline shows a quote that ran too far.
+
+    Telltales: the cell's first line ends with values of the columns after it
+    (the rest of its own row, swallowed), or a later line of the cell is a
+    whole, valid row of the header's shape.
+    """
+    width = len(columns)
+    for index, cell in enumerate(cells[:width]):
+        if "\n" not in cell:
+            continue
+        first, *others = cell.split("\n")
+        after = columns[index + 1 :]
+        tail = first.rsplit(",", len(after))[1:] if after else []
+        swallowed = len(tail) == len(after) > 0 and _valid_values(
+            dict(zip(after, tail, strict=True)), base
+        )
+        if not swallowed and width > 1:
+            swallowed = any(_is_row(text, columns, base) for text in others)
+        if swallowed:
+            _add_runaway(draft, cells, index, columns, end)
+            return
+
+
+def _check_end_of_file(
+    draft: _Draft, cells: list[str], lines: list[str], columns: list[str]
+) -> None:
+    """Mark the last row invalid when its quote is still open at the end of the file."""
+    if draft.problems and draft.problems[-1].reason.startswith(_RUNAWAY):
+        return
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error as error:
+        if "unexpected end of data" in str(error):
+            _add_runaway(draft, cells, len(cells) - 1, columns, draft.line + len(lines) - 1)
+
+
+_RUNAWAY = "an unterminated quote swallows lines"
+
+
+def _add_runaway(draft: _Draft, cells: list[str], index: int, columns: list[str], end: int) -> None:
+    opened = draft.line + sum(c.count("\n") for c in cells[:index])
+    field = columns[index] if index < len(columns) else "row"
+    draft.add_problem(field, f"{_RUNAWAY} {opened}-{end}")
+
+
+def _valid_values(values: dict[str, str], base: dict[str, Any]) -> bool:
+    """True when the non-empty `values` (at least one) are valid for their columns."""
+    values = {k: v.strip() for k, v in values.items()}
+    if not any(values.values()):
+        return False
+    if "prompt" in values and not values["prompt"]:
+        return False
+    explicit_id = values.pop(ID_COLUMN, "")
+    if explicit_id and not _SAFE_ID.fullmatch(explicit_id):
+        return False
+    fields = {**base, "prompt": "x"}
+    fields.update((k, v) for k, v in values.items() if v)
+    try:
+        Text2VideoRequest.model_validate(fields)
+    except ValidationError:
+        return False
+    return True
+
+
+def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
+    """True when one physical line `text` reads as a whole valid row of `columns`."""
+    cells = next(csv.reader([text]), [])
+    return (
+        len(cells) == len(columns)
+        and bool(cells[columns.index("prompt")].strip())
+        and _valid_values(dict(zip(columns, cells, strict=True)), base)
+    )
 
 
 def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
