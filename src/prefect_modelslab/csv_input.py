@@ -19,11 +19,12 @@ Broken quoting is caught before anything is paid for. A cell longer than the
 `csv` module's field limit (131,072 characters) or any other CSV syntax error
 makes the whole file an `InvalidCsvError` naming the line (and the column). An
 unterminated quote, which would swallow the following rows into one prompt,
-makes its row invalid ("an unterminated quote swallows lines 3-7"): a cell with
-a newline is suspect when its first line ends with valid values for the
-columns after it, when a later line of it is a whole valid row of the header's
-shape, or when its quote is still open at the end of the file. A properly
-closed multi-line prompt that shows none of these stays valid.
+makes its row invalid ("an unterminated quote swallows lines 3-7"): a row that
+spans lines is suspect when, read strictly, its quotes do not pair up (still
+open at the end of the file, or closed in the middle of a later cell), or when
+a later line inside a cell is a whole valid row of the header's shape (setting
+a column that is not free text, such as ``fps``). A
+properly closed multi-line prompt that shows neither stays valid.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ ID_COLUMN = "id"
 _REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
 _KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
 _SECRET_COLUMNS = frozenset({"key", "api_key", "apikey"})
+_FREE_TEXT = frozenset({"prompt", "negative_prompt", "track_id", ID_COLUMN})
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SLUG_CHARS = 40
@@ -305,17 +307,14 @@ def plan_csv_lines(
     taken: dict[str, int] = {}  # explicit id (case-folded) -> index in drafts
     row = 0
     next_line = reader.line_num + 1
-    last: tuple[_Draft, list[str], list[str]] | None = None  # the last row, if multi-line
     for cells in _checked(reader, source, pending, columns):
         line, next_line = next_line, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # blank line (or only separators): not a row
         row += 1
         draft = _validate_row(row, line, columns, width, cells, base)
-        last = None
         if next_line - line > 1:  # quoted newlines: look for a runaway quote
-            last = (draft, cells, list(pending))
-            _check_quotes(draft, cells, columns, next_line - 1, base)
+            _check_quotes(draft, cells, pending, columns, base)
         if draft.explicit_id is not None and draft.id_ok:
             folded = draft.explicit_id.casefold()
             first = taken.setdefault(folded, len(drafts))
@@ -332,8 +331,6 @@ def plan_csv_lines(
             draft.name = _derived_id(draft)
         draft.raw = None  # no longer needed; keeps a big plan small
         drafts.append(draft)
-    if last is not None:
-        _check_end_of_file(*last, columns)
     return BatchPlan(source=source, columns=tuple(columns), rows=tuple(_name_rows(drafts, taken)))
 
 
@@ -440,52 +437,35 @@ def _long_cell(lines: list[str], line: int, limit: int) -> tuple[int, int]:
 
 
 def _check_quotes(
-    draft: _Draft, cells: list[str], columns: list[str], end: int, base: dict[str, Any]
+    draft: _Draft, cells: list[str], lines: list[str], columns: list[str], base: dict[str, Any]
 ) -> None:
-    """Mark `draft` invalid when a cell with a newline shows a quote that ran too far.
+    """Mark `draft` invalid when its quoted newlines come from a quote that ran too far.
 
-    Telltales: the cell's first line ends with values of the columns after it
-    (the rest of its own row, swallowed), or a later line of the cell is a
-    whole, valid row of the header's shape.
+    `lines` are the row's physical lines. Telltales: read strictly, the row's
+    quotes do not pair up (the quote is still open at the end of the file, or a
+    quote closes it in the middle of a later cell), or a later line inside a
+    cell is a whole, valid row of the header's shape (see `_is_row`).
     """
-    width = len(columns)
-    for index, cell in enumerate(cells[:width]):
-        if "\n" not in cell:
-            continue
-        first, *others = cell.split("\n")
-        after = columns[index + 1 :]
-        tail = first.rsplit(",", len(after))[1:] if after else []
-        swallowed = len(tail) == len(after) > 0 and _valid_values(
-            dict(zip(after, tail, strict=True)), base
-        )
-        if not swallowed and width > 1:
-            swallowed = any(_is_row(text, columns, base) for text in others)
-        if swallowed:
-            _add_runaway(draft, cells, index, columns, end)
-            return
-
-
-def _check_end_of_file(
-    draft: _Draft, cells: list[str], lines: list[str], columns: list[str]
-) -> None:
-    """Mark the last row invalid when its quote is still open at the end of the file."""
-    if draft.problems and draft.problems[-1].reason.startswith(_RUNAWAY):
-        return
+    spans = [i for i, cell in enumerate(cells) if "\n" in cell]
+    index = spans[0] if spans else len(cells) - 1
     try:
         for _ in csv.reader(lines, strict=True):
             pass
-    except csv.Error as error:
-        if "unexpected end of data" in str(error):
-            _add_runaway(draft, cells, len(cells) - 1, columns, draft.line + len(lines) - 1)
-
-
-_RUNAWAY = "an unterminated quote swallows lines"
+    except csv.Error:
+        _add_runaway(draft, cells, index, columns, draft.line + len(lines) - 1)
+        return
+    if len(columns) < 2:
+        return  # every line of a one-column file reads as a row: no telltale
+    for index in spans:
+        if any(_is_row(text, columns, base) for text in cells[index].split("\n")[1:]):
+            _add_runaway(draft, cells, index, columns, draft.line + len(lines) - 1)
+            return
 
 
 def _add_runaway(draft: _Draft, cells: list[str], index: int, columns: list[str], end: int) -> None:
     opened = draft.line + sum(c.count("\n") for c in cells[:index])
     field = columns[index] if index < len(columns) else "row"
-    draft.add_problem(field, f"{_RUNAWAY} {opened}-{end}")
+    draft.add_problem(field, f"an unterminated quote swallows lines {opened}-{end}")
 
 
 def _valid_values(values: dict[str, str], base: dict[str, Any]) -> bool:
@@ -508,11 +488,16 @@ def _valid_values(values: dict[str, str], base: dict[str, Any]) -> bool:
 
 
 def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
-    """True when one physical line `text` reads as a whole valid row of `columns`."""
+    """True when one physical line `text` reads as a whole valid row of `columns`.
+
+    The line must set a column that is not free text (``fps``, ``seed``...):
+    any line with a comma would read as a row of text columns only.
+    """
     cells = next(csv.reader([text]), [])
     return (
         len(cells) == len(columns)
         and bool(cells[columns.index("prompt")].strip())
+        and any(v.strip() for k, v in zip(columns, cells, strict=True) if k not in _FREE_TEXT)
         and _valid_values(dict(zip(columns, cells, strict=True)), base)
     )
 

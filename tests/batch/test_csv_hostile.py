@@ -68,6 +68,14 @@ def test_quote_in_the_last_column_swallowing_header_shaped_lines() -> None:
     assert plan.rows[-1].prompt == "an owl" and plan.rows[-1].is_valid
 
 
+def test_quote_closed_cleanly_by_a_later_cell_is_caught_by_its_row_shaped_lines() -> None:
+    # The stray quote of `12"` closes the quote opened on line 2, right before a comma.
+    plan = plan_text('prompt,fps\n"a fox,8\na cat,8\na 12",8\na dog,8\n')
+    assert not plan.rows[0].is_valid
+    assert plan.rows[0].problems[0].reason == "an unterminated quote swallows lines 2-4"
+    assert plan.rows[1].prompt == "a dog" and plan.rows[1].is_valid
+
+
 def test_strict_refuses_a_file_with_a_runaway_quote() -> None:
     plan = plan_text('prompt,fps\n"a cat in snow,8\na dog,8\n')
     with pytest.raises(InvalidCsvError, match="unterminated quote swallows lines 2-3"):
@@ -90,6 +98,15 @@ def test_properly_closed_multi_line_prompts_stay_valid(cell: str) -> None:
     plan = plan_text(out.getvalue())
     assert [r.is_valid for r in plan.rows] == [True, True]
     assert plan.rows[0].prompt == cell.strip()
+
+
+def test_multi_line_prompt_with_commas_before_a_text_column_stays_valid() -> None:
+    out = io.StringIO()
+    csv.writer(out).writerows(
+        [["prompt", "negative_prompt"], ["a fox, blurry\nin snow, at dusk", "text, blur"]]
+    )
+    (row,) = plan_text(out.getvalue()).rows
+    assert row.is_valid, row.problems
 
 
 @pytest.mark.parametrize(
