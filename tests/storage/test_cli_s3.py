@@ -35,6 +35,8 @@ def test_s3_prompts_and_output_with_credentials_pass_the_storage_checks(
     monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
     monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     emulator.configure(latency=0.05)
+    # fsspec caches filesystems by their arguments (none from the CLI): start afresh.
+    s3fs.S3FileSystem.clear_instance_cache()
     fs = s3fs.S3FileSystem(**s3_options)
     prompts = f"{s3_folder.rsplit('/', 1)[0]}/prompts.csv"
     fs.pipe(prompts, b"prompt,width,height,num_frames,fps\na red fox,64,64,4,4\n")
