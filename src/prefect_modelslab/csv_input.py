@@ -23,8 +23,8 @@ makes its row invalid ("an unterminated quote swallows lines 3-7"): a row that
 spans lines is suspect when, read strictly, its quotes do not pair up (still
 open at the end of the file, or closed in the middle of a later cell), or when
 a later line inside a cell is a whole valid row of the header's shape (setting
-a column that is not free text, such as ``fps``). A
-properly closed multi-line prompt that shows neither stays valid.
+a column that is not free text, such as ``fps``). A properly closed multi-line
+prompt that shows neither stays valid.
 """
 
 from __future__ import annotations
