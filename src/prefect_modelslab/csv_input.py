@@ -14,6 +14,17 @@ right place even when quoted cells span lines.
 
 Every row is checked here, cheaply (one pydantic validation per row), and a
 plan of 100,000 rows takes a few seconds.
+
+Broken quoting is caught before anything is paid for. A cell longer than the
+`csv` module's field limit (131,072 characters) or any other CSV syntax error
+makes the whole file an `InvalidCsvError` naming the line (and the column). An
+unterminated quote, which would swallow the following rows into one prompt,
+makes its row invalid ("an unterminated quote swallows lines 3-7"): a row that
+spans lines is suspect when, read strictly, its quotes do not pair up (still
+open at the end of the file, or closed in the middle of a later cell), or when
+a later line inside a cell is a whole valid row of the header's shape (setting
+a column that is not free text, such as ``fps``). A properly closed multi-line
+prompt that shows neither stays valid.
 """
 
 from __future__ import annotations
@@ -48,6 +59,7 @@ ID_COLUMN = "id"
 _REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
 _KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
 _SECRET_COLUMNS = frozenset({"key", "api_key", "apikey"})
+_FREE_TEXT = frozenset({"prompt", "negative_prompt", "track_id", ID_COLUMN})
 _PROBLEMS_SHOWN = 20
 
 
@@ -216,7 +228,8 @@ def plan_csv(
 
     Raises:
         InvalidCsvError: The file cannot be read as a prompts CSV (not UTF-8,
-            no header, no `prompt` column, unknown or duplicate columns).
+            no header, no `prompt` column, unknown or duplicate columns, a cell
+            over 131,072 characters or another CSV syntax error).
         FileNotFoundError: There is no file at `csv_url`.
         ValueError: The defaults are invalid.
 
@@ -265,19 +278,22 @@ def plan_csv_lines(
         ```
     """
     base = merge_defaults(defaults)
-    reader = csv.reader(_strip_bom(iter(lines)))
-    columns = _read_header(reader, source)
+    pending: list[str] = []  # the physical lines of the row being read
+    reader = csv.reader(_kept(_strip_bom(iter(lines)), pending))
+    columns = _read_header(_checked(reader, source, pending, []), source)
     width = len(columns)
     drafts: list[_Draft] = []
     taken: dict[str, int] = {}  # explicit id (case-folded) -> index in drafts
     row = 0
     next_line = reader.line_num + 1
-    for cells in reader:
+    for cells in _checked(reader, source, pending, columns):
         line, next_line = next_line, reader.line_num + 1
         if not any(c.strip() for c in cells):
             continue  # blank line (or only separators): not a row
         row += 1
         draft = _validate_row(row, line, columns, width, cells, base)
+        if next_line - line > 1:  # quoted newlines: look for a runaway quote
+            _check_quotes(draft, cells, pending, columns, base)
         if draft.explicit_id is not None and draft.id_ok:
             folded = draft.explicit_id.casefold()
             first = taken.setdefault(folded, len(drafts))
@@ -324,6 +340,145 @@ def _strip_bom(lines: Iterator[str]) -> Iterator[str]:
         return
     yield first.removeprefix("\ufeff")
     yield from lines
+
+
+def _kept(lines: Iterator[str], pending: list[str]) -> Iterator[str]:
+    """Yield `lines`, keeping those of the current row in `pending` (for error messages)."""
+    for text in lines:
+        pending.append(text)
+        yield text
+
+
+def _checked(
+    reader: Any, source: str, pending: list[str], columns: list[str]
+) -> Iterator[list[str]]:
+    """The rows of `reader`; a CSV syntax error becomes `InvalidCsvError` naming the line.
+
+    `pending` holds the lines the reader took for the row it is reading; it is
+    emptied after each row.
+    """
+    start = reader.line_num + 1
+    pending.clear()
+    try:
+        for cells in reader:
+            yield cells
+            pending.clear()
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise _csv_error(error, source, start, pending, columns) from None
+
+
+def _csv_error(
+    error: csv.Error, source: str, line: int, pending: list[str], columns: list[str]
+) -> InvalidCsvError:
+    """What a CSV syntax error in the row that starts on `line` means, in words."""
+    limit = csv.field_size_limit()
+    if "field limit" not in str(error):
+        return InvalidCsvError(f"{source}: line {line}: not a valid CSV row ({error})")
+    index, line = _long_cell(pending, line, limit)
+    column = columns[index] if index < len(columns) else str(index + 1)
+    return InvalidCsvError(
+        f"{source}: line {line}, column {column}: a cell is longer than {limit} characters"
+    )
+
+
+def _long_cell(lines: list[str], line: int, limit: int) -> tuple[int, int]:
+    """(0-based column, file line it starts on) of the first cell over `limit` characters.
+
+    `lines` are a row's physical lines, the first being file line `line`; the
+    scan follows the reader's dialect (``,`` separates, ``"`` quotes, not strict).
+    """
+    column = length = 0
+    start, quoted, after_quote, at_start = line, False, False, True
+    for text in lines:
+        for char in text:
+            if quoted:
+                if char == '"':
+                    quoted, after_quote = False, True
+                    continue
+            elif char == '"' and (at_start or after_quote):
+                # Opens a quoted cell, or is the second half of an escaped quote.
+                quoted, at_start = True, False
+                if not after_quote:
+                    continue
+            elif char == ",":
+                column, length, start, at_start = column + 1, 0, line, True
+                after_quote = False
+                continue
+            elif char in "\r\n":
+                continue
+            after_quote = at_start = False
+            length += 1
+            if length > limit:
+                return column, start
+        line += 1
+    return column, start
+
+
+def _check_quotes(
+    draft: _Draft, cells: list[str], lines: list[str], columns: list[str], base: dict[str, Any]
+) -> None:
+    """Mark `draft` invalid when its quoted newlines come from a quote that ran too far.
+
+    `lines` are the row's physical lines. Telltales: read strictly, the row's
+    quotes do not pair up (the quote is still open at the end of the file, or a
+    quote closes it in the middle of a later cell), or a later line inside a
+    cell is a whole, valid row of the header's shape (see `_is_row`).
+    """
+    spans = [i for i, cell in enumerate(cells) if "\n" in cell]
+    index = spans[0] if spans else len(cells) - 1
+    try:
+        for _ in csv.reader(lines, strict=True):
+            pass
+    except csv.Error:
+        _add_runaway(draft, cells, index, columns, draft.line + len(lines) - 1)
+        return
+    if len(columns) < 2:
+        return  # every line of a one-column file reads as a row: no telltale
+    for index in spans:
+        if any(_is_row(text, columns, base) for text in cells[index].split("\n")[1:]):
+            _add_runaway(draft, cells, index, columns, draft.line + len(lines) - 1)
+            return
+
+
+def _add_runaway(draft: _Draft, cells: list[str], index: int, columns: list[str], end: int) -> None:
+    opened = draft.line + sum(c.count("\n") for c in cells[:index])
+    field = columns[index] if index < len(columns) else "row"
+    draft.add_problem(field, f"an unterminated quote swallows lines {opened}-{end}")
+
+
+def _valid_values(values: dict[str, str], base: dict[str, Any]) -> bool:
+    """True when the non-empty `values` (at least one) are valid for their columns."""
+    values = {k: v.strip() for k, v in values.items()}
+    if not any(values.values()):
+        return False
+    if "prompt" in values and not values["prompt"]:
+        return False
+    explicit_id = values.pop(ID_COLUMN, "")
+    if explicit_id and id_problem(explicit_id) is not None:
+        return False
+    fields = {**base, "prompt": "x"}
+    fields.update((k, v) for k, v in values.items() if v)
+    try:
+        Text2VideoRequest.model_validate(fields)
+    except ValidationError:
+        return False
+    return True
+
+
+def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
+    """True when one physical line `text` reads as a whole valid row of `columns`.
+
+    The line must set a column that is not free text (``fps``, ``seed``...):
+    any line with a comma would read as a row of text columns only.
+    """
+    cells = next(csv.reader([text]), [])
+    return (
+        len(cells) == len(columns)
+        and bool(cells[columns.index("prompt")].strip())
+        and any(v.strip() for k, v in zip(columns, cells, strict=True) if k not in _FREE_TEXT)
+        and _valid_values(dict(zip(columns, cells, strict=True)), base)
+    )
 
 
 def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:

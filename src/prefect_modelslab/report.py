@@ -4,6 +4,14 @@
 happened to the row, and is written atomically so a reader never sees half of
 it. Nothing in it can carry the API key: it is built from requests, results and
 error messages, none of which know the key.
+
+It is safe to open in a spreadsheet (OWASP's CSV injection advice). In text
+cells (prompt, id, video, generation id, error...): control characters (NUL,
+ESC, DEL, C1...) are dropped; line breaks are kept as ``\n`` inside a quoted
+cell; a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a line break, or
+whose first non-blank character is one of ``= + - @``, is prefixed with ``'``
+so it shows as text, never runs as a formula. Numeric cells are written as
+numbers, untouched.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import csv
 import io
 import posixpath
+import re
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any, Literal
@@ -313,4 +322,27 @@ def _cell(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".")
+    if isinstance(value, str):
+        return _safe_text(value)
     return str(value)
+
+
+# C0 controls but tab and line feed, DEL, C1 controls: never written.
+_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_FORMULA = frozenset("=+-@")  # what a spreadsheet reads as the start of a formula
+_FORMULA_FIRST = _FORMULA | {"\t", "\r", "\n"}
+
+
+def _safe_text(text: str) -> str:
+    """A text cell a spreadsheet shows as text (OWASP CSV injection advice).
+
+    Line breaks become ``\\n`` (kept, quoted by the writer); other control
+    characters are dropped; a cell that starts with ``= + - @``, a tab or a line
+    break, or whose first non-blank character is one of ``= + - @``, gets a
+    leading ``'``.
+    """
+    if not text.isprintable():  # most cells are plain: skip the work
+        text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if text and (text[0] in _FORMULA_FIRST or text.lstrip()[:1] in _FORMULA):
+        return "'" + text
+    return text

@@ -6,8 +6,14 @@ Prefect's own console logging is turned down while they run (the logs still go
 to the Prefect API and its UI), so the bar stays readable.
 
 Exit codes: 0 when every row succeeded, 1 when any did not (or the run
-failed), 2 on a usage error (missing file, missing key, invalid CSV header,
-invalid rows with `--strict`), with a one-line message and no traceback.
+failed), 2 on a usage error, found before anything is submitted: a prompts
+file that is missing or cannot be read (storage without credentials, an
+unreachable endpoint...), a CSV that cannot be parsed (bad header, a cell over
+131,072 characters), invalid rows with `--strict`, a missing key, an output
+folder that cannot be used (unreachable, or process-local such as
+``memory://``, whose videos would vanish when the command exits). Every error
+is one line on stderr, never a traceback. Text from the CSV, the server or the
+command line is printed verbatim: rich markup in it is escaped.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -97,6 +104,7 @@ def batch(
     console = Console()
     try:
         _check_prompts(prompts)
+        _refuse_process_local(out)
         defaults: dict[str, Any] = {}
         if model:
             defaults["model_id"] = model
@@ -104,6 +112,7 @@ def batch(
             defaults["output_type"] = output_type.value
         creds = _credentials(credentials, base_url)
         _preflight(console, prompts, defaults, strict=strict)
+        _check_output(out)
         report = _run(
             console,
             csv_url=prompts,
@@ -116,6 +125,10 @@ def batch(
         )
     except UsageError as error:
         _fail(console, str(error), code=2)
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as error:  # the last guard: one line, never a traceback
+        _fail(console, f"unexpected error: {_one_line(error)}", code=1)
     _finish(console, report, {"Videos": out})
 
 
@@ -228,14 +241,62 @@ def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, stri
             plan.raise_if_invalid()
     except (InvalidCsvError, FileNotFoundError, IsADirectoryError, ValueError) as error:
         raise UsageError(_one_line(error)) from None
+    except Exception as error:  # storage: no credentials, unreachable, s3fs missing...
+        raise UsageError(
+            f"the prompts file {prompts} cannot be read: {_storage_reason(error)}"
+        ) from None
     problems = plan.problems
     if problems:
         rows = len(plan.invalid_rows)
         console.print(f"[yellow]{rows} invalid row{'s' if rows != 1 else ''} will not run:")
         for problem in problems[:5]:
-            console.print(f"  [yellow]{problem}", highlight=False)
+            console.print(f"  [yellow]{escape(str(problem))}", highlight=False)
         if len(problems) > 5:
             console.print(f"  [yellow]... and {len(problems) - 5} more (see results.csv)")
+
+
+def _refuse_process_local(out: str) -> None:
+    """Refuse an output folder that lives only in this process (``memory://``)."""
+    from fsspec.core import url_to_fs
+    from fsspec.implementations.memory import MemoryFileSystem
+
+    if "://" not in out and "::" not in out:
+        return  # a local path
+    try:
+        fs: Any = url_to_fs(out)[0]
+    except Exception:  # an unusable URL is reported by `_check_output`
+        return
+    while fs is not None:  # wrappers (dir::, caches) keep the filesystem they write to
+        if isinstance(fs, MemoryFileSystem):
+            raise UsageError(
+                f"--out {out}: a memory:// folder lives only in this process; the videos "
+                "would be paid for and lost when the command exits (use a path or remote storage)"
+            )
+        fs = getattr(fs, "fs", None)
+
+
+def _check_output(out: str) -> None:
+    """Fail before any submit when the output folder's storage cannot be reached."""
+    if "://" not in out and "::" not in out:
+        return  # a local path: created when the first file is written
+    try:
+        from fsspec.core import url_to_fs
+
+        fs, path = url_to_fs(out)
+        fs.exists(path)
+    except Exception as error:
+        raise UsageError(
+            f"the output folder {out} cannot be used: {_storage_reason(error)}"
+        ) from None
+
+
+def _storage_reason(error: BaseException) -> str:
+    """One line for a storage error: its type (botocore's are telling) and message."""
+    name = type(error).__name__
+    text = _one_line(error)
+    if name in ("OSError", "Exception") or text.startswith(name):
+        return text
+    return f"{name}: {text}"
 
 
 def _check_prompts(prompts: str) -> None:
@@ -305,7 +366,9 @@ def _print_summary(console: Console, report: Any) -> None:
     shown = report.rows if len(report.rows) <= 30 else _worst_first(report.rows)[:30]
     for row in shown:
         style = styles[row.status]
-        table.add_row(str(row.row), row.id, f"[{style}]{row.status}[/]", _detail(row))
+        table.add_row(
+            str(row.row), escape(row.id), f"[{style}]{row.status}[/]", escape(_detail(row))
+        )
     console.print(table)
     if len(shown) < len(report.rows):
         console.print(f"[dim]... and {len(report.rows) - len(shown)} more rows in results.csv")
@@ -314,8 +377,12 @@ def _print_summary(console: Console, report: Any) -> None:
 def _finish(console: Console, report: Any, places: dict[str, str]) -> NoReturn:
     """Print the summary and where things are, then exit 0 (all rows succeeded) or 1."""
     _print_summary(console, report)
-    results = report.results_url or "[red]results.csv could not be written[/] (see the table above)"
-    lines = {**places, "Results": results}
+    lines = {label: escape(value) for label, value in places.items()}
+    lines["Results"] = (
+        escape(report.results_url)
+        if report.results_url
+        else "[red]results.csv could not be written[/] (see the table above)"
+    )
     width = max(map(len, lines)) + 2
     for label, value in lines.items():
         console.print(f"{label + ':':<{width}}{value}", highlight=False)
@@ -355,5 +422,5 @@ def _one_line(error: BaseException) -> str:
 
 
 def _fail(console: Console, message: str, code: int) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {message}", highlight=False, soft_wrap=True)
+    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

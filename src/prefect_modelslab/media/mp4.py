@@ -30,6 +30,12 @@ TOP_LEVEL_TYPES = frozenset(
 )  # fmt: skip
 _KNOWN_TOP_LEVEL = TOP_LEVEL_TYPES | {b"mfra", b"emsg", b"prft", b"ssix", b"udta"}
 _MAX_HEADER_BOX = 256 << 20  # a moov/moof larger than this is refused, not read
+#: Most top-level boxes the probe walks; a file with more is refused ("unsupported").
+#: Real files hold a handful, fragmented ones about two per fragment.
+MAX_TOP_LEVEL_BOXES = 100_000
+#: Most child boxes one box (``moov``, ``trak``, ``moof``...) may hold.
+MAX_CHILD_BOXES = 100_000
+_CAPPED_PARENT = 8 * MAX_CHILD_BOXES  # only a parent larger than this can hold too many
 _U32 = struct.Struct(">I")
 _BOX = struct.Struct(">I4s")
 _U64 = struct.Struct(">Q")
@@ -132,6 +138,8 @@ def _is_box_type(box_type: bytes) -> bool:
 
 def _children(buf: bytes, start: int, end: int, parent: str) -> list[tuple[bytes, int, int]]:
     """The boxes in `buf[start:end]` as (type, payload start, payload end)."""
+    if end - start > _CAPPED_PARENT:  # only so large a parent can hold too many children
+        end = _capped_end(buf, start, end, parent)
     boxes = []
     pos = start
     while pos + 8 <= end:
@@ -151,6 +159,29 @@ def _children(buf: bytes, start: int, end: int, parent: str) -> list[tuple[bytes
         boxes.append((box_type, pos + header, pos + size))
         pos += size
     return boxes
+
+
+def _capped_end(buf: bytes, start: int, end: int, parent: str) -> int:
+    """`end`, once sure `buf[start:end]` holds at most `MAX_CHILD_BOXES` boxes.
+
+    Raises:
+        VideoProbeError: More boxes than that (``unsupported``).
+    """
+    pos = start
+    for _ in range(MAX_CHILD_BOXES):
+        if pos + 8 > end:
+            return end
+        size = _U32.unpack_from(buf, pos)[0]
+        if size == 1 and pos + 16 <= end:
+            size = _U64.unpack_from(buf, pos + 8)[0]
+        if size < 8:  # 0 (to the end) or invalid: `_children` decides
+            return end
+        pos += size
+    if pos + 8 <= end:
+        raise VideoProbeError(
+            f"unsupported: more than {MAX_CHILD_BOXES} boxes in '{parent}'", "unsupported"
+        )
+    return end
 
 
 def _child(boxes: list[tuple[bytes, int, int]], box_type: bytes) -> tuple[int, int] | None:
@@ -452,9 +483,15 @@ def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
     Returns:
         Width, height, frames and duration of the video track, and the MP4 details.
 
+    The work is bounded: at most `MAX_TOP_LEVEL_BOXES` top-level boxes are
+    walked, a box holds at most `MAX_CHILD_BOXES` children, and a ``moov`` or
+    ``moof`` larger than 256 MiB is not read; past a limit the file is refused
+    as ``unsupported``.
+
     Raises:
         VideoProbeError: Truncated (a box or sample data runs past the end of
-            the file), corrupt, without a video track, or unsupported.
+            the file), corrupt, without a video track, or unsupported (for
+            instance over one of the limits above).
 
     Example:
         >>> from prefect_modelslab.media import probe_video
@@ -470,7 +507,15 @@ def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
     moov_before_mdat: bool | None = None
     frag_data_end = 0
     ahead = 0  # bytes to read after a box header: the size of the last moof
+    left = MAX_TOP_LEVEL_BOXES
     while pos < size:
+        if not left:
+            raise VideoProbeError(
+                f"unsupported: more than {MAX_TOP_LEVEL_BOXES} top-level boxes "
+                f"(stopped at offset {pos} of {size})",
+                "unsupported",
+            )
+        left -= 1
         header = src.read_at(pos, 16, ahead)
         if len(header) < 8:
             raise truncated(f"box header at offset {pos} cut short ({len(header)} bytes left)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 from pathlib import PurePath
 from typing import IO, Any, Literal
 
@@ -18,6 +19,15 @@ VideoSource = str | os.PathLike[str] | IO[bytes] | bytes | bytearray | memoryvie
 _HEAD = 4096  # first read: format sniffing, and most small files' headers
 _SHOWN = 14  # bytes of a foreign file quoted in the error message
 _HAS_PREAD = hasattr(os, "pread")
+# Opening a FIFO blocks until a writer comes: open without waiting, then refuse it.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0)
+_is_regular = stat.S_ISREG
+_SPECIAL_KINDS = (
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 # The fields a GIF's or an MP4's VideoInfo is built with (the other one keeps its default).
 _GIF_FIELDS = frozenset(
     ("format", "width", "height", "frames", "fps", "duration_s", "size_bytes", "gif")
@@ -60,6 +70,14 @@ def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
     media data is skipped by seeking, so the cost does not grow with the
     video's bit rate and a remote file is read only where it must be.
 
+    The work is bounded. A local path that is not a regular file (a FIFO, a
+    character or block device, a socket) is refused at once, without waiting
+    for a writer or reading an endless stream. An MP4 is walked through at most
+    `MAX_TOP_LEVEL_BOXES` (100,000) top-level boxes, each box holding at most
+    `MAX_CHILD_BOXES` (100,000) children, and a ``moov``/``moof`` over 256 MiB
+    is not read (limits in `prefect_modelslab.media.mp4`). Past a limit the file
+    is refused with reason ``unsupported``.
+
     Args:
         source: A local path, an fsspec URL (``s3://...``, ``memory://...``,
             ``https://...``), an open seekable binary file (read from its start,
@@ -71,7 +89,9 @@ def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
 
     Raises:
         VideoProbeError: The bytes are not a whole, readable GIF or MP4 (foreign,
-            truncated, corrupt, no video track...). The message says what and where.
+            truncated, corrupt, no video track...), or the path is not a regular
+            file, or the file is over a limit above (reason ``unsupported``).
+            The message says what and where.
         OSError: The file cannot be opened or read (e.g. `FileNotFoundError`).
 
     Example:
@@ -165,25 +185,38 @@ def _probe_local(path: str) -> VideoInfo:
     if not _HAS_PREAD:  # Windows
         with open(path, "rb") as f:
             return _probe_source(ByteSource.from_file(f))
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, _OPEN_FLAGS)
     try:
         try:
             head = os.pread(fd, _HEAD, 0)
             n = len(head)
             # A short read that ends where the file ends: the whole file is in head.
             whole = n < _HEAD and os.lseek(fd, 0, os.SEEK_END) == n
-        except OSError:  # not a regular file (a directory...): fail as any source does
+        except OSError:  # not a regular file (a FIFO, a directory...)
+            _refuse_special(os.fstat(fd), path)
             return _probe_source(ByteSource.from_fd(fd))
-        if whole:
+        if whole and n:
             size = n
-        else:
-            size = os.fstat(fd).st_size
+        else:  # a longer file, an empty one, or a device (/dev/zero reads forever)
+            status = os.fstat(fd)
+            if not _is_regular(status.st_mode):
+                _refuse_special(status, path)
+            size = status.st_size
             head = head[:size]
         if head[:4] == b"GIF8":
             return _gif_info(head, size, no_more if whole else pread_at(fd, size))
         return _probe_head(ByteSource.from_fd(fd, size, head), head)
     finally:
         os.close(fd)
+
+
+def _refuse_special(status: os.stat_result, path: str) -> None:
+    """Raise `VideoProbeError` when `status` is a FIFO's, a device's or a socket's."""
+    for is_kind, kind in _SPECIAL_KINDS:
+        if is_kind(status.st_mode):
+            raise VideoProbeError(
+                f"unsupported: {path} is not a regular file but {kind}", "unsupported"
+            )
 
 
 def _probe_url(url: str, storage_options: dict[str, Any]) -> VideoInfo:
