@@ -481,7 +481,10 @@ _WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - names, not a bind
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
-    """A listening-ready TCP socket bound to `host:port` (0: any free port).
+    """A TCP socket listening on `host:port` (0: any free port), for uvicorn to serve.
+
+    It listens at once, so its URL works before the server starts: early
+    connections wait in the backlog.
 
     Example:
         ```python
@@ -495,6 +498,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
     except OSError:
         sock.close()
         raise
