@@ -21,4 +21,3 @@ def output_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 @pytest.fixture
 def store(output_url: str) -> WebhookStore:
     return WebhookStore(output_url)
-

@@ -146,9 +146,7 @@ def test_odd_but_valid_track_ids_stay_inside_the_webhook_folder(
     assert read is not None and read.track_id == track_id
 
 
-def test_track_ids_that_differ_in_case_get_names_that_differ_in_case_insensitive_storage() -> (
-    None
-):
+def test_track_ids_that_differ_in_case_get_names_that_differ_in_case_insensitive_storage() -> None:
     assert file_name("T-1").lower() != file_name("t-1").lower()
 
 
