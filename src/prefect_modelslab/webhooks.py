@@ -354,6 +354,8 @@ class WebhookStore:
         return calls
 
     def _load(self, url: str, track_id: str | None) -> WebhookCall | None:
+        fs, path = storage.get_filesystem(url, self.storage_options)
+        fs.invalidate_cache(path)  # a listing cached by s3fs may predate the receiver's write
         data = storage.read_json(url, self.storage_options)
         if data is None:
             return None

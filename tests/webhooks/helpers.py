@@ -8,7 +8,7 @@ from prefect_modelslab.webhooks import WebhookStore
 
 def stored_names(store: WebhookStore) -> list[str]:
     """Every file name under the store's folder, temporary ones included."""
-    fs, path = storage.get_filesystem(store.folder_url)
+    fs, path = storage.get_filesystem(store.folder_url, store.storage_options)
     fs.invalidate_cache()
     try:
         return sorted(str(p).rsplit("/", 1)[-1] for p in fs.find(path))
