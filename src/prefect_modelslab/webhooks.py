@@ -27,7 +27,7 @@ case-insensitive disks. Each file holds exactly:
 
 `generation_id`, `status` and `received_at` are those of the first call;
 `calls` counts every accepted call for the track id; `generation_ids` lists the
-distinct ids seen (first one first, at most `MAX_GENERATION_IDS`). A duplicate
+distinct ids seen in order of arrival (at most `MAX_GENERATION_IDS`). A duplicate
 (same track id, same id) only bumps `calls`. Every write is atomic (temporary
 name, then move), so a reader never sees half a file.
 
@@ -156,7 +156,7 @@ class WebhookCall(BaseModel):
     received_at: datetime = Field(description="When the first call arrived (UTC).")
     calls: int = Field(ge=1, description="Accepted calls for this track id, duplicates included.")
     generation_ids: tuple[str, ...] = Field(
-        description="Distinct generation ids seen, first first, at most MAX_GENERATION_IDS."
+        description="Distinct generation ids in order of arrival, at most MAX_GENERATION_IDS."
     )
 
 
