@@ -1,0 +1,653 @@
+"""Receive ModelsLab webhook calls and keep the one thing they are good for: an id.
+
+A submit may be billed although its answer never arrived (a dropped
+connection, a killed run). The journal then holds `outcome_unknown` and the
+generation id is lost, unless ModelsLab tells us: every submit carries a
+`webhook` URL and a `track_id` derived from its journal entry, and ModelsLab
+POSTs to that URL once the generation ends (see the spec's "Webhooks"):
+
+* success: `{"status": "success", "id": ..., "output": [...], "track_id": ..., ...}`
+* failure: `{"status": "failed", "id": ..., "message": ..., "track_id": ...}`
+
+Those calls are **unsigned**, best effort and possibly duplicated. So this
+module validates their shape, keeps only `track_id`, the generation id and the
+status, and never trusts them for more than an id to fetch: a later run fetches
+that id, and the fetch stays the source of truth.
+
+Layout, under the output folder (any fsspec URL plus `storage_options`):
+
+    <output>/.modelslab/webhooks/<track_id>.<sha256(track_id)[:12]>.json
+
+The short hash keeps two track ids that differ only in case apart on
+case-insensitive disks. Each file holds exactly:
+
+    {"track_id": "t-1", "generation_id": "65919758", "status": "success",
+     "received_at": "2026-11-26T14:30:00.123456Z", "calls": 2,
+     "generation_ids": ["65919758"]}
+
+`generation_id`, `status` and `received_at` are those of the first call;
+`calls` counts every accepted call for the track id; `generation_ids` lists the
+distinct ids seen in order of arrival (at most `MAX_GENERATION_IDS`). A duplicate
+(same track id, same id) only bumps `calls`. Every write is atomic (temporary
+name, then move), so a reader never sees half a file.
+
+Pieces:
+
+* `WebhookStore`: validate and record a call, read one track id, list all.
+* `webhook_app(...)`: a Starlette (ASGI) app to mount behind your own HTTPS.
+* `BackgroundServer`: serve an ASGI app with uvicorn in a thread (tests, demos).
+* `prefect-modelslab webhook-receiver --out URL`: the same app from the shell.
+
+One receiver process per output folder: calls for one track id are serialised
+inside a process, not across processes.
+
+Example:
+    ```python
+    from prefect_modelslab.webhooks import WebhookStore, webhook_app
+
+    app = webhook_app("s3://bucket/videos")  # mount at https://you.example/modelslab/webhook
+    call = WebhookStore("s3://bucket/videos").read("a-red-fox-1a2b3c4d")
+    if call is not None:
+        print("fetch", call.generation_ids)  # a hint: fetch decides
+    ```
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import re
+import socket
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from prefect_modelslab import storage
+
+if TYPE_CHECKING:
+    import uvicorn
+    from starlette.types import ASGIApp
+
+__all__ = [
+    "DEFAULT_PATH",
+    "MAX_BODY_BYTES",
+    "MAX_GENERATION_IDS",
+    "TRACK_ID_RE",
+    "WEBHOOK_DIR",
+    "BackgroundServer",
+    "InvalidWebhookError",
+    "WebhookCall",
+    "WebhookStatus",
+    "WebhookStore",
+    "check_track_id",
+    "file_name",
+    "parse_call",
+    "webhook_app",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Folder, under the output folder, that holds one file per track id.
+WEBHOOK_DIR = ".modelslab/webhooks"
+#: Where `webhook_app` listens by default.
+DEFAULT_PATH = "/modelslab/webhook"
+#: Largest body `webhook_app` reads (a real call is well under 10 KiB).
+MAX_BODY_BYTES = 65536
+#: Distinct generation ids kept per track id; later new ids are not stored.
+MAX_GENERATION_IDS = 5
+#: The track ids we send, and the only ones accepted.
+TRACK_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
+# Ids go into a fetch URL path: no slashes, no dot-only names, bounded length.
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+_LOCK_STRIPES = 32
+
+#: The status kept: `error` calls count as `failed`.
+WebhookStatus = Literal["success", "failed"]
+_STATUSES: dict[str, WebhookStatus] = {"success": "success", "failed": "failed", "error": "failed"}
+
+
+class InvalidWebhookError(ValueError):
+    """A webhook call (or a track id) does not have the shape of the spec.
+
+    Attributes:
+        reason: A fixed sentence naming the problem; it never quotes the body.
+
+    Example:
+        ```python
+        try:
+            store.record({"status": "processing", "id": 1, "track_id": "t-1"})
+        except InvalidWebhookError as err:
+            print(err.reason)  # status must be 'success' or 'failed'
+        ```
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class WebhookCall(BaseModel):
+    """What is kept of the webhook calls for one track id: ids, never the body.
+
+    Example:
+        ```python
+        call = WebhookStore("/data/videos").read("t-1")
+        if call is not None and call.status == "success":
+            print(call.generation_id, call.calls)
+        ```
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    track_id: str = Field(description="The track id the submit sent and the call echoed.")
+    generation_id: str = Field(description="The generation id of the first call.")
+    status: WebhookStatus = Field(description="What the first call said: a hint, not a fact.")
+    received_at: datetime = Field(description="When the first call arrived (UTC).")
+    calls: int = Field(ge=1, description="Accepted calls for this track id, duplicates included.")
+    generation_ids: tuple[str, ...] = Field(
+        description="Distinct generation ids in order of arrival, at most MAX_GENERATION_IDS."
+    )
+
+
+def check_track_id(value: object) -> str:
+    """`value` if it is a track id this module accepts.
+
+    Raises:
+        InvalidWebhookError: It is missing, not a string or outside `[A-Za-z0-9._-]{1,128}`.
+
+    Example:
+        ```python
+        check_track_id("a-red-fox-1a2b3c4d")  # 'a-red-fox-1a2b3c4d'
+        ```
+    """
+    if value is None or value == "":
+        raise InvalidWebhookError("track_id is missing")
+    if not isinstance(value, str) or TRACK_ID_RE.fullmatch(value) is None:
+        raise InvalidWebhookError("track_id must be 1 to 128 characters from A-Z a-z 0-9 . _ -")
+    return value
+
+
+def _generation_id(value: object) -> str:
+    if value is None or value == "":
+        raise InvalidWebhookError("id is missing or empty")
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidWebhookError("id must be an integer or a string")
+    if isinstance(value, int):
+        if value < 0:
+            raise InvalidWebhookError("id must not be negative")
+        value = str(value)
+    if _ID_RE.fullmatch(value) is None:
+        raise InvalidWebhookError(
+            "id must be 1 to 64 characters from A-Z a-z 0-9 . _ - (starting with a letter or digit)"
+        )
+    return value
+
+
+def parse_call(payload: object) -> tuple[str, str, WebhookStatus]:
+    """The `(track_id, generation_id, status)` of a webhook body, validated.
+
+    `status` `error` counts as `failed`; an integer id becomes its decimal string.
+
+    Raises:
+        InvalidWebhookError: The body is not a call of the spec (the reason says why).
+
+    Example:
+        ```python
+        parse_call({"status": "success", "id": 42, "track_id": "t-1"})  # ('t-1', '42', 'success')
+        ```
+    """
+    if not isinstance(payload, Mapping):
+        raise InvalidWebhookError("the body is not a JSON object")
+    raw_status = payload.get("status")
+    status = _STATUSES.get(raw_status) if isinstance(raw_status, str) else None
+    if status is None:
+        raise InvalidWebhookError("status must be 'success' or 'failed'")
+    generation_id = _generation_id(payload.get("id"))
+    track_id = check_track_id(payload.get("track_id"))
+    return track_id, generation_id, status
+
+
+def file_name(track_id: str) -> str:
+    """The file name of a track id's record.
+
+    Example:
+        ```python
+        file_name("t-1")  # 't-1.<12 hex digits>.json'
+        ```
+    """
+    check_track_id(track_id)
+    digest = hashlib.sha256(track_id.encode("ascii")).hexdigest()[:12]
+    return f"{track_id}.{digest}.json"
+
+
+class WebhookStore:
+    """The webhook calls recorded under one output folder.
+
+    Methods block (fsspec is synchronous); async callers use `asyncio.to_thread`.
+
+    Args:
+        output_url: The output folder (any fsspec URL); calls go under `WEBHOOK_DIR`.
+        storage_options: Options for the folder's filesystem.
+
+    Example:
+        ```python
+        store = WebhookStore("memory://videos")
+        store.record({"status": "success", "id": 42, "track_id": "t-1", "output": ["..."]})
+        store.read("t-1").generation_id  # '42'
+        [call.track_id for call in store.list()]  # ['t-1']
+        ```
+    """
+
+    def __init__(self, output_url: str, storage_options: dict[str, Any] | None = None) -> None:
+        self.output_url = output_url
+        self.storage_options = dict(storage_options or {})
+        self.folder_url = storage.join_url(output_url, WEBHOOK_DIR)
+        self._locks = [threading.Lock() for _ in range(_LOCK_STRIPES)]
+
+    def __repr__(self) -> str:
+        return f"WebhookStore({self.folder_url!r})"  # never the storage options
+
+    def url_for(self, track_id: str) -> str:
+        """The URL of the record for `track_id`.
+
+        Example:
+            ```python
+            WebhookStore("s3://b/videos").url_for("t-1")
+            # 's3://b/videos/.modelslab/webhooks/t-1.<hash>.json'
+            ```
+        """
+        return storage.join_url(self.folder_url, file_name(track_id))
+
+    def record(self, payload: Mapping[str, Any]) -> WebhookCall:
+        """Validate one webhook body and merge it into its track id's record.
+
+        Only the track id, the generation id and the status are kept. A duplicate
+        bumps `calls`; a new id for a known track id is added to
+        `generation_ids` (up to `MAX_GENERATION_IDS`, later ones are dropped).
+
+        Returns:
+            The record after this call.
+
+        Raises:
+            InvalidWebhookError: The body is not a call of the spec; nothing is written.
+            OSError: The storage failed; the previous record (if any) is intact.
+
+        Example:
+            ```python
+            call = store.record({"status": "failed", "id": "7", "track_id": "t-2"})
+            call.status, call.calls  # ('failed', 1)
+            ```
+        """
+        track_id, generation_id, status = parse_call(payload)
+        url = self.url_for(track_id)
+        with self._locks[hash(track_id) % _LOCK_STRIPES]:
+            try:
+                previous = self._load(url, track_id)
+            except ValueError:
+                logger.warning(
+                    "webhook record for track_id=%s is unreadable; replacing it", track_id
+                )
+                previous = None
+            call = _merge(previous, track_id, generation_id, status)
+            storage.write_json_atomic(url, call.model_dump(mode="json"), self.storage_options)
+        logger.info(
+            "webhook call stored: track_id=%s id=%s status=%s calls=%d",
+            track_id,
+            generation_id,
+            status,
+            call.calls,
+        )
+        return call
+
+    def read(self, track_id: str) -> WebhookCall | None:
+        """The record for `track_id`, or None when no call arrived for it.
+
+        Raises:
+            InvalidWebhookError: `track_id` is not one this module accepts.
+            ValueError: The record exists but cannot be read (it is left in place).
+
+        Example:
+            ```python
+            call = store.read("t-1")
+            ```
+        """
+        return self._load(self.url_for(track_id), track_id)
+
+    def list(self) -> list[WebhookCall]:
+        """Every readable record, oldest first; unreadable files are skipped and logged.
+
+        Example:
+            ```python
+            for call in store.list():
+                print(call.track_id, call.generation_ids)
+            ```
+        """
+        fs, path = storage.get_filesystem(self.folder_url, self.storage_options)
+        fs.invalidate_cache(path)  # another process writes here
+        try:
+            names = [str(p).rstrip("/").rsplit("/", 1)[-1] for p in fs.ls(path, detail=False)]
+        except FileNotFoundError:
+            return []
+        calls: list[WebhookCall] = []
+        # Temporary names end in `.part-<hex>`, never in `.json`.
+        for name in sorted(n for n in names if n.endswith(".json")):
+            url = storage.join_url(self.folder_url, name)
+            try:
+                call = self._load(url, None)
+            except ValueError as err:
+                logger.warning("skipping webhook record %s: %s", name, err)
+                continue
+            if call is not None:
+                calls.append(call)
+        calls.sort(key=lambda c: (c.received_at, c.track_id))
+        return calls
+
+    def _load(self, url: str, track_id: str | None) -> WebhookCall | None:
+        fs, path = storage.get_filesystem(url, self.storage_options)
+        fs.invalidate_cache(path)  # a listing cached by s3fs may predate the receiver's write
+        data = storage.read_json(url, self.storage_options)
+        if data is None:
+            return None
+        try:
+            call = WebhookCall.model_validate(data)
+        except ValueError as err:
+            raise ValueError(f"webhook record {url} cannot be read: {err}") from None
+        expected = file_name(call.track_id) == url.rsplit("/", 1)[-1]
+        if (track_id is not None and call.track_id != track_id) or not expected:
+            raise ValueError(f"webhook record {url} holds another track id")
+        return call
+
+
+def _merge(
+    previous: WebhookCall | None, track_id: str, generation_id: str, status: WebhookStatus
+) -> WebhookCall:
+    if previous is None:
+        return WebhookCall(
+            track_id=track_id,
+            generation_id=generation_id,
+            status=status,
+            received_at=datetime.now(UTC),
+            calls=1,
+            generation_ids=(generation_id,),
+        )
+    ids = previous.generation_ids
+    if generation_id not in ids:
+        if len(ids) < MAX_GENERATION_IDS:
+            ids = (*ids, generation_id)
+        else:
+            logger.warning(
+                "webhook track_id=%s already has %d ids; id=%s not kept",
+                track_id,
+                MAX_GENERATION_IDS,
+                generation_id,
+            )
+    return previous.model_copy(update={"calls": previous.calls + 1, "generation_ids": ids})
+
+
+def _error(message: str, status_code: int) -> JSONResponse:
+    # `message` is one of our fixed sentences, never text from the body.
+    if status_code < 500:
+        logger.info("webhook call refused (%d): %s", status_code, message)
+    return JSONResponse({"status": "error", "message": message}, status_code=status_code)
+
+
+def _is_json(content_type: str | None) -> bool:
+    if content_type is None:
+        return True  # some senders omit it; the body still has to parse
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+def webhook_app(
+    output_url: str,
+    *,
+    storage_options: dict[str, Any] | None = None,
+    path: str = DEFAULT_PATH,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> Starlette:
+    """A Starlette app that records ModelsLab webhook calls under `output_url`.
+
+    `POST path` with a JSON body: 200 `{"status": "ok"}` once stored; 400 for a
+    body that is not a call of the spec; 413 above `max_body_bytes`; 415 for a
+    non-JSON or compressed body; 500 when the storage fails. Other methods
+    answer 405, other paths 404. Answers never quote the body. The store is
+    written from a worker thread, so the event loop stays free. The app's
+    store is `app.state.store`.
+
+    Args:
+        output_url: The output folder (any fsspec URL) of the batch.
+        storage_options: Options for the folder's filesystem.
+        path: The path ModelsLab POSTs to.
+        max_body_bytes: The largest body read.
+
+    Example:
+        ```python
+        # behind your HTTPS reverse proxy: uvicorn module:app --host 127.0.0.1 --port 8787
+        app = webhook_app("s3://bucket/videos", path="/modelslab/webhook")
+        ```
+    """
+    if not path.startswith("/"):
+        raise ValueError("path must start with '/'")
+    if max_body_bytes < 1:
+        raise ValueError("max_body_bytes must be at least 1")
+    store = WebhookStore(output_url, storage_options)
+
+    async def receive(request: Request) -> Response:
+        if not _is_json(request.headers.get("content-type")):
+            return _error("the body must be application/json", 415)
+        if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
+            return _error("compressed bodies are not accepted", 415)
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            if not declared.strip().isdigit():
+                return _error("bad Content-Length", 400)
+            if int(declared) > max_body_bytes:
+                return _error(f"the body is larger than {max_body_bytes} bytes", 413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body_bytes:
+                return _error(f"the body is larger than {max_body_bytes} bytes", 413)
+        try:
+            payload = json.loads(bytes(body))
+        except (ValueError, RecursionError):
+            return _error("the body is not JSON", 400)
+        try:
+            await run_in_threadpool(store.record, payload)
+        except InvalidWebhookError as err:
+            return _error(err.reason, 400)
+        except Exception:
+            logger.exception("webhook call could not be stored under %s", store.folder_url)
+            return _error("the call could not be stored", 500)
+        return JSONResponse({"status": "ok"})
+
+    app = Starlette(routes=[Route(path, receive, methods=["POST"])])
+    app.state.store = store
+    return app
+
+
+_WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - names, not a bind
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket listening on `host:port` (0: any free port), for uvicorn to serve.
+
+    It listens at once, so its URL works before the server starts: early
+    connections wait in the backlog.
+
+    Example:
+        ```python
+        sock = bind_socket("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        ```
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly, so asyncio sets TCP_NODELAY on accepted sockets.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+        sock.listen(2048)  # uvicorn's default backlog
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_host(host: str) -> str:
+    """`host` as it goes in a URL: a wildcard becomes 127.0.0.1, IPv6 gets brackets.
+
+    Example:
+        ```python
+        url_host("::1")  # '[::1]'
+        ```
+    """
+    if host in _WILDCARDS:
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def uvicorn_config(app: ASGIApp, *, access_log: bool = False) -> uvicorn.Config:
+    """The uvicorn settings the receiver runs with (no lifespan, no proxy headers).
+
+    Example:
+        ```python
+        server = uvicorn.Server(uvicorn_config(webhook_app("/data/videos")))
+        ```
+    """
+    import uvicorn
+
+    return uvicorn.Config(
+        app,
+        ws="none",
+        lifespan="off",
+        loop="asyncio",
+        log_config=None,
+        log_level="warning",
+        access_log=access_log,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=3,
+    )
+
+
+class BackgroundServer:
+    """Serve an ASGI app with uvicorn in a background thread (tests, demos, notebooks).
+
+    Args:
+        app: The ASGI app, e.g. `webhook_app(...)`.
+        host: The address to listen on.
+        port: The port to listen on; 0 picks a free one.
+
+    Example:
+        ```python
+        with BackgroundServer(webhook_app("/data/videos")) as server:
+            hook = server.url("/modelslab/webhook")  # give this to ModelsLab
+        ```
+    """
+
+    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
+        self._app = app
+        self._host = host
+        self._requested_port = port
+        self._port: int | None = None
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    @property
+    def running(self) -> bool:
+        """Whether the server thread is serving."""
+        return self._thread is not None and self._thread.is_alive() and self._port is not None
+
+    @property
+    def port(self) -> int:
+        """The port it listens on (once started)."""
+        if self._port is None:
+            raise RuntimeError("the server is not running")
+        return self._port
+
+    @property
+    def origin(self) -> str:
+        """`http://HOST:PORT`."""
+        return f"http://{url_host(self._host)}:{self.port}"
+
+    def url(self, path: str = "") -> str:
+        """The URL of `path` on this server.
+
+        Example:
+            ```python
+            server.url("/modelslab/webhook")  # 'http://127.0.0.1:53211/modelslab/webhook'
+            ```
+        """
+        return f"{self.origin}{path}"
+
+    def start(self, timeout: float = 15.0) -> BackgroundServer:
+        """Start serving; returns once it accepts connections.
+
+        Raises:
+            RuntimeError: Already running, or it did not start within `timeout`.
+            OSError: The address cannot be bound.
+        """
+        import uvicorn
+
+        if self._thread is not None:
+            raise RuntimeError("the server is already running")
+        sock = bind_socket(self._host, self._requested_port)
+        port = int(sock.getsockname()[1])
+        server = uvicorn.Server(uvicorn_config(self._app))
+        self._server, self._failure = server, None
+        self._thread = threading.Thread(
+            target=self._serve, args=(server, sock), name=f"asgi-server-{port}", daemon=True
+        )
+        self._thread.start()
+        while not server.started:
+            self._thread.join(0.01)
+            timeout -= 0.01
+            if not self._thread.is_alive() or timeout <= 0:
+                self.stop()
+                raise RuntimeError(f"the server did not start: {self._failure!r}")
+        self._port = port
+        return self
+
+    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        try:
+            asyncio.run(server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported by start()
+            self._failure = exc
+        finally:
+            sock.close()
+
+    def stop(self) -> None:
+        """Stop serving and wait for the server thread."""
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self._server = self._thread = None
+        self._port = None
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
