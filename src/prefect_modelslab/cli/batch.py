@@ -34,6 +34,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prefect_modelslab.cli.gallery import print_gallery_url
+
 __all__ = ["batch", "demo", "register"]
 
 #: Request defaults of the demo: small videos, so it runs in seconds.
@@ -119,6 +121,7 @@ def batch(
     _print_summary(console, report)
     console.print(f"Videos:  {out}")
     _print_results_url(console, "Results: ", report)
+    print_gallery_url(console, "Gallery: ", out)
     raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 
@@ -156,6 +159,7 @@ def demo(
     console.print(f"Prompts:    {prompts}")
     console.print(f"Videos:     {out.resolve()}")
     _print_results_url(console, "Results:    ", report)
+    print_gallery_url(console, "Gallery:    ", str(out.resolve()))
     console.print(f"Prefect UI: {_ui_hint()}")
     raise typer.Exit(0 if report.ok and report.results_url else 1)
 

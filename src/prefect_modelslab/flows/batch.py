@@ -38,6 +38,7 @@ from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.exceptions import ModelsLabError
 from prefect_modelslab.flows.video import run_video
+from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
 from prefect_modelslab.results import VideoResult
 
@@ -199,6 +200,8 @@ async def generate_videos_from_csv(
         # (the report, the table artifact) rather than failing the whole run.
         logger.error("Could not write %s: %s", results_url, _error_text(error))
         written = None
+    if written:  # the gallery is built from results.csv; its failure is only a warning
+        await asyncio.to_thread(write_gallery_or_warn, output_url, options, logger)
     report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
     await batch.finish(report)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
