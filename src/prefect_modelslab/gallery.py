@@ -90,7 +90,9 @@ border-radius:8px;overflow:hidden;content-visibility:auto;contain-intrinsic-size
 .media{background:#000;display:flex;align-items:center;justify-content:center;
 aspect-ratio:1/1}
 .media img,.media video{display:block;width:100%;height:100%;object-fit:contain}
+.media.empty{background:var(--line)}
 .nomedia{color:#cfd4da;padding:16px;text-align:center}
+.empty .nomedia{color:var(--muted)}
 .body{padding:10px 12px}
 .top{display:flex;gap:8px;align-items:baseline;justify-content:space-between}
 .badge{color:#fff;background:var(--c);border-radius:4px;padding:1px 7px;font-size:12px;
@@ -340,7 +342,7 @@ def write_gallery(
     options = dict(storage_options or {})
     rows = read_results(storage.join_url(output_url, results_file), storage_options=options)
     folder = video_file_name(output_url) or output_url
-    page = render_gallery(rows, title=f"Videos: {folder}", results_file=results_file)
+    page = render_gallery(rows, title=f"Gallery of {folder}", results_file=results_file)
     url = storage.join_url(output_url, GALLERY_FILE)
     storage.write_bytes_atomic(url, page.encode("utf-8"), options)
     return url
@@ -390,7 +392,7 @@ def _card(row: Mapping[str, str]) -> str:
     parts = [
         f'<article class="card {_style(status)}" data-status="{_attr(status)}" '
         f'data-row="{_attr(number)}">',
-        f'<div class="media">{_media(row, name)}</div>',
+        f'<div class="media{"" if name else " empty"}">{_media(row, name)}</div>',
         '<div class="body"><div class="top">'
         f'<span class="badge">{_text(_label(status))}</span>'
         f'<span class="rowid">{_text(heading)}</span></div>',

@@ -202,7 +202,7 @@ def test_write_gallery_reads_results_csv_and_writes_index_html_through_fsspec() 
     url = write_gallery("memory://gal")
     assert url == "memory://gal/index.html"
     page = fs.cat_file("/gal/index.html").decode()
-    assert page == render_gallery(read_results("memory://gal/results.csv"), title="Videos: gal")
+    assert page == render_gallery(read_results("memory://gal/results.csv"), title="Gallery of gal")
     assert "&lt;a fox&gt;" in page and 'src="fox.gif"' in page
     assert sorted(fs.ls("/gal", detail=False)) == ["/gal/index.html", "/gal/results.csv"]
 
