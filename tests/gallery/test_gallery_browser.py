@@ -20,7 +20,7 @@ import pytest_asyncio
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.flows.batch import generate_videos_from_csv
-from prefect_modelslab.gallery import video_file_name
+from prefect_modelslab.gallery import render_gallery, video_file_name
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.testing.chromium import Chromium, Page, find_chromium
 
@@ -209,3 +209,30 @@ def test_the_gallery_opens_from_the_file_system_too(browser: Chromium, batch_out
     page.evaluate(SCROLL_THROUGH, await_promise=True)
     page.wait_for(ALL_SETTLED, timeout=30, what="every video to load from file://")
     assert all(m["loaded"] == "1" and m["ready"] for m in page.evaluate(MEDIA_STATE))
+
+
+def test_a_thousand_rows_load_only_the_videos_near_the_viewport(
+    browser: Chromium, batch_output: Path, results: list[dict[str, str]], tmp_path: Path
+) -> None:
+    gif = next(r for r in results if r["format"] == "gif" and r["status"] == "succeeded")
+    mp4 = next(r for r in results if r["format"] == "mp4" and r["status"] == "succeeded")
+    for row in (gif, mp4):
+        name = video_file_name(row["video"])
+        (tmp_path / name).write_bytes((batch_output / name).read_bytes())
+    rows = [{**(gif if n % 2 else mp4), "row": str(n)} for n in range(1, 1001)]
+    (tmp_path / "index.html").write_text(render_gallery(rows), encoding="utf-8")
+    with serve_folder(tmp_path) as served:
+        page = browser.new_page(width=1280, height=800)
+        page.goto(served.base_url + "index.html")
+        page.wait_for(
+            "document.querySelector('video[src]')?.dataset.loaded", what="the first video"
+        )
+        started = page.evaluate("document.querySelectorAll('video[src]').length")
+        assert 0 < started < 40  # of 500: only those near the viewport
+        page.evaluate("document.querySelector('.card:last-of-type').scrollIntoView()")
+        page.wait_for(
+            "(() => { const v = document.querySelector('.card:last-of-type video');"
+            " return v && v.dataset.loaded && !v.paused; })()",
+            what="the last video to load and play",
+        )
+        assert page.evaluate("document.querySelectorAll('video[src]').length") < 80
