@@ -66,7 +66,7 @@ LAYERS = [
     ["tasks"],
     ["sidecar"],
     ["report"],
-    ["artifacts", "events"],
+    ["gallery", "webhooks", "artifacts", "events"],
     ["flows.video"],
     ["flows.batch"],
     ["flows"],

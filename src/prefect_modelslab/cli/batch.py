@@ -41,6 +41,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prefect_modelslab.cli.gallery import print_gallery_url
+
 __all__ = ["batch", "demo", "register"]
 
 #: Request defaults of the demo: small videos, so it runs in seconds.
@@ -129,7 +131,7 @@ def batch(
         raise
     except Exception as error:  # the last guard: one line, never a traceback
         _fail(console, f"unexpected error: {_one_line(error)}", code=1)
-    _finish(console, report, {"Videos": out})
+    _finish(console, report, {"Videos": out}, gallery_of=out)
 
 
 def demo(
@@ -166,6 +168,7 @@ def demo(
         console,
         report,
         {"Prompts": str(prompts), "Videos": str(out.resolve()), "Prefect UI": _ui_hint()},
+        gallery_of=str(out.resolve()),
     )
 
 
@@ -374,7 +377,7 @@ def _print_summary(console: Console, report: Any) -> None:
         console.print(f"[dim]... and {len(report.rows) - len(shown)} more rows in results.csv")
 
 
-def _finish(console: Console, report: Any, places: dict[str, str]) -> NoReturn:
+def _finish(console: Console, report: Any, places: dict[str, str], *, gallery_of: str) -> NoReturn:
     """Print the summary and where things are, then exit 0 (all rows succeeded) or 1."""
     _print_summary(console, report)
     lines = {label: escape(value) for label, value in places.items()}
@@ -386,6 +389,7 @@ def _finish(console: Console, report: Any, places: dict[str, str]) -> NoReturn:
     width = max(map(len, lines)) + 2
     for label, value in lines.items():
         console.print(f"{label + ':':<{width}}{value}", highlight=False)
+    print_gallery_url(console, f"{'Gallery:':<{width}}", gallery_of)
     raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 

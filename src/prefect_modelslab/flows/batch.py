@@ -30,6 +30,7 @@ from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aloa
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.events import emit_row_event
 from prefect_modelslab.flows.video import Slot, run_video
+from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
 
@@ -192,6 +193,8 @@ async def generate_videos_from_csv(
         # (the report, the table artifact) rather than failing the whole run.
         logger.error("Could not write %s: %s", results_url, error_text(error))
         written = None
+    if written:  # the gallery is built from results.csv; its failure is only a warning
+        await asyncio.to_thread(write_gallery_or_warn, output_url, options, logger)
     report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
     await batch.board.finish(report)
     logger.info("%s; results in %s", report.summary(), written or "the report only")

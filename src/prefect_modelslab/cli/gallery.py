@@ -1,0 +1,81 @@
+"""`prefect-modelslab gallery`: rebuild a batch's `index.html` from its `results.csv`.
+
+Exit codes: 0 when the page was written (its URL is printed), 2 when the folder
+has no `results.csv` or cannot be read or written, with a one-line message and
+no traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+__all__ = ["gallery", "print_gallery_url", "register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `gallery` command to `app`."""
+    app.command("gallery")(gallery)
+
+
+def gallery(
+    out_url: Annotated[
+        str,
+        typer.Argument(
+            metavar="OUT_URL",
+            help="A batch's output folder (path or fsspec URL) holding results.csv.",
+            show_default=False,
+        ),
+    ],
+    results_file: Annotated[
+        str, typer.Option("--results", help="The results table's name in the folder.")
+    ] = "results.csv",
+) -> None:
+    """Write OUT_URL/index.html: every row's video, prompt, status and problems, on one page.
+
+    Example:
+        prefect-modelslab gallery s3://my-bucket/videos
+    """
+    from prefect_modelslab.gallery import write_gallery
+    from prefect_modelslab.storage import join_url
+
+    try:
+        url = write_gallery(out_url, results_file=results_file)
+    except FileNotFoundError:
+        _fail(f"no {results_file} in {out_url}: run a batch into it first")
+    except (OSError, ValueError, UnicodeDecodeError) as error:
+        _fail(f"cannot write the gallery of {join_url(out_url, results_file)}: {_one_line(error)}")
+    typer.echo(url)
+
+
+def print_gallery_url(console: Console, label: str, output_url: str) -> None:
+    """Print `label` and the gallery's URL when the batch wrote one into `output_url`.
+
+    Example:
+        ```python
+        print_gallery_url(Console(), "Gallery: ", "videos")  # Gallery: videos/index.html
+        ```
+    """
+    from prefect_modelslab.gallery import GALLERY_FILE
+    from prefect_modelslab.storage import exists, join_url
+
+    url = join_url(output_url, GALLERY_FILE)
+    try:
+        found = exists(url)
+    except Exception:  # an unreachable store: the run's own output says enough
+        found = False
+    if found:
+        console.print(f"{label}{url}", highlight=False)
+
+
+def _one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 400 else text[:397] + "..."
+
+
+def _fail(message: str) -> NoReturn:
+    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
