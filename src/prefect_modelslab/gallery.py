@@ -56,7 +56,7 @@ KNOWN_STATUSES: dict[str, str] = {
     "failed": "bad",
     "invalid": "invalid",
     "unknown": "unknown",
-    "not started": "idle",
+    "not_started": "idle",
 }
 
 _NO_STATUS = "(none)"

@@ -42,11 +42,20 @@ __all__ = [
 ]
 
 #: What happened to a row: a checked video, a video that failed its check, no
-#: video (the generation, download or anything else failed), or a row that was
-#: never submitted because it is invalid.
-RowStatus = Literal["succeeded", "check_failed", "failed", "invalid"]
+#: video (the generation, download or anything else failed), a row never
+#: submitted because it is invalid, a row whose submit may have been taken and
+#: is not finished (`unknown`: a re-run or `prefect-modelslab resolve` settles
+#: it), or a row the run stopped before sending (`not_started`).
+RowStatus = Literal["succeeded", "check_failed", "failed", "invalid", "unknown", "not_started"]
 
-STATUSES: tuple[RowStatus, ...] = ("succeeded", "check_failed", "failed", "invalid")
+STATUSES: tuple[RowStatus, ...] = (
+    "succeeded",
+    "check_failed",
+    "failed",
+    "invalid",
+    "unknown",
+    "not_started",
+)
 
 #: The columns of `results.csv`, in order.
 RESULT_COLUMNS: tuple[str, ...] = (
@@ -86,7 +95,9 @@ class RowResult(BaseModel):
     row: int = Field(description="1-based data row number in the CSV.")
     id: str = Field(description="Name of the row's outputs.")
     prompt: str = Field(description="The row's prompt.")
-    status: RowStatus = Field(description="succeeded, check_failed, failed or invalid.")
+    status: RowStatus = Field(
+        description="succeeded, check_failed, failed, invalid, unknown or not_started."
+    )
     video: str | None = Field(None, description="URL or path of the stored video.")
     format: str | None = Field(None, description="gif or mp4, as probed.")
     frames: int | None = Field(None, description="Frame count, as probed.")

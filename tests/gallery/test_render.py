@@ -120,7 +120,7 @@ def test_counts_per_status_known_first_any_other_status_styled_neutrally() -> No
         row(1, "weird"),
         row(2, "failed"),
         row(3, "succeeded"),
-        row(4, "not started"),
+        row(4, "not_started"),
         row(5, "unknown"),
         row(6, "failed"),
         row(7, ""),
@@ -129,7 +129,7 @@ def test_counts_per_status_known_first_any_other_status_styled_neutrally() -> No
         ("succeeded", 1),
         ("failed", 2),
         ("unknown", 1),
-        ("not started", 1),
+        ("not_started", 1),
         ("(none)", 1),
         ("weird", 1),
     ]
@@ -139,12 +139,12 @@ def test_counts_per_status_known_first_any_other_status_styled_neutrally() -> No
         ("succeeded", "1"),
         ("failed", "2"),
         ("unknown", "1"),
-        ("not started", "1"),
+        ("not_started", "1"),
         ("(none)", "1"),
         ("weird", "1"),
     ]
     assert 'class="card s-other" data-status="weird"' in page
-    assert 'class="card s-idle" data-status="not started"' in page
+    assert 'class="card s-idle" data-status="not_started"' in page
     assert "7 rows: 1 succeeded, 2 failed, 1 unknown, 1 not started, 1 (none), 1 weird" in page
 
 

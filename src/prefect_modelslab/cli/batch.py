@@ -365,7 +365,14 @@ def _print_summary(console: Console, report: Any) -> None:
     table.add_column("id", overflow="fold")
     table.add_column("status")
     table.add_column("video / error", overflow="fold")
-    styles = {"succeeded": "green", "check_failed": "yellow", "failed": "red", "invalid": "red"}
+    styles = {
+        "succeeded": "green",
+        "check_failed": "yellow",
+        "failed": "red",
+        "invalid": "red",
+        "unknown": "magenta",
+        "not_started": "dim",
+    }
     shown = report.rows if len(report.rows) <= 30 else _worst_first(report.rows)[:30]
     for row in shown:
         style = styles[row.status]
@@ -405,7 +412,14 @@ def _detail(row: Any) -> str:
 
 
 def _worst_first(rows: list[Any]) -> list[Any]:
-    order = {"failed": 0, "invalid": 1, "check_failed": 2, "succeeded": 3}
+    order = {
+        "unknown": 0,
+        "failed": 1,
+        "invalid": 2,
+        "check_failed": 3,
+        "not_started": 4,
+        "succeeded": 5,
+    }
     return sorted(rows, key=lambda r: (order[r.status], r.row))
 
 

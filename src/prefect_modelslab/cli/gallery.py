@@ -68,7 +68,7 @@ def print_gallery_url(console: Console, label: str, output_url: str) -> None:
     except Exception:  # an unreachable store: the run's own output says enough
         found = False
     if found:
-        console.print(f"{label}{url}", highlight=False)
+        console.print(f"{label}{escape(url)}", highlight=False)
 
 
 def _one_line(error: BaseException) -> str:
