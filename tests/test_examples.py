@@ -34,7 +34,7 @@ from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient
 from prefect_modelslab.csv_input import plan_csv
 from prefect_modelslab.flows.video import run_video
 from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.report import BatchReport, RowResult
+from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
 from prefect_modelslab.sidecar import Sidecar
 from prefect_modelslab.testing import ModelsLabEmulator
 
@@ -114,6 +114,7 @@ async def prepared(example_emulator: ModelsLabEmulator, tmp_path_factory: Any) -
         results_url=str(folder / "results.csv"),
         rows=[RowResult.from_video(row, result), RowResult.invalid(row)],
     )
+    write_results_csv(report.rows, str(folder / "results.csv"))
     stored = await _stored(job, folder)
     return {
         "asyncio": asyncio,

@@ -50,7 +50,7 @@ def test_the_probe_imports_without_prefect() -> None:
 
 # Path order of docs/ARCHITECTURE.md: a module imports only modules listed before it.
 LAYERS = [
-    ["exceptions", "retries", "storage", "logs", "media"],
+    ["exceptions", "retries", "storage", "logs", "media", "serving"],
     ["models"],
     ["naming"],
     ["csv_input"],

@@ -230,9 +230,9 @@ def render_gallery(
 
     Example:
         ```python
-        from prefect_modelslab.gallery import read_results, render_gallery
+        from prefect_modelslab.gallery import render_gallery
 
-        page = render_gallery(read_results("videos/results.csv"), title="Nightly batch")
+        page = render_gallery(report.rows, title="Nightly batch")  # or read_results(...)
         ```
     """
     records = [_as_dict(r) for r in rows]
@@ -300,7 +300,7 @@ def read_results(
         ```python
         from prefect_modelslab.gallery import read_results
 
-        rows = read_results("s3://bucket/videos/results.csv")
+        rows = read_results(report.results_url)  # e.g. "s3://bucket/videos/results.csv"
         ```
     """
     fs, path = storage.get_filesystem(url, dict(storage_options or {}))
@@ -336,7 +336,7 @@ def write_gallery(
         ```python
         from prefect_modelslab.gallery import write_gallery
 
-        write_gallery("s3://my-bucket/videos")  # 's3://my-bucket/videos/index.html'
+        write_gallery(report.output_url)  # e.g. "s3://bucket/videos" -> ".../index.html"
         ```
     """
     options = dict(storage_options or {})
@@ -363,7 +363,9 @@ def write_gallery_or_warn(
 
     Example:
         ```python
-        write_gallery_or_warn("s3://my-bucket/videos", None, get_run_logger())
+        import logging
+
+        write_gallery_or_warn(report.output_url, None, logging.getLogger("batch"))
         ```
     """
     try:

@@ -35,7 +35,7 @@ Pieces:
 
 * `WebhookStore`: validate and record a call, read one track id, list all.
 * `webhook_app(...)`: a Starlette (ASGI) app to mount behind your own HTTPS.
-* `BackgroundServer`: serve an ASGI app with uvicorn in a thread (tests, demos).
+* `prefect_modelslab.serving.BackgroundServer` serves it in a thread (tests, demos).
 * `prefect-modelslab webhook-receiver --out URL`: the same app from the shell.
 
 One receiver process per output folder: calls for one track id are serialised
@@ -45,8 +45,8 @@ Example:
     ```python
     from prefect_modelslab.webhooks import WebhookStore, webhook_app
 
-    app = webhook_app("s3://bucket/videos")  # mount at https://you.example/modelslab/webhook
-    call = WebhookStore("s3://bucket/videos").read("a-red-fox-1a2b3c4d")
+    app = webhook_app("videos")  # mount at https://you.example/modelslab/webhook
+    call = WebhookStore("videos").read("a-red-fox-1a2b3c4d")
     if call is not None:
         print("fetch", call.generation_ids)  # a hint: fetch decides
     ```
@@ -54,16 +54,13 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import re
-import socket
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -76,8 +73,7 @@ from starlette.routing import Route
 from prefect_modelslab import storage
 
 if TYPE_CHECKING:
-    import uvicorn
-    from starlette.types import ASGIApp
+    pass
 
 __all__ = [
     "DEFAULT_PATH",
@@ -85,7 +81,6 @@ __all__ = [
     "MAX_GENERATION_IDS",
     "TRACK_ID_RE",
     "WEBHOOK_DIR",
-    "BackgroundServer",
     "InvalidWebhookError",
     "WebhookCall",
     "WebhookStatus",
@@ -126,7 +121,7 @@ class InvalidWebhookError(ValueError):
     Example:
         ```python
         try:
-            store.record({"status": "processing", "id": 1, "track_id": "t-1"})
+            WebhookStore("videos").record({"status": "processing", "id": 1, "track_id": "t-1"})
         except InvalidWebhookError as err:
             print(err.reason)  # status must be 'success' or 'failed'
         ```
@@ -285,7 +280,7 @@ class WebhookStore:
 
         Example:
             ```python
-            call = store.record({"status": "failed", "id": "7", "track_id": "t-2"})
+            call = WebhookStore("videos").record({"status": "failed", "id": "7", "track_id": "t-2"})
             call.status, call.calls  # ('failed', 1)
             ```
         """
@@ -319,7 +314,7 @@ class WebhookStore:
 
         Example:
             ```python
-            call = store.read("t-1")
+            call = WebhookStore("videos").read("t-1")
             ```
         """
         return self._load(self.url_for(track_id), track_id)
@@ -329,7 +324,7 @@ class WebhookStore:
 
         Example:
             ```python
-            for call in store.list():
+            for call in WebhookStore("videos").list():
                 print(call.track_id, call.generation_ids)
             ```
         """
@@ -477,177 +472,3 @@ def webhook_app(
     app = Starlette(routes=[Route(path, receive, methods=["POST"])])
     app.state.store = store
     return app
-
-
-_WILDCARDS = {"0.0.0.0", "::", ""}  # noqa: S104 - names, not a bind
-
-
-def bind_socket(host: str, port: int) -> socket.socket:
-    """A TCP socket listening on `host:port` (0: any free port), for uvicorn to serve.
-
-    It listens at once, so its URL works before the server starts: early
-    connections wait in the backlog.
-
-    Example:
-        ```python
-        sock = bind_socket("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        ```
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly, so asyncio sets TCP_NODELAY on accepted sockets.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-        sock.listen(2048)  # uvicorn's default backlog
-    except OSError:
-        sock.close()
-        raise
-    sock.set_inheritable(True)
-    return sock
-
-
-def url_host(host: str) -> str:
-    """`host` as it goes in a URL: a wildcard becomes 127.0.0.1, IPv6 gets brackets.
-
-    Example:
-        ```python
-        url_host("::1")  # '[::1]'
-        ```
-    """
-    if host in _WILDCARDS:
-        return "127.0.0.1"
-    return f"[{host}]" if ":" in host else host
-
-
-def uvicorn_config(app: ASGIApp, *, access_log: bool = False) -> uvicorn.Config:
-    """The uvicorn settings the receiver runs with (no lifespan, no proxy headers).
-
-    Example:
-        ```python
-        server = uvicorn.Server(uvicorn_config(webhook_app("/data/videos")))
-        ```
-    """
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        ws="none",
-        lifespan="off",
-        loop="asyncio",
-        log_config=None,
-        log_level="warning",
-        access_log=access_log,
-        proxy_headers=False,
-        server_header=False,
-        timeout_graceful_shutdown=3,
-    )
-
-
-class BackgroundServer:
-    """Serve an ASGI app with uvicorn in a background thread (tests, demos, notebooks).
-
-    Args:
-        app: The ASGI app, e.g. `webhook_app(...)`.
-        host: The address to listen on.
-        port: The port to listen on; 0 picks a free one.
-
-    Example:
-        ```python
-        with BackgroundServer(webhook_app("/data/videos")) as server:
-            hook = server.url("/modelslab/webhook")  # give this to ModelsLab
-        ```
-    """
-
-    def __init__(self, app: ASGIApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._app = app
-        self._host = host
-        self._requested_port = port
-        self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._failure: BaseException | None = None
-
-    @property
-    def running(self) -> bool:
-        """Whether the server thread is serving."""
-        return self._thread is not None and self._thread.is_alive() and self._port is not None
-
-    @property
-    def port(self) -> int:
-        """The port it listens on (once started)."""
-        if self._port is None:
-            raise RuntimeError("the server is not running")
-        return self._port
-
-    @property
-    def origin(self) -> str:
-        """`http://HOST:PORT`."""
-        return f"http://{url_host(self._host)}:{self.port}"
-
-    def url(self, path: str = "") -> str:
-        """The URL of `path` on this server.
-
-        Example:
-            ```python
-            server.url("/modelslab/webhook")  # 'http://127.0.0.1:53211/modelslab/webhook'
-            ```
-        """
-        return f"{self.origin}{path}"
-
-    def start(self, timeout: float = 15.0) -> BackgroundServer:
-        """Start serving; returns once it accepts connections.
-
-        Raises:
-            RuntimeError: Already running, or it did not start within `timeout`.
-            OSError: The address cannot be bound.
-        """
-        import uvicorn
-
-        if self._thread is not None:
-            raise RuntimeError("the server is already running")
-        sock = bind_socket(self._host, self._requested_port)
-        port = int(sock.getsockname()[1])
-        server = uvicorn.Server(uvicorn_config(self._app))
-        self._server, self._failure = server, None
-        self._thread = threading.Thread(
-            target=self._serve, args=(server, sock), name=f"asgi-server-{port}", daemon=True
-        )
-        self._thread.start()
-        while not server.started:
-            self._thread.join(0.01)
-            timeout -= 0.01
-            if not self._thread.is_alive() or timeout <= 0:
-                self.stop()
-                raise RuntimeError(f"the server did not start: {self._failure!r}")
-        self._port = port
-        return self
-
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        try:
-            asyncio.run(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported by start()
-            self._failure = exc
-        finally:
-            sock.close()
-
-    def stop(self) -> None:
-        """Stop serving and wait for the server thread."""
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        self._server = self._thread = None
-        self._port = None
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()

@@ -10,10 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from prefect_modelslab.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.webhooks import (
     DEFAULT_PATH,
-    BackgroundServer,
     WebhookCall,
     WebhookStore,
     webhook_app,

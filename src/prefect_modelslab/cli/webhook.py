@@ -36,7 +36,7 @@ def webhook_receiver(
         $ prefect-modelslab webhook-receiver --out s3://bucket/videos --port 8787
         webhook URL: http://127.0.0.1:8787/modelslab/webhook
     """
-    from prefect_modelslab import storage, webhooks
+    from prefect_modelslab import serving, storage, webhooks
 
     if not path.startswith("/"):
         _usage_error("--path must start with '/'")
@@ -53,14 +53,14 @@ def webhook_receiver(
 
     app = webhooks.webhook_app(out, path=path)
     try:
-        sock = webhooks.bind_socket(host, port)
+        sock = serving.bind_socket(host, port)
     except OSError as exc:
         typer.echo(f"cannot listen on {host}:{port}: {exc}", err=True)
         raise typer.Exit(code=1) from exc
     actual_port = int(sock.getsockname()[1])
     store: webhooks.WebhookStore = app.state.store
     typer.echo(f"ModelsLab webhook receiver storing calls under {store.folder_url}")
-    typer.echo(f"webhook URL: http://{webhooks.url_host(host)}:{actual_port}{path}")
+    typer.echo(f"webhook URL: http://{serving.url_host(host)}:{actual_port}{path}")
     typer.echo(
         "Give ModelsLab a URL that reaches it (e.g. your HTTPS reverse proxy); Ctrl-C to stop."
     )
@@ -73,7 +73,7 @@ def _serve(app: Any, sock: Any) -> str | None:
     """Serve until SIGINT or SIGTERM; the name of the signal that stopped it, if any."""
     import uvicorn
 
-    from prefect_modelslab.webhooks import uvicorn_config
+    from prefect_modelslab.serving import uvicorn_config
 
     server = uvicorn.Server(uvicorn_config(app))
     received: list[int] = []

@@ -7,14 +7,10 @@ per-key queue limit, and fails on demand through scripted `Fault`s.
 
 from __future__ import annotations
 
-import asyncio
-import socket
-import threading
 from types import TracebackType
 from typing import Any
 
-import uvicorn
-
+from prefect_modelslab.serving import BackgroundServer, bind_socket, url_host
 from prefect_modelslab.testing.app import API_PREFIX, EmulatorApp, Origins
 from prefect_modelslab.testing.connections import ConnectionRegistry, tracking_protocol
 from prefect_modelslab.testing.faults import Fault
@@ -73,11 +69,9 @@ class ModelsLabEmulator:
         self._host = host
         self._requested_port = port
         self._port: int | None = None
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundServer | None = None
         self._media: MediaCache | None = None
         self._app: EmulatorApp | None = None
-        self._failure: BaseException | None = None
 
     def __repr__(self) -> str:
         where = self.base_url if self.running else "stopped"
@@ -88,7 +82,7 @@ class ModelsLabEmulator:
     @property
     def running(self) -> bool:
         """Whether the server thread is serving."""
-        return self._thread is not None and self._thread.is_alive() and self._port is not None
+        return self._server is not None and self._server.running and self._port is not None
 
     def start(self, timeout: float = 15.0) -> ModelsLabEmulator:
         """Start serving in a background thread; returns once it accepts connections.
@@ -99,11 +93,12 @@ class ModelsLabEmulator:
             True
             >>> emu.stop()
         """
-        if self._thread is not None:
+        if self._server is not None:
             raise RuntimeError("the emulator is already running")
-        sock = self._bind()
+        # Bound first: the app's links need the port.
+        sock = bind_socket(self._host, self._requested_port)
         port = int(sock.getsockname()[1])
-        host = self._url_host()
+        host = url_host(self._host)
         origins = Origins(
             api=f"http://{host}:{port}",
             output=f"http://{host}:{port}",
@@ -112,62 +107,21 @@ class ModelsLabEmulator:
         connections = ConnectionRegistry()
         self._media = MediaCache()
         app = self._app = EmulatorApp(self._state, self._media, connections, origins)
-        config = uvicorn.Config(
+        server = BackgroundServer(
             app.app,
+            self._host,
+            sock=sock,
+            name="modelslab-emulator",
             http=tracking_protocol(connections),
-            ws="none",
-            lifespan="off",
-            loop="asyncio",
-            log_config=None,
-            log_level="warning",
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
             timeout_keep_alive=30,
-            timeout_graceful_shutdown=3,
         )
-        server = uvicorn.Server(config)
-        self._server, self._failure = server, None
-        self._thread = threading.Thread(
-            target=self._serve, args=(server, sock), name=f"modelslab-emulator-{port}", daemon=True
-        )
-        self._thread.start()
-        while not server.started:
-            self._thread.join(0.01)
-            timeout -= 0.01
-            if not self._thread.is_alive() or timeout <= 0:
-                self.stop()
-                raise RuntimeError(f"the emulator did not start: {self._failure!r}")
+        try:
+            self._server = server.start(timeout)
+        except RuntimeError as error:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {error}") from None
         self._port = port
         return self
-
-    def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
-        try:
-            asyncio.run(server.serve(sockets=[sock]))
-        except BaseException as exc:  # reported by start()
-            self._failure = exc
-        finally:
-            sock.close()
-
-    def _bind(self) -> socket.socket:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        # IPPROTO_TCP explicitly: asyncio only sets TCP_NODELAY on accepted
-        # sockets whose proto says TCP (with 0, each answer waits ~40 ms for
-        # a delayed ACK, since uvicorn writes headers and body separately).
-        sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, self._requested_port))
-        except OSError:
-            sock.close()
-            raise
-        sock.set_inheritable(True)
-        return sock
-
-    def _url_host(self) -> str:
-        if self._host in _WILDCARDS:
-            return "127.0.0.1"
-        return f"[{self._host}]" if ":" in self._host else self._host
 
     def _proxy_host(self, url_host: str) -> str:
         # Proxy links use a second host name for the same server, as a CDN would.
@@ -183,12 +137,10 @@ class ModelsLabEmulator:
         if self._app is not None:
             self._app.webhooks.cancel_all()
         if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+            self._server.stop()
         if self._media is not None:
             self._media.close()
-        self._server = self._thread = self._media = self._app = None
+        self._server = self._media = self._app = None
         self._port = None
 
     def __enter__(self) -> ModelsLabEmulator:
@@ -214,7 +166,7 @@ class ModelsLabEmulator:
     @property
     def origin(self) -> str:
         """`http://HOST:PORT`: where the control endpoints live."""
-        return f"http://{self._url_host()}:{self.port}"
+        return f"http://{url_host(self._host)}:{self.port}"
 
     @property
     def base_url(self) -> str:
