@@ -66,7 +66,10 @@ def test_write_results_csv_to_memory_fs() -> None:
 
 def test_report_counts_ok_and_summary() -> None:
     report = BatchReport(csv_url="p.csv", output_url="out", rows=sample_rows())
-    assert report.counts == {"succeeded": 1, "check_failed": 0, "failed": 1, "invalid": 1}
+    assert report.counts == {
+        **{"succeeded": 1, "check_failed": 0, "failed": 1, "invalid": 1},
+        **{"unknown": 0, "not_started": 0},
+    }
     assert report.total == 3 and not report.ok
     assert report.summary() == "3 rows: 1 succeeded, 1 failed, 1 invalid"
     assert report.model_dump()["counts"]["failed"] == 1  # counts are serialised
