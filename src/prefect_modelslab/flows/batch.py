@@ -14,8 +14,8 @@ import asyncio
 import posixpath
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -26,10 +26,7 @@ from prefect.artifacts import (
     acreate_table_artifact,
     aupdate_progress_artifact,
 )
-from prefect.client.orchestration import get_client
-from prefect.concurrency.asyncio import concurrency
 from prefect.events import emit_event
-from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -40,6 +37,7 @@ from prefect_modelslab.exceptions import ModelsLabError
 from prefect_modelslab.flows.video import run_video
 from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
 from prefect_modelslab.results import VideoResult
+from prefect_modelslab.slots import require_global_limit, slot_factory
 
 __all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
 
@@ -153,8 +151,10 @@ async def generate_videos_from_csv(
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await _load_credentials(credentials)
+    queued_at_once = max_concurrency
     if concurrency_limit_name:
-        await _require_global_limit(concurrency_limit_name)
+        limit = await require_global_limit(concurrency_limit_name)
+        queued_at_once = min(max_concurrency, limit.limit)
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
     _log_problems(logger, plan)
     if strict:
@@ -169,8 +169,10 @@ async def generate_videos_from_csv(
         len(plan.rows),
         len(valid),
         len(plan.rows) - len(valid),
-        max_concurrency,
-        f" (global limit {concurrency_limit_name!r})" if concurrency_limit_name else "",
+        queued_at_once,
+        f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
+        if concurrency_limit_name
+        else "",
     )
     await batch.start_progress()
     try:
@@ -178,7 +180,7 @@ async def generate_videos_from_csv(
             valid,
             batch,
             creds,
-            _slot_factory(max_concurrency, concurrency_limit_name),
+            slot_factory(max_concurrency, concurrency_limit_name),
             max_in_flight=max(4 * max_concurrency, 16),
         )
     except BaseException:
@@ -431,38 +433,6 @@ def _error_text(error: BaseException) -> str:
 
 
 # --- slots, credentials, UI ---------------------------------------------------------
-
-
-async def _require_global_limit(name: str) -> None:
-    """Fail before any submit when the named global concurrency limit does not exist.
-
-    Prefect would otherwise only warn on every acquisition and limit nothing.
-    """
-    async with get_client() as client:
-        try:
-            await client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            raise ValueError(
-                f"global concurrency limit {name!r} does not exist: create it with "
-                f"`prefect gcl create {name} --limit 5` (your plan's queue size)"
-            ) from None
-
-
-def _slot_factory(
-    max_concurrency: int, limit_name: str | None
-) -> Callable[[], AbstractAsyncContextManager[None]]:
-    semaphore = asyncio.Semaphore(max_concurrency)
-
-    @asynccontextmanager
-    async def slot() -> AsyncIterator[None]:
-        async with semaphore:
-            if limit_name:
-                async with concurrency(limit_name, occupy=1, strict=True):
-                    yield
-            else:
-                yield
-
-    return slot
 
 
 async def _load_credentials(credentials: ModelsLabCredentials | str) -> ModelsLabCredentials:
