@@ -1,4 +1,4 @@
-"""The `prefect-modelslab` command line: batch, demo, probe, emulator.
+"""The `prefect-modelslab` command line: batch, demo, serve, probe, emulator.
 
 Each sub-command lives in the module named after it and registers itself on
 `app`; the CLI only parses arguments and calls flows (or the probe).
@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from prefect_modelslab.cli import batch, emulator, probe
+    from prefect_modelslab.cli import batch, emulator, probe, serve
 
-    for module in (batch, emulator, probe):
+    for module in (batch, emulator, probe, serve):
         module.register(app)
 
 
