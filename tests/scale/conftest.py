@@ -42,6 +42,7 @@ def postgres_server() -> Iterator[PrefectServer]:
     if bin_dir is None:
         pytest.skip("PostgreSQL is not installed (apt-get install -y postgresql; .ci/run does it)")
     root = Path(tempfile.mkdtemp(prefix="modelslab-pg-"))
+    root.chmod(0o755)  # the postgres OS user must reach its data folder inside
     try:
         with postgres_cluster(bin_dir, root / "pg") as database_url:
             server = start_prefect_server(root / "prefect", database_url)

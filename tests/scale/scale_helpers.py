@@ -226,7 +226,11 @@ def postgres_cluster(bin_dir: Path, root: Path) -> Iterator[str]:
     env = base_env()
 
     def run(*command: str) -> None:
-        subprocess.run([*as_user, *command], env=env, check=True, capture_output=True, cwd="/")
+        done = subprocess.run(
+            [*as_user, *command], env=env, check=False, capture_output=True, text=True, cwd="/"
+        )
+        if done.returncode:
+            raise RuntimeError(f"{command[0]} failed ({done.returncode}): {done.stderr[-2000:]}")
 
     run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust", "-E", "UTF8")
     options = f"-c listen_addresses=127.0.0.1 -p {port} -c unix_socket_directories={root}"
@@ -245,7 +249,19 @@ def postgres_cluster(bin_dir: Path, root: Path) -> Iterator[str]:
         psql = shutil.which("psql") or str(bin_dir / "psql")
         for sql in ("CREATE DATABASE prefect", "CREATE EXTENSION IF NOT EXISTS pg_trgm"):
             database = "postgres" if sql.startswith("CREATE DATABASE") else "prefect"
-            run(psql, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", database, "-c", sql)
+            run(
+                psql,
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "-U",
+                "postgres",
+                "-d",
+                database,
+                "-c",
+                sql,
+            )
         yield f"postgresql+asyncpg://postgres@127.0.0.1:{port}/prefect"
     finally:
         subprocess.run(

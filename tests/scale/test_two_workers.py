@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KEY
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate, WorkPoolCreate
 from prefect.client.schemas.objects import FlowRun
@@ -20,6 +19,7 @@ from prefect.deployments import run_deployment
 from prefect.settings import PREFECT_API_URL, temporary_settings
 from scale_helpers import BIN, EmulatorProcess, PrefectServer, Proc
 
+from conftest import KEY
 from prefect_modelslab import ModelsLabCredentials, batch_deployment
 
 pytestmark = pytest.mark.scale
@@ -45,10 +45,10 @@ def write_prompts(path: Path, tag: str) -> list[str]:
     return prompts
 
 
-async def wait_final(run_ids: list[uuid.UUID], procs: list[Proc], timeout: float) -> list[FlowRun]:
+async def wait_final(run_ids: list[uuid.UUID], procs: list[Proc], limit_s: float) -> list[FlowRun]:
     """Poll the server until every run is final (the deadline only guards a hang)."""
     loop = asyncio.get_running_loop()
-    give_up = loop.time() + timeout
+    give_up = loop.time() + limit_s
     async with get_client() as client:
         while True:
             runs = [await client.read_flow_run(run_id) for run_id in run_ids]
@@ -99,11 +99,11 @@ async def two_workers_share_one_account(
             )
             run_ids.append(run.id)
 
+        start = [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]
         workers = [
             Proc.start(
                 f"worker-{n}",
-                [str(BIN / "prefect"), "worker", "start", "--pool", pool, "--type", "process"]
-                + ["--limit", "1", "--name", f"worker-{n}-{tag}"],
+                [*start, "--limit", "1", "--name", f"worker-{n}-{tag}"],
                 server.env(),
                 tmp_path / f"worker-{n}.log",
                 cwd=tmp_path,
@@ -111,7 +111,7 @@ async def two_workers_share_one_account(
             for n in (1, 2)
         ]
         try:
-            runs = await wait_final(run_ids, workers, timeout=300)
+            runs = await wait_final(run_ids, workers, limit_s=300)
         finally:
             for worker in workers:
                 worker.stop(signal.SIGINT)
@@ -121,7 +121,8 @@ async def two_workers_share_one_account(
         assert run.state is not None and run.state.is_completed(), (run.state, logs)
     # Each worker (limit 1) ran one of the two runs, and they ran at the same time.
     submitted_by = [
-        [n for n, log in enumerate(logs) if f"submitting flow run '{run.id}'" in log] for run in runs
+        [n for n, log in enumerate(logs) if f"submitting flow run '{run.id}'" in log]
+        for run in runs
     ]
     assert sorted(submitted_by) == [[0], [1]], [
         [line for line in log.splitlines() if "flow run" in line] for log in logs
