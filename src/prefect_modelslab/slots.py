@@ -89,11 +89,39 @@ __all__ = [
 DEFAULT_LEASE_SECONDS = 60.0
 #: The poller asks the server again after a random pause in this range.
 POLL_SECONDS = (0.05, 0.1)
+#: Pause after a "busy" answer (SQLite's "database is locked" is a 503): short, as
+#: the write failed at once and will likely pass on the next try.
+BUSY_SECONDS = (0.01, 0.04)
 #: Pause after an unexpected error from the server (it may be restarting).
 ERROR_PAUSE_SECONDS = 1.0
 
+#: Give up giving a slot back after this long; its lease then frees it.
+RELEASE_PATIENCE_SECONDS = 15.0
+
 _HTTP_LOCKED = 423
+#: Answers that mean "not done, ask again": SQLite's "database is locked" comes back as 503.
+_TRANSIENT = frozenset({429, 502, 503, 504})
 _logger = logging.getLogger("prefect_modelslab.slots")
+
+
+class _ServerBusy(Exception):
+    """The server answered "busy" (e.g. 503): nothing was done, ask again soon."""
+
+    def __init__(self, status_code: int) -> None:
+        super().__init__(f"the Prefect server answered {status_code}")
+        self.status_code = status_code
+
+
+async def _raise_when_busy(response: httpx.Response) -> None:
+    # An httpx response hook runs before the Prefect client's retry loop sees the
+    # answer, which would otherwise sleep 2**n s (2 s even with retries set to 0).
+    if response.status_code in _TRANSIENT:
+        raise _ServerBusy(response.status_code)
+
+
+def _slot_client() -> Any:
+    """A Prefect client whose busy answers raise `_ServerBusy` at once instead of sleeping."""
+    return get_client(httpx_settings={"event_hooks": {"response": [_raise_when_busy]}})
 
 
 @dataclass(frozen=True)
@@ -258,7 +286,7 @@ class GlobalSlots:
         """Ask the server for slots while anybody in this process waits."""
         me = asyncio.current_task()
         try:
-            async with get_client() as client:
+            async with _slot_client() as client:
                 while True:
                     waiter = self._next_waiter()
                     if waiter is None:
@@ -268,11 +296,8 @@ class GlobalSlots:
                         return
                     try:
                         lease_id = await self._try_take(client, waiter.holder)
-                    except (httpx.HTTPError, OSError) as error:
-                        _logger.warning(
-                            "Could not ask for a slot of %r (%s); trying again", self.name, error
-                        )
-                        await self._pause(ERROR_PAUSE_SECONDS)
+                    except (_ServerBusy, httpx.HTTPError, OSError) as error:
+                        await self._pause(self._after_error(error, "ask for a slot"))
                         continue
                     if lease_id is None:
                         await self._pause(random.uniform(*POLL_SECONDS))
@@ -284,6 +309,14 @@ class GlobalSlots:
             self._fail_all(error if isinstance(error, Exception) else RuntimeError(str(error)))
             if not isinstance(error, Exception):
                 raise
+
+    def _after_error(self, error: BaseException, what: str) -> float:
+        """Log a failed call; returns how long to wait before the next try."""
+        if isinstance(error, _ServerBusy):
+            _logger.debug("Could not %s of %r (%s); again soon", what, self.name, error)
+            return random.uniform(*BUSY_SECONDS)
+        _logger.warning("Could not %s of %r (%s); trying again", what, self.name, error)
+        return ERROR_PAUSE_SECONDS
 
     async def _try_take(self, client: Any, holder: ConcurrencyLeaseHolder | None) -> UUID | None:
         """One attempt: a lease id, or None when the limit is full."""
@@ -355,19 +388,32 @@ class GlobalSlots:
                         )
 
     async def _give_back(self, lease_id: UUID) -> None:
+        """Release a lease; a busy server is asked again soon, a gone one lets it expire."""
         self._held.discard(lease_id)
-        try:
-            async with get_client() as client:
-                await client.release_concurrency_slots_with_lease(lease_id=lease_id)
-        except Exception as error:
-            _logger.warning(
-                "Could not give back a slot of %r (%s); it is free again when its lease "
-                "expires (%g s)",
-                self.name,
-                error,
-                self.lease_seconds,
-            )
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + RELEASE_PATIENCE_SECONDS
+        while True:
+            try:
+                async with _slot_client() as client:
+                    await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+                break
+            except _ServerBusy as error:
+                if loop.time() > give_up:
+                    self._release_failed(error)
+                    break
+                await asyncio.sleep(random.uniform(*BUSY_SECONDS))
+            except Exception as error:
+                self._release_failed(error)
+                break
         self._wake.set()  # a local waiter may take it at once
+
+    def _release_failed(self, error: BaseException) -> None:
+        _logger.warning(
+            "Could not give back a slot of %r (%s); it is free again when its lease expires (%g s)",
+            self.name,
+            error,
+            self.lease_seconds,
+        )
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.create_task(coroutine)
