@@ -95,10 +95,18 @@ BUSY_SECONDS = (0.01, 0.04)
 #: Pause after an unexpected error from the server (it may be restarting).
 ERROR_PAUSE_SECONDS = 1.0
 
+#: A released lease goes straight to a waiter of the same process this many times
+#: in a row, with no server round trip; then it goes back to the server so that
+#: other processes get their turn.
+LOCAL_HANDOVERS = 8
+#: After giving a lease back for fairness, this process waits this long before
+#: asking again: longer than `POLL_SECONDS`, so a waiting process elsewhere wins.
+POLITE_SECONDS = 0.25
 #: Give up giving a slot back after this long; its lease then frees it.
 RELEASE_PATIENCE_SECONDS = 15.0
 
 _HTTP_LOCKED = 423
+_SETTLE_STEPS = 3
 #: Answers that mean "not done, ask again": SQLite's "database is locked" comes back as 503.
 _TRANSIENT = frozenset({429, 502, 503, 504})
 _logger = logging.getLogger("prefect_modelslab.slots")
@@ -205,6 +213,9 @@ class GlobalSlots:
     _renewer: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
+    _local_uses: dict[UUID, int] = field(default_factory=dict)
+    _client: Any = None
+    _polite_until: float = 0.0
 
     async def require(self) -> int:
         """The limit's size; fail when it does not exist.
@@ -238,11 +249,49 @@ class GlobalSlots:
                 await submit_and_wait()
             ```
         """
-        lease_id = await self._acquire(holder if holder is not None else _current_holder())
+        lease_id = await self.acquire(holder)
         try:
             yield
         finally:
-            await asyncio.shield(self._give_back(lease_id))
+            await self.release(lease_id)
+
+    async def acquire(self, holder: ConcurrencyLeaseHolder | None = None) -> UUID:
+        """Wait for one slot and return its lease id; give it back with `release`.
+
+        Args:
+            holder: Who holds it, shown by Prefect (default: the current flow run).
+
+        Returns:
+            The lease id.
+
+        Raises:
+            ValueError: The limit does not exist (any more).
+
+        Example:
+            ```python
+            lease = await slots.acquire()
+            try:
+                ...
+            finally:
+                await slots.release(lease)
+            ```
+        """
+        return await self._acquire(holder if holder is not None else _current_holder())
+
+    async def release(self, lease_id: UUID) -> None:
+        """Give a slot back: to the next waiter of this process, or to the server.
+
+        Cancelling the caller does not stop the release.
+
+        Args:
+            lease_id: What `acquire` returned.
+
+        Example:
+            ```python
+            await slots.release(lease)
+            ```
+        """
+        await asyncio.shield(self._give_back(lease_id))
 
     @property
     def waiting(self) -> int:
@@ -287,13 +336,19 @@ class GlobalSlots:
         me = asyncio.current_task()
         try:
             async with _slot_client() as client:
+                self._client = client
                 while True:
                     waiter = self._next_waiter()
                     if waiter is None:
                         # No await between this check and the reset: a caller that
                         # comes after it starts a new poller.
                         self._poller = None
+                        self._client = None
                         return
+                    polite = self._polite_until - asyncio.get_running_loop().time()
+                    if polite > 0:
+                        await asyncio.sleep(polite)
+                        continue
                     try:
                         lease_id = await self._try_take(client, waiter.holder)
                     except (_ServerBusy, httpx.HTTPError, OSError) as error:
@@ -306,6 +361,7 @@ class GlobalSlots:
         except BaseException as error:  # never leave waiters hanging
             if self._poller is me:
                 self._poller = None
+                self._client = None
             self._fail_all(error if isinstance(error, Exception) else RuntimeError(str(error)))
             if not isinstance(error, Exception):
                 raise
@@ -345,6 +401,7 @@ class GlobalSlots:
 
     def _hand_over(self, lease_id: UUID) -> None:
         self._held.add(lease_id)
+        self._local_uses[lease_id] = 0
         waiter = self._next_waiter()
         if waiter is None:  # everybody left while we asked
             self._spawn(self._give_back(lease_id))
@@ -388,24 +445,49 @@ class GlobalSlots:
                         )
 
     async def _give_back(self, lease_id: UUID) -> None:
-        """Release a lease; a busy server is asked again soon, a gone one lets it expire."""
+        """Pass a lease to the next local waiter, or release it on the server.
+
+        A local hand-over costs no round trip; after `LOCAL_HANDOVERS` of them
+        the lease goes back to the server and this process lets others ask first.
+        """
+        for _ in range(_SETTLE_STEPS):
+            # Let a caller that was just let through (e.g. by a run's own
+            # semaphore released before this) reach the queue first.
+            await asyncio.sleep(0)
+        uses = self._local_uses.pop(lease_id, 0)
+        waiter = self._next_waiter()
+        if waiter is not None and uses < LOCAL_HANDOVERS and lease_id in self._held:
+            self._waiters.popleft()
+            self._local_uses[lease_id] = uses + 1
+            waiter.granted.set_result(lease_id)
+            return
         self._held.discard(lease_id)
         loop = asyncio.get_running_loop()
+        if waiter is not None:
+            self._polite_until = loop.time() + POLITE_SECONDS
         give_up = loop.time() + RELEASE_PATIENCE_SECONDS
         while True:
             try:
-                async with _slot_client() as client:
+                client = self._client
+                if client is not None:
                     await client.release_concurrency_slots_with_lease(lease_id=lease_id)
+                else:
+                    async with _slot_client() as own:
+                        await own.release_concurrency_slots_with_lease(lease_id=lease_id)
                 break
             except _ServerBusy as error:
                 if loop.time() > give_up:
                     self._release_failed(error)
                     break
                 await asyncio.sleep(random.uniform(*BUSY_SECONDS))
+            except RuntimeError as error:  # e.g. the poller closed its client meanwhile
+                if loop.time() > give_up:
+                    self._release_failed(error)
+                    break
             except Exception as error:
                 self._release_failed(error)
                 break
-        self._wake.set()  # a local waiter may take it at once
+        self._wake.set()  # a local waiter may take it
 
     def _release_failed(self, error: BaseException) -> None:
         _logger.warning(
@@ -491,11 +573,24 @@ def slot_factory(
 
     @asynccontextmanager
     async def slot() -> AsyncIterator[None]:
-        async with semaphore:
-            if shared is None:
+        await semaphore.acquire()
+        if shared is None:
+            try:
                 yield
-            else:
-                async with shared.slot():
-                    yield
+            finally:
+                semaphore.release()
+            return
+        try:
+            lease_id = await shared.acquire()
+        except BaseException:
+            semaphore.release()
+            raise
+        try:
+            yield
+        finally:
+            # This run's next row passes its semaphore first, so that the lease
+            # can go straight to it (no server round trip) in `release`.
+            semaphore.release()
+            await shared.release(lease_id)
 
     return slot
