@@ -17,6 +17,13 @@ first one's sleep. A slot held ~L seconds with a few waiters thus gives
 sleeps of several seconds while the freed slot stands idle: measured, the next
 submit came 5-7 s after a slot was freed, and a batch ran at ~2x its ideal time.
 
+A second cause shows on the default SQLite server: the increment is a
+read-then-write transaction, and while runs write logs, task runs and
+artifacts it often fails with "database is locked", which the server answers
+with 503. The Prefect client retries a 503 after `2**n` seconds
+(`prefect/client/base.py`, `_send_with_retry`; it even sleeps 2 s with
+`PREFECT_CLIENT_MAX_RETRIES=0` before giving up), so a slot waited 2-6 s more.
+
 What this module does instead, with the same server API and no change to Prefect:
 
 - **Leases.** A slot is taken with `increment_concurrency_slots_with_lease`
@@ -28,21 +35,33 @@ What this module does instead, with the same server API and no change to Prefect
   held forever.
 - **Fast polling, not `Retry-After`.** While a process has waiters, one poller
   task asks the server every 50-100 ms (random jitter, so processes do not
-  ask in step). It first *reads* the limit (a cheap read, no write on the
-  database) and only asks to increment when `active_slots < limit`; the
-  server's increment is atomic (`active_slots + n <= limit` in one UPDATE), so
-  two processes racing for the last slot cannot both get it: one gets `423`
-  and keeps polling. A freed slot is therefore taken within ~0.1 s by
-  whichever process polls first, on any worker.
-- **One poller per process.** Waiters of one process (every row of every run
-  in this event loop) queue in a local FIFO; only the poller talks to the
-  server, and gives each granted lease to the oldest waiter still waiting.
-  A local release wakes the poller at once, so within a process the
-  hand-over costs one round trip.
+  ask in step). It first *reads* the limit (no write on the database) and
+  only asks to increment when `active_slots < limit`. The server's increment
+  is atomic (`active_slots + n <= limit` in one UPDATE), so two processes
+  racing for the last slot cannot both get it: one gets `423` and polls on.
+- **Busy is not an error.** The slot calls go through a Prefect client with an
+  httpx response hook that turns 429/502/503/504 into an exception at once,
+  before the client's retry sleep; the write failed as a whole, so asking
+  again 10-40 ms later is safe.
+- **One poller per process, local hand-over.** Waiters of one process (every
+  row of every run in this event loop) queue in a local FIFO; only the poller
+  talks to the server. A slot given back while a row of the same process
+  waits goes straight to it: same lease, no round trip. Once a lease is
+  `LOCAL_TURN_SECONDS` old it goes back to the server instead, and this
+  process waits `POLITE_SECONDS` before asking again, longer than other
+  processes' poll interval, so a waiting worker elsewhere gets it:
+  no process keeps the account to itself. `slot_factory` releases a run's own
+  `max_concurrency` semaphore before the lease, so its next row is already
+  queued when the lease is handed on.
 - **Cancellation.** A waiter cancelled while waiting leaves the queue; a lease
-  granted with nobody left to take it is released at once. A holder that is
-  cancelled still releases its lease (shielded), and if even that fails the
-  lease expires.
+  granted with nobody left to take it is handed on or released. A holder that
+  is cancelled still releases (shielded), and if even that fails the lease
+  expires.
+
+Why this is safe across workers: the server is the only place where slots are
+counted; a process only ever holds leases the server granted, reuses a lease
+only for its own next waiter (the count held never exceeds what was granted),
+and every lease is either renewed by a live process, released, or expires.
 
 Example:
     ```python
@@ -95,13 +114,15 @@ BUSY_SECONDS = (0.01, 0.04)
 #: Pause after an unexpected error from the server (it may be restarting).
 ERROR_PAUSE_SECONDS = 1.0
 
-#: A released lease goes straight to a waiter of the same process this many times
-#: in a row, with no server round trip; then it goes back to the server so that
-#: other processes get their turn.
-LOCAL_HANDOVERS = 8
+#: A released lease goes straight to a waiter of the same process, with no server
+#: round trip, for this long after the server granted it; then it goes back to
+#: the server so that other processes get their turn. With generations of a
+#: minute or more every lease goes back each time; with short ones a process
+#: keeps a lease for about this long.
+LOCAL_TURN_SECONDS = 30.0
 #: After giving a lease back for fairness, this process waits this long before
 #: asking again: longer than `POLL_SECONDS`, so a waiting process elsewhere wins.
-POLITE_SECONDS = 0.25
+POLITE_SECONDS = 0.15
 #: Give up giving a slot back after this long; its lease then frees it.
 RELEASE_PATIENCE_SECONDS = 15.0
 
@@ -213,7 +234,7 @@ class GlobalSlots:
     _renewer: asyncio.Task[None] | None = None
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: set[asyncio.Task[Any]] = field(default_factory=set)
-    _local_uses: dict[UUID, int] = field(default_factory=dict)
+    _granted_at: dict[UUID, float] = field(default_factory=dict)
     _client: Any = None
     _polite_until: float = 0.0
 
@@ -401,7 +422,7 @@ class GlobalSlots:
 
     def _hand_over(self, lease_id: UUID) -> None:
         self._held.add(lease_id)
-        self._local_uses[lease_id] = 0
+        self._granted_at[lease_id] = asyncio.get_running_loop().time()
         waiter = self._next_waiter()
         if waiter is None:  # everybody left while we asked
             self._spawn(self._give_back(lease_id))
@@ -447,22 +468,27 @@ class GlobalSlots:
     async def _give_back(self, lease_id: UUID) -> None:
         """Pass a lease to the next local waiter, or release it on the server.
 
-        A local hand-over costs no round trip; after `LOCAL_HANDOVERS` of them
-        the lease goes back to the server and this process lets others ask first.
+        A local hand-over costs no round trip; once the lease is
+        `LOCAL_TURN_SECONDS` old it goes back to the server and this process
+        lets others ask first.
         """
         for _ in range(_SETTLE_STEPS):
             # Let a caller that was just let through (e.g. by a run's own
             # semaphore released before this) reach the queue first.
             await asyncio.sleep(0)
-        uses = self._local_uses.pop(lease_id, 0)
+        loop = asyncio.get_running_loop()
+        granted_at = self._granted_at.get(lease_id, float("-inf"))
         waiter = self._next_waiter()
-        if waiter is not None and uses < LOCAL_HANDOVERS and lease_id in self._held:
+        if (
+            waiter is not None
+            and lease_id in self._held
+            and loop.time() - granted_at < LOCAL_TURN_SECONDS
+        ):
             self._waiters.popleft()
-            self._local_uses[lease_id] = uses + 1
             waiter.granted.set_result(lease_id)
             return
         self._held.discard(lease_id)
-        loop = asyncio.get_running_loop()
+        self._granted_at.pop(lease_id, None)
         if waiter is not None:
             self._polite_until = loop.time() + POLITE_SECONDS
         give_up = loop.time() + RELEASE_PATIENCE_SECONDS
