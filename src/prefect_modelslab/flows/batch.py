@@ -151,10 +151,12 @@ async def generate_videos_from_csv(
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await _load_credentials(credentials)
-    queued_at_once = max_concurrency
+    queued_at_once, limit_note = max_concurrency, ""
     if concurrency_limit_name:
+        # Fails before any submit when the limit does not exist; log its real size.
         limit = await require_global_limit(concurrency_limit_name)
         queued_at_once = min(max_concurrency, limit.limit)
+        limit_note = f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
     _log_problems(logger, plan)
     if strict:
@@ -170,9 +172,7 @@ async def generate_videos_from_csv(
         len(valid),
         len(plan.rows) - len(valid),
         queued_at_once,
-        f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
-        if concurrency_limit_name
-        else "",
+        limit_note,
     )
     await batch.start_progress()
     try:
