@@ -135,8 +135,10 @@ async def main() -> None:
     try:
         emu_port, api_port = free_port(), free_port()
         emulator = start(
-            [str(BIN / "prefect-modelslab"), "emulator", "--port", str(emu_port)]
-            + ["--latency", str(latency), "--queue-limit", str(q), "--key", KEY],
+            [
+                *(str(BIN / "prefect-modelslab"), "emulator", "--port", str(emu_port)),
+                *("--latency", str(latency), "--queue-limit", str(q), "--key", KEY),
+            ],
             env(),
             root / "emulator.log",
         )
@@ -144,7 +146,10 @@ async def main() -> None:
         control = f"http://127.0.0.1:{emu_port}/_emulator"
         base_url = f"http://127.0.0.1:{emu_port}/api/v6"
         server = start(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(api_port)],
+            [
+                *(str(BIN / "prefect"), "server", "start"),
+                *("--host", "127.0.0.1", "--port", str(api_port)),
+            ],
             env(
                 PREFECT_HOME=str(root / "server"),
                 PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{root / 'prefect.db'}",
@@ -185,8 +190,10 @@ async def main() -> None:
         for number in (1, 2):
             procs.append(
                 start(
-                    [str(flow_bin / "prefect"), "worker", "start", "--pool", "bench-pool"]
-                    + ["--type", "process", "--limit", "1", "--name", f"bench-worker-{number}"],
+                    [
+                        *(str(flow_bin / "prefect"), "worker", "start", "--pool", "bench-pool"),
+                        *("--type", "process", "--limit", "1", "--name", f"bench-{number}"),
+                    ],
                     env(PREFECT_API_URL=api, PREFECT_HOME=str(root / f"worker-{number}")),
                     root / f"worker-{number}.log",
                 )
@@ -204,8 +211,9 @@ async def main() -> None:
         )
         print(header)
         for label, runs, limit in variants:
-            httpx.post(f"{control}/reset", timeout=10).raise_for_status()
-            httpx.post(f"{control}/config", json={"timeline": True}, timeout=10).raise_for_status()
+            async with httpx.AsyncClient(timeout=30) as http:
+                (await http.post(f"{control}/reset")).raise_for_status()
+                (await http.post(f"{control}/config", json={"timeline": True})).raise_for_status()
             tag = uuid.uuid4().hex[:6]
             started = time.monotonic()
             ids = []
@@ -226,7 +234,8 @@ async def main() -> None:
                         break
                     await asyncio.sleep(0.5)
             wall = time.monotonic() - started
-            counters = httpx.get(f"{control}/counters", timeout=30).json()
+            async with httpx.AsyncClient(timeout=30) as http:
+                counters = (await http.get(f"{control}/counters")).json()
             entries = counters["timeline"]
             total = runs * n
             ok = all(s is not None and s.is_completed() for s in states)
@@ -240,7 +249,7 @@ async def main() -> None:
                 f"{counters['max_queued']:4d} {counters['rejected_429']:4d} "
                 f"{max(per_prompt, default=0):6d} "
                 f"{statistics.median(delays) if delays else 0:6.2f} {p95(delays):6.2f}"
-                + ("" if ok and len(entries) == total else f"  (runs ok: {ok}, {len(entries)} subs)")
+                + ("" if ok and len(entries) == total else f"  (ok: {ok}, {len(entries)} submits)")
             )
     finally:
         for proc in reversed(procs):
