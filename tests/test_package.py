@@ -66,7 +66,7 @@ LAYERS = [
     ["tasks"],
     ["sidecar"],
     ["report"],
-    ["gallery", "webhooks", "artifacts", "events"],
+    ["gallery", "webhooks", "artifacts", "events", "slots"],
     ["flows.video"],
     ["flows.batch"],
     ["flows"],

@@ -37,16 +37,78 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import timedelta
+from enum import Enum
+from typing import Any, Literal
 
-from prefect.client.schemas.schedules import CronSchedule
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.client.schemas.schedules import (
+    SCHEDULE_TYPES,
+    CronSchedule,
+    IntervalSchedule,
+    RRuleSchedule,
+)
 from prefect.deployments.runner import RunnerDeployment
 from prefect.types.entrypoint import EntrypointType
 
-__all__ = ["DEFAULT_CRON", "batch_deployment"]
+__all__ = ["DEFAULT_CONCURRENCY_LIMIT", "DEFAULT_CRON", "batch_deployment", "batch_schedule"]
 
 #: Every night at 02:00.
 DEFAULT_CRON = "0 2 * * *"
+
+#: One run of a deployment at a time; the next one waits its turn (see `batch_deployment`).
+DEFAULT_CONCURRENCY_LIMIT = ConcurrencyLimitConfig(
+    limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+)
+
+
+class _Unset(Enum):
+    UNSET = "unset"
+
+
+_UNSET: Literal[_Unset.UNSET] = _Unset.UNSET
+
+
+def batch_schedule(
+    *,
+    cron: str | None = None,
+    interval: float | timedelta | None = None,
+    rrule: str | None = None,
+    timezone: str = "UTC",
+) -> SCHEDULE_TYPES | None:
+    """One schedule from at most one of `cron`, `interval` and `rrule`.
+
+    Args:
+        cron: A cron expression, e.g. `"0 2 * * *"`.
+        interval: Seconds (or a `timedelta`) between runs.
+        rrule: An iCalendar RRULE, e.g. `"FREQ=DAILY;BYHOUR=2;BYMINUTE=0"`.
+        timezone: The IANA time zone the schedule is read in.
+
+    Returns:
+        The schedule, or None when none of the three is given.
+
+    Raises:
+        ValueError: More than one of them is given, or the interval is not positive.
+
+    Example:
+        ```python
+        batch_schedule(cron="0 2 * * *", timezone="Europe/Paris")
+        batch_schedule(interval=3600)
+        ```
+    """
+    given = [n for n, v in (("cron", cron), ("interval", interval), ("rrule", rrule)) if v]
+    if len(given) > 1:
+        raise ValueError(f"give at most one schedule (cron, interval or rrule), not {given}")
+    if cron:
+        return CronSchedule(cron=cron, timezone=timezone)
+    if interval is not None and interval != 0:
+        every = interval if isinstance(interval, timedelta) else timedelta(seconds=interval)
+        if every <= timedelta(0):
+            raise ValueError(f"interval must be positive (got {interval})")
+        return IntervalSchedule(interval=every, timezone=timezone)
+    if rrule:
+        return RRuleSchedule(rrule=rrule, timezone=timezone)
+    return None
 
 
 def batch_deployment(
@@ -55,7 +117,7 @@ def batch_deployment(
     output_url: str,
     credentials_block: str,
     name: str = "nightly-batch",
-    cron: str | None = DEFAULT_CRON,
+    cron: str | Literal[_Unset.UNSET] | None = _UNSET,
     timezone: str = "UTC",
     defaults: dict[str, Any] | None = None,
     max_concurrency: int = 5,
@@ -66,6 +128,10 @@ def batch_deployment(
     work_queue_name: str | None = None,
     tags: list[str] | None = None,
     paused: bool | None = None,
+    interval: float | timedelta | None = None,
+    rrule: str | None = None,
+    job_variables: dict[str, Any] | None = None,
+    concurrency_limit: int | ConcurrencyLimitConfig | None = DEFAULT_CONCURRENCY_LIMIT,
 ) -> RunnerDeployment:
     """Build a (by default nightly) deployment of the CSV batch flow.
 
@@ -74,8 +140,10 @@ def batch_deployment(
         output_url: The folder for videos, sidecars and `results.csv`.
         credentials_block: Name of a saved `ModelsLabCredentials` block.
         name: Deployment name.
-        cron: Cron schedule; `None` for a deployment run only on demand.
-        timezone: Time zone the cron schedule is read in.
+        cron: Cron schedule. Default: `DEFAULT_CRON` (02:00 every night) unless
+            `interval` or `rrule` is given; `None` (and no other schedule) for a
+            deployment run only on demand.
+        timezone: Time zone the schedule is read in.
         defaults: Request defaults for every row (model_id, output_type, ...).
         max_concurrency: Generations queued at once at ModelsLab.
         concurrency_limit_name: Prefect global concurrency limit shared by every
@@ -87,9 +155,24 @@ def batch_deployment(
         work_queue_name: Work queue within the pool.
         tags: Tags for the deployment and its runs.
         paused: Create the schedule paused.
+        interval: Seconds (or a `timedelta`) between runs, instead of `cron`.
+        rrule: An iCalendar RRULE, instead of `cron`.
+        job_variables: Work-pool job variables (e.g. `{"env": {...}}`, an image,
+            a working directory) for the runs of this deployment.
+        concurrency_limit: Runs of this deployment allowed at once. The default,
+            1 with `ENQUEUE`, keeps tonight's run from overlapping last night's:
+            two runs of one CSV into one folder would race on the same rows (and
+            both could pay for a row neither has journaled yet), and together
+            they would queue twice the account's share. A run that waits starts
+            when the previous one ends and reuses its finished videos for free,
+            so no night is skipped (`CANCEL_NEW` would drop it). An int means
+            that many with `ENQUEUE`; `None`: no limit.
 
     Returns:
         A `RunnerDeployment`: pass it to `prefect.serve(...)`, or call `.apply()`.
+
+    Raises:
+        ValueError: More than one of `cron`, `interval` and `rrule` is given.
 
     Example:
         ```python
@@ -121,7 +204,14 @@ def batch_deployment(
     if storage_options:
         parameters["storage_options"] = storage_options
 
-    schedules = [CronSchedule(cron=cron, timezone=timezone)] if cron else None
+    if cron is _UNSET:
+        cron = None if interval or rrule else DEFAULT_CRON
+    schedule = batch_schedule(cron=cron, interval=interval, rrule=rrule, timezone=timezone)
+    schedules = [schedule] if schedule is not None else None
+    if isinstance(concurrency_limit, int):
+        concurrency_limit = ConcurrencyLimitConfig(
+            limit=concurrency_limit, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE
+        )
     # `RunnerDeployment.from_flow` (not the sync/async-dispatching
     # `Flow.to_deployment`) returns the deployment in sync and async code alike.
     return RunnerDeployment.from_flow(
@@ -134,5 +224,7 @@ def batch_deployment(
         tags=["modelslab", *(tags or [])],
         work_pool_name=work_pool_name,
         work_queue_name=work_queue_name,
+        job_variables=job_variables,
+        concurrency_limit=concurrency_limit,
         entrypoint_type=EntrypointType.MODULE_PATH,
     )

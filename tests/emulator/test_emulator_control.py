@@ -117,3 +117,19 @@ def test_the_cli_serves_until_interrupted() -> None:
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+def test_the_timeline_is_kept_only_when_asked(emulator: ModelsLabEmulator, api: Api) -> None:
+    """Benchmarks read submit and end times per generation; by default nothing is kept."""
+    emulator.configure(latency=0.0)
+    api.submit_ok("a fox")
+    assert emulator.counters.timeline == []
+    control = emulator.base_url.split("/api/")[0] + "/_emulator/config"
+    assert api.client.post(control, json={"timeline": True}).status_code == 200
+    api.generate("a boat")
+    entries = emulator.counters.timeline
+    assert [e["prompt"] for e in entries] == ["a fox", "a boat"]
+    boat = entries[1]
+    assert boat["submitted"] <= boat["ready"] <= boat["seen_ready"]
+    emulator.configure(timeline=False)
+    assert emulator.counters.timeline == []

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
 from prefect import flow, get_run_logger
-from prefect.client.orchestration import get_client
-from prefect.concurrency.asyncio import concurrency
-from prefect.exceptions import ObjectNotFound
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -33,6 +30,7 @@ from prefect_modelslab.flows.video import Slot, run_video
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
+from prefect_modelslab.slots import require_global_limit, slot_factory
 
 __all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
 
@@ -147,8 +145,12 @@ async def generate_videos_from_csv(
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
+    queued_at_once, limit_note = max_concurrency, ""
     if concurrency_limit_name:
-        await _require_global_limit(concurrency_limit_name)
+        # Fails before any submit when the limit does not exist; log its real size.
+        limit = await require_global_limit(concurrency_limit_name)
+        queued_at_once = min(max_concurrency, limit.limit)
+        limit_note = f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
     _log_problems(logger, plan)
     if strict:
@@ -163,8 +165,8 @@ async def generate_videos_from_csv(
         len(plan.rows),
         len(valid),
         len(plan.rows) - len(valid),
-        max_concurrency,
-        f" (global limit {concurrency_limit_name!r})" if concurrency_limit_name else "",
+        queued_at_once,
+        limit_note,
     )
     await batch.board.start(batch.done, batch.total)
     try:
@@ -172,7 +174,7 @@ async def generate_videos_from_csv(
             valid,
             batch,
             creds,
-            _slot_factory(max_concurrency, concurrency_limit_name),
+            slot_factory(max_concurrency, concurrency_limit_name),
             max_in_flight=max(4 * max_concurrency, 16),
         )
     except BaseException:
@@ -306,36 +308,6 @@ async def _run_row(
 
 
 # --- slots, credentials, UI ---------------------------------------------------------
-
-
-async def _require_global_limit(name: str) -> None:
-    """Fail before any submit when the named global concurrency limit does not exist.
-
-    Prefect would otherwise only warn on every acquisition and limit nothing.
-    """
-    async with get_client() as client:
-        try:
-            await client.read_global_concurrency_limit_by_name(name)
-        except ObjectNotFound:
-            raise ValueError(
-                f"global concurrency limit {name!r} does not exist: create it with "
-                f"`prefect gcl create {name} --limit 5` (your plan's queue size)"
-            ) from None
-
-
-def _slot_factory(max_concurrency: int, limit_name: str | None) -> Slot:
-    semaphore = asyncio.Semaphore(max_concurrency)
-
-    @asynccontextmanager
-    async def slot() -> AsyncIterator[None]:
-        async with semaphore:
-            if limit_name:
-                async with concurrency(limit_name, occupy=1, strict=True):
-                    yield
-            else:
-                yield
-
-    return slot
 
 
 def _log_problems(logger: Any, plan: BatchPlan) -> None:

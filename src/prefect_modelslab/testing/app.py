@@ -232,6 +232,8 @@ class EmulatorApp:
         status = generation.status(now)
         if status == "processing":
             return self._processing(generation, now, message_key)
+        if generation.seen_ready_at is None:
+            generation.seen_ready_at = now
         if status == "failed":
             return self._failed(generation, message_key)
         return self._success(generation, full)

@@ -221,6 +221,7 @@ class ModelsLabEmulator:
         queue_limit: int | None = None,
         string_id_every: int | None = None,
         size_multiple: int | None = None,
+        timeline: bool | None = None,
     ) -> Settings:
         """Change settings while running; arguments left as `None` are kept.
 
@@ -235,6 +236,7 @@ class ModelsLabEmulator:
             queue_limit=queue_limit,
             string_id_every=string_id_every,
             size_multiple=size_multiple,
+            timeline=timeline,
         )
 
     @property

@@ -42,6 +42,10 @@ class EmulatorCounters:
         rejected_429: submits answered 429 (queue full or an injected 429).
         webhooks_sent: webhook calls answered with a 2xx status.
         webhooks_failed: webhook calls that failed (no answer, timeout, non-2xx).
+        timeline: only with the `timeline` setting on: one entry per accepted
+            generation, in submit order: `prompt`, `submitted`, `ready` (when it
+            ends) and `seen_ready` (the first answer that told a client it had
+            ended, or None), as seconds on the emulator's monotonic clock.
     """
 
     submit_requests: int = 0
@@ -56,6 +60,7 @@ class EmulatorCounters:
     rejected_429: int = 0
     webhooks_sent: int = 0
     webhooks_failed: int = 0
+    timeline: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         """The counters as JSON-ready data (the body of `GET /_emulator/counters`).
@@ -87,12 +92,14 @@ class Settings:
         queue_limit: generations one key may have running at once.
         string_id_every: every n-th generation gets a string id (0: never).
         size_multiple: width and height are rounded down to a multiple of it.
+        timeline: keep a per-generation timeline in the counters (benchmarks).
     """
 
     latency: float = 2.0
     queue_limit: int = 5
     string_id_every: int = 3
     size_multiple: int = 8
+    timeline: bool = False
 
     def check(self) -> None:
         """Raise `ValueError` for settings the emulator cannot honour."""
@@ -121,6 +128,7 @@ class Generation:
         submitted_at: `time.monotonic()` at submit.
         ready_at: when it stops processing (unless `never_finish`).
         faults: generation-level faults it carries, by kind.
+        seen_ready_at: when an answer first told a client it had ended.
     """
 
     number: int
@@ -133,6 +141,7 @@ class Generation:
     submitted_at: float
     ready_at: float
     faults: dict[str, Fault]
+    seen_ready_at: float | None = None
 
     def status(self, now: float) -> GenerationStatus:
         """Where the generation is at `now`."""
@@ -231,8 +240,22 @@ class EmulatorState:
                 "submits_by_prompt": dict(self._counters["submits_by_prompt"]),
                 "fetches_by_id": dict(self._counters["fetches_by_id"]),
                 "queued_now": queued,
+                "timeline": self._timeline() if self._settings.timeline else [],
             }
         return EmulatorCounters.from_dict(data)
+
+    def _timeline(self) -> list[dict[str, Any]]:
+        # Called with the lock held.
+        ordered = sorted(self._generations.values(), key=lambda g: g.number)
+        return [
+            {
+                "prompt": g.prompt,
+                "submitted": g.submitted_at,
+                "ready": g.ready_at,
+                "seen_ready": g.seen_ready_at,
+            }
+            for g in ordered
+        ]
 
     # generations --------------------------------------------------------
 
