@@ -5,7 +5,8 @@ plus the prepared names below (what a reader has at hand by then: a saved
 block, a ready job, a stored video...), in a folder that holds `prompts.csv`
 and `examples/prompts.csv`, with `MODELSLAB_API_KEY`/`MODELSLAB_BASE_URL`
 pointing at the emulator and the blocks `modelslab` and `prod` saved
-(`"BLOCK_NAME"`, Prefect's placeholder in block examples, means `modelslab`).
+(`"BLOCK_NAME"`, Prefect's placeholder in block examples, means `modelslab`),
+and the global concurrency limit `modelslab-account` (5 slots) created.
 Top-level `await` is allowed. A block whose first line is `# not run: <reason>`
 is skipped for that reason (it needs a real bucket, a worker, or serves forever).
 """
@@ -101,6 +102,7 @@ async def prepared(example_emulator: ModelsLabEmulator, tmp_path_factory: Any) -
     )
     for name in ("modelslab", "prod"):
         await credentials.save(name, overwrite=True)
+    await _global_limit("modelslab-account", 5)
     request = Text2VideoRequest(prompt="a red fox running through snow", **SMALL)
     result = await run_video(request, str(folder), credentials, name="fox")
     job = result_job = await _ready_job(credentials, request)
@@ -134,6 +136,20 @@ async def prepared(example_emulator: ModelsLabEmulator, tmp_path_factory: Any) -
         **{name: getattr(prefect_modelslab, name) for name in prefect_modelslab.__all__},
         "run_video": run_video,
     }
+
+
+async def _global_limit(name: str, size: int) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists
+
+    async with get_client() as client:
+        try:
+            await client.create_global_concurrency_limit(
+                GlobalConcurrencyLimitCreate(name=name, limit=size)
+            )
+        except ObjectAlreadyExists:
+            pass
 
 
 async def _ready_job(credentials: ModelsLabCredentials, request: Text2VideoRequest) -> Any:

@@ -267,7 +267,7 @@ class GlobalSlots:
         Example:
             ```python
             async with account_slots("modelslab-account").slot():
-                await submit_and_wait()
+                ...  # submit, then wait until the generation is ready
             ```
         """
         lease_id = await self.acquire(holder)
@@ -290,6 +290,7 @@ class GlobalSlots:
 
         Example:
             ```python
+            slots = account_slots("modelslab-account")
             lease = await slots.acquire()
             try:
                 ...
@@ -309,7 +310,8 @@ class GlobalSlots:
 
         Example:
             ```python
-            await slots.release(lease)
+            slots = account_slots("modelslab-account")
+            await slots.release(await slots.acquire())
             ```
         """
         await asyncio.shield(self._give_back(lease_id))
