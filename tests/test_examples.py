@@ -14,6 +14,7 @@ is skipped for that reason (it needs a real bucket, a worker, or serves forever)
 from __future__ import annotations
 
 import ast
+import contextlib
 import asyncio
 import doctest
 import importlib
@@ -144,12 +145,10 @@ async def _global_limit(name: str, size: int) -> None:
     from prefect.exceptions import ObjectAlreadyExists
 
     async with get_client() as client:
-        try:
+        with contextlib.suppress(ObjectAlreadyExists):
             await client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=name, limit=size)
             )
-        except ObjectAlreadyExists:
-            pass
 
 
 async def _ready_job(credentials: ModelsLabCredentials, request: Text2VideoRequest) -> Any:
