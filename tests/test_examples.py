@@ -14,8 +14,8 @@ is skipped for that reason (it needs a real bucket, a worker, or serves forever)
 from __future__ import annotations
 
 import ast
-import contextlib
 import asyncio
+import contextlib
 import doctest
 import importlib
 import inspect
