@@ -43,6 +43,12 @@ class ModelsLabCredentials(CredentialsBlock):
     """
 
     _block_type_name = "ModelsLab Credentials"
+    # The catalog shows this as is: one line, not the hard-wrapped docstring.
+    _description = (
+        "Credentials for the ModelsLab API: the key (kept secret, sent only in request bodies "
+        "to the base URL, never to the hosts that serve the videos), the API root and "
+        "request timeouts."
+    )
     _logo_url = HttpUrl("https://modelslab.com/favicon.ico")
     _documentation_url = HttpUrl("https://github.com/prefect-modelslab/prefect-modelslab#readme")
 

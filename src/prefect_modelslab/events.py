@@ -1,4 +1,10 @@
-"""One Prefect event per batch row, for automations: `modelslab.video.<outcome>`.
+"""One Prefect event per batch row, for automations: `modelslab.video.<status>`.
+
+`modelslab.video.succeeded`, `.check_failed`, `.failed`, `.invalid` (and
+`.unknown`, `.not_started` when a run stops): one name per outcome, so an
+automation can match exactly the outcomes it cares about. The row's id is the
+resource, the generation a related resource (role `generation`), and the
+payload says why in one readable field, `reason`.
 
 Events only tell; a failure to emit one is logged and never fails a row.
 """
@@ -10,13 +16,35 @@ from typing import Any
 from prefect.events import emit_event
 
 from prefect_modelslab.logs import run_logger
+from prefect_modelslab.naming import shorten
 from prefect_modelslab.report import RowResult
 
-__all__ = ["emit_row_event"]
+__all__ = ["EVENT_PREFIX", "emit_row_event", "row_event_name"]
+
+#: Every row event's name starts with this; the row's status follows.
+EVENT_PREFIX = "modelslab.video."
+_LABEL_CHARS = 200
+
+
+def row_event_name(result: RowResult) -> str:
+    """The event name of a finished row: `modelslab.video.<status>`.
+
+    Example:
+        ```python
+        from prefect_modelslab.events import row_event_name
+
+        row_event_name(report.rows[0])  # 'modelslab.video.succeeded'
+        ```
+    """
+    return EVENT_PREFIX + result.status
 
 
 def emit_row_event(result: RowResult, source: str) -> None:
-    """Emit the event of one finished row (never raises).
+    """Emit the event of one finished row, whatever its outcome (never raises).
+
+    Args:
+        result: The row's outcome.
+        source: The CSV the row came from (a resource label).
 
     Example:
         ```python
@@ -25,27 +53,35 @@ def emit_row_event(result: RowResult, source: str) -> None:
         emit_row_event(report.rows[0], "prompts.csv")
         ```
     """
-    if result.status == "invalid":
-        return  # never submitted: no video to speak of
     related: list[dict[str, Any]] = []
     if result.generation_id:
         related.append(
             {
                 "prefect.resource.id": f"modelslab.generation.{result.generation_id}",
                 "prefect.resource.role": "generation",
+                "prefect.resource.name": f"generation {result.generation_id}",
             }
         )
+    resource = {
+        "prefect.resource.id": f"modelslab.video.{result.id}",
+        "prefect.resource.name": result.id,
+        "modelslab.row": str(result.row),
+        "modelslab.status": result.status,
+        "modelslab.csv": source,
+    }
+    if result.error:
+        resource["modelslab.reason"] = shorten(result.error, _LABEL_CHARS)
+    payload = {
+        "row": result.row,
+        "id": result.id,
+        "status": result.status,
+        "reason": result.error,
+        "prompt": result.prompt,
+        **result.model_dump(mode="json", exclude={"row", "id", "status", "error", "prompt"}),
+    }
     try:
         emit_event(
-            event=f"modelslab.video.{'succeeded' if result.status == 'succeeded' else 'failed'}",
-            resource={
-                "prefect.resource.id": f"modelslab.video.{result.id}",
-                "prefect.resource.name": result.id,
-                "modelslab.row": str(result.row),
-                "modelslab.csv": source,
-            },
-            related=related,
-            payload=result.model_dump(mode="json"),
+            event=row_event_name(result), resource=resource, related=related, payload=payload
         )
     except Exception as error:
         run_logger().warning("Could not emit the event of row %d: %r", result.row, error)

@@ -7,6 +7,7 @@ artifact key (`artifact_key`), and the short texts run names are built from.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import re
 import unicodedata
@@ -26,9 +27,11 @@ __all__ = [
     "check_run_name",
     "download_run_name",
     "id_problem",
+    "row_label",
     "shorten",
     "slug",
     "submit_run_name",
+    "video_card_key",
     "video_name",
     "wait_run_name",
 ]
@@ -132,18 +135,55 @@ def artifact_key(*parts: str) -> str:
     return key[:_ARTIFACT_KEY_CHARS].rstrip("-") or "modelslab"
 
 
-def batch_key_prefix(source: str) -> str:
-    """The artifact key prefix of a batch: named after its source (a CSV's stem).
+def _scope(*parts: str) -> str:
+    """A short hash of `parts`: what keeps two CSVs' or folders' artifact keys apart."""
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:8]
+
+
+def batch_key_prefix(source: str, output_url: str = "") -> str:
+    """The artifact key prefix of a batch: its source's stem and a short hash of source and folder.
+
+    Two CSVs with the same file name, or one CSV run into two folders, get
+    different prefixes, so their artifacts never overwrite each other's.
 
     Example:
         ```python
         from prefect_modelslab.naming import batch_key_prefix
 
-        batch_key_prefix("s3://bucket/Nightly Prompts.csv")  # 'modelslab-batch-nightly-prompts'
+        batch_key_prefix("s3://bucket/Nightly Prompts.csv", "s3://bucket/videos")
+        # 'modelslab-batch-nightly-prompts-<8 hex digits>'
         ```
     """
     stem = posixpath.basename(source.rstrip("/")).rsplit(".", 1)[0]
-    return artifact_key("modelslab-batch", slug(stem))
+    return artifact_key("modelslab-batch", slug(stem), _scope(source, output_url))
+
+
+def video_card_key(output_url: str, name: str) -> str:
+    """The artifact key of one video's card: its name and a short hash of its folder and name.
+
+    Example:
+        ```python
+        from prefect_modelslab.naming import video_card_key
+
+        video_card_key("s3://bucket/videos", "city-tram")  # 'video-city-tram-<8 hex digits>'
+        ```
+    """
+    return artifact_key("video", slug(name, 60), _scope(output_url, name))
+
+
+def row_label(job: Any) -> str:
+    """How a log line names the video a job is for: `<name> (generation <id>)`.
+
+    Example:
+        ```python
+        from prefect_modelslab.naming import row_label
+
+        row_label(job)  # 'fox (generation 1234)'
+        ```
+    """
+    name = getattr(job, "name", None)
+    generation = f"generation {getattr(job, 'generation_id', '?')}"
+    return f"{name} ({generation})" if name else generation
 
 
 def shorten(text: str, limit: int = 30) -> str:

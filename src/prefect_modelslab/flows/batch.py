@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import posixpath
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -29,7 +30,13 @@ from prefect_modelslab.events import emit_row_event
 from prefect_modelslab.flows.video import Slot, run_video
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.naming import batch_key_prefix
-from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
+from prefect_modelslab.report import (
+    STATUSES,
+    BatchReport,
+    RowResult,
+    error_text,
+    write_results_csv,
+)
 from prefect_modelslab.slots import require_global_limit, slot_factory
 
 __all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
@@ -168,7 +175,7 @@ async def generate_videos_from_csv(
         queued_at_once,
         limit_note,
     )
-    await batch.board.start(batch.done, batch.total)
+    await batch.board.start(batch.done, batch.total, counts=batch.counts())
     try:
         await _run_rows(
             valid,
@@ -195,10 +202,11 @@ async def generate_videos_from_csv(
         # (the report, the table artifact) rather than failing the whole run.
         logger.error("Could not write %s: %s", results_url, error_text(error))
         written = None
+    gallery: str | None = None
     if written:  # the gallery is built from results.csv; its failure is only a warning
-        await asyncio.to_thread(write_gallery_or_warn, output_url, options, logger)
+        gallery = await asyncio.to_thread(write_gallery_or_warn, output_url, options, logger)
     report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
-    await batch.board.finish(report)
+    await batch.board.finish(report, gallery_url=gallery)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
     return report
 
@@ -214,7 +222,9 @@ class _Batch:
         self.logger = logger
         self.output_url = output_url
         self.options = options
-        self.board = BatchBoard(batch_key_prefix(plan.source), plan.source)
+        self.board = BatchBoard(
+            batch_key_prefix(plan.source, output_url), plan.source, storage_options=options
+        )
         self.results: list[RowResult | None] = [
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
@@ -224,6 +234,7 @@ class _Batch:
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
+                emit_row_event(result, plan.source)
                 self.notify(result)
 
     def notify(self, result: RowResult) -> None:
@@ -241,7 +252,12 @@ class _Batch:
         self.done += 1
         emit_row_event(result, self.plan.source)
         self.notify(result)
-        await self.board.progress(self.done, self.total)
+        await self.board.progress(self.done, self.total, counts=self.counts())
+
+    def counts(self) -> dict[str, int]:
+        """How many rows ended so far, per status."""
+        tally = Counter(r.status for r in self.results if r is not None)
+        return {status: tally[status] for status in STATUSES if tally[status]}
 
     def final_rows(self) -> list[RowResult]:
         return [
@@ -295,6 +311,7 @@ async def _run_row(
             name=row.id,
             storage_options=batch.options,
             slot=slot,
+            card=False,
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()

@@ -37,7 +37,8 @@ from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import check_id, shorten, video_name
 from prefect_modelslab.results import Timings, VideoResult
 from prefect_modelslab.sidecar import SidecarStore
-from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
+from prefect_modelslab.tasks import download_video, submit_video, wait_for_video
+from prefect_modelslab.tasks.check import check_video_verdict
 
 __all__ = ["Slot", "generate_video", "run_video"]
 
@@ -65,6 +66,7 @@ async def run_video(
     slot: Slot | None = None,
     max_wait_seconds: float = 1800.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    card: bool = True,
 ) -> VideoResult:
     """Make one video into `output_url`: reuse, resume or submit; then wait, download, check.
 
@@ -84,6 +86,8 @@ async def run_video(
             wait ends (the server's queue), never during download and check.
         max_wait_seconds: Deadline of the wait, and of waiting on a full queue.
         max_bytes: Largest file accepted.
+        card: Create the video's Markdown artifact (a batch shows its table
+            and gallery instead of one card per row).
 
     Returns:
         The result. A video that failed its check is returned (with
@@ -121,7 +125,8 @@ async def run_video(
             reused.video_url,
             reused.generation_id,
         )
-        await create_video_card(reused)
+        if card:
+            await create_video_card(reused, options)
         return reused
 
     journal = Journal(output_url, options)
@@ -162,8 +167,9 @@ async def run_video(
         )
     except ModelsLabError:
         logger.error(
-            "Generation %s could not be downloaded; a re-run fetches it again without "
+            "%s (generation %s) could not be downloaded; a re-run fetches it again without "
             "paying (delete %s to generate a new one instead)",
+            name,
             job.generation_id,
             journal_url,
         )
@@ -171,7 +177,7 @@ async def run_video(
     timings["download_s"] = time.monotonic() - mark
 
     mark = time.monotonic()
-    verdict = await check_video(stored, job, storage_options=storage_options)
+    verdict = await check_video_verdict(stored, job, storage_options=storage_options)
     timings["check_s"] = time.monotonic() - mark
 
     result = VideoResult(
@@ -195,7 +201,8 @@ async def run_video(
         "passed" if verdict.passed else "FAILED: " + "; ".join(verdict.problems),
         result.timings.total_s,
     )
-    await create_video_card(result)
+    if card:
+        await create_video_card(result, options)
     return result
 
 

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, cast
+
+from prefect.client.schemas.objects import State
+from prefect.states import Failed
 
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.media import VideoCheck, VideoProbeError, check_media, probe_video
 from prefect_modelslab.models import VideoJob, expected_video
-from prefect_modelslab.naming import check_run_name
+from prefect_modelslab.naming import check_run_name, row_label
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks._common import modelslab_task
 
-__all__ = ["check_video"]
+__all__ = ["check_video", "check_video_verdict"]
 
 
 @modelslab_task(
@@ -26,13 +30,17 @@ __all__ = ["check_video"]
 )
 async def check_video(
     video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
-) -> VideoCheck:
+) -> VideoCheck | State[Any]:
     """Probe the stored file and check it against the request and the server's `meta`.
 
     Frames, fps, width, height and format are compared; where `meta` says the
     server used other values than the request, `meta` wins. A file the probe
     cannot read (truncated, corrupt, not a video) gives a failed check whose
     problem says why; it does not raise.
+
+    A failed check ends the task run `Failed` (red in the UI, its message the
+    problems) with the verdict as the state's data: call the task with
+    `return_state=True`, or use `check_video_verdict`, which reads it back.
 
     Args:
         video: The stored file (`download_video`'s result).
@@ -41,32 +49,59 @@ async def check_video(
 
     Returns:
         The verdict: `passed`, readable `problems`, the probe's `info` and
-        what was `expected`.
+        what was `expected`; a `Failed` state holding it when the check failed.
 
     Example:
         ```python
         stored = await download_video(ready, "videos/fox.gif")
-        verdict = await check_video(stored, ready)
+        state = await check_video(stored, ready, return_state=True)
+        verdict = await state.aresult(raise_on_failure=False)  # passed or not
         verdict.passed, verdict.problems
         ```
     """
     logger = run_logger()
     expected, overrides = expected_video(job)
     for line in overrides:
-        logger.info("Generation %s: %s; checking against that", job.generation_id, line)
+        logger.info("%s: %s; checking against that", row_label(job), line)
     try:
         info = await asyncio.to_thread(probe_video, video.url, **(storage_options or {}))
     except VideoProbeError as error:
         verdict = VideoCheck.unreadable(error, expected)
     else:
         verdict = check_media(info, expected)
+    label = row_label(job)
     if verdict.passed:
-        logger.info("Generation %s: %s passed its check", job.generation_id, video.name)
-    else:
-        logger.warning(
-            "Generation %s: %s failed its check: %s",
-            job.generation_id,
-            video.name,
-            "; ".join(verdict.problems),
-        )
-    return verdict
+        logger.info("%s: %s passed its check", label, video.name)
+        return verdict
+    problems = "; ".join(verdict.problems) or "the check failed"
+    logger.warning("%s: %s failed its check: %s", label, video.name, problems)
+    return Failed(message=f"{video.name} failed its check: {problems}", data=verdict)
+
+
+async def check_video_verdict(
+    video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
+) -> VideoCheck:
+    """Run `check_video` and return its verdict, passed or failed.
+
+    A failed check still ends its task run `Failed` (red in the UI); the
+    verdict is read back from that state rather than raised.
+
+    Raises:
+        Exception: The check task itself failed (its exception), or did not finish.
+
+    Example:
+        ```python
+        from prefect_modelslab.tasks.check import check_video_verdict
+
+        verdict = await check_video_verdict(stored, ready)
+        verdict.passed, verdict.problems
+        ```
+    """
+    call = check_video(video, job, storage_options=storage_options, return_state=True)
+    state = await cast(Awaitable[State[Any]], call)
+    result = await state.aresult(raise_on_failure=False)
+    if isinstance(result, VideoCheck):
+        return result
+    if isinstance(result, BaseException):
+        raise result
+    raise RuntimeError(f"check_video ended {state.type.value} without a verdict: {state.message}")

@@ -15,7 +15,7 @@ from prefect_modelslab.fetcher import (
 )
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import VideoJob
-from prefect_modelslab.naming import download_run_name
+from prefect_modelslab.naming import download_run_name, row_label
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks._common import modelslab_task
 
@@ -97,14 +97,14 @@ async def download_video(
                 link_wait_seconds=link_wait_seconds,
                 timeout_seconds=timeout_seconds,
                 storage_options=storage_options,
-                label=f"generation {job.generation_id}",
+                label=row_label(job),
             )
         except DownloadError as error:
             error.generation_id = job.generation_id
             raise
     logger.info(
-        "Stored generation %s at %s (%d bytes, %.1f s)",
-        job.generation_id,
+        "Stored %s at %s (%d bytes, %.1f s)",
+        row_label(job),
         video_url,
         stored.bytes,
         time.monotonic() - started,

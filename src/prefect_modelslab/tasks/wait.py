@@ -12,7 +12,7 @@ from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import VideoJob
-from prefect_modelslab.naming import wait_run_name
+from prefect_modelslab.naming import row_label, wait_run_name
 from prefect_modelslab.retries import RetryPolicy
 from prefect_modelslab.tasks._common import modelslab_task, retry_on_transient
 
@@ -130,7 +130,7 @@ async def wait_for_video(
     """
     logger = run_logger()
     if job.is_ready:
-        logger.info("Generation %s was ready at submit", job.generation_id)
+        logger.info("%s was ready at submit", row_label(job))
         return job
     plan = schedule or DEFAULT_SCHEDULE
     started = time.monotonic()
@@ -139,8 +139,8 @@ async def wait_for_video(
     delay = plan.first(job.eta, elapsed=max(0.0, since_submit))
     fetches = 0
     logger.info(
-        "Waiting for generation %s (eta %s)",
-        job.generation_id,
+        "Waiting for %s (eta %s)",
+        row_label(job),
         f"{job.eta:.1f} s" if job.eta is not None else "unknown",
     )
     async with credentials.get_async_client() as client:
@@ -154,14 +154,14 @@ async def wait_for_video(
             except GenerationFailedError as error:
                 if error.generation_id is None:
                     error.generation_id = job.generation_id
-                logger.error("Generation %s failed: %s", job.generation_id, error)
+                logger.error("%s failed: %s", row_label(job), error)
                 raise
             fetches += 1
             job = job.updated(response)
             if job.is_ready:
                 logger.info(
-                    "Generation %s is ready (%d fetch%s, %.1f s)",
-                    job.generation_id,
+                    "%s is ready (%d fetch%s, %.1f s)",
+                    row_label(job),
                     fetches,
                     "" if fetches == 1 else "es",
                     time.monotonic() - started,
