@@ -4,23 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import csv
-import json
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-from prefect.client.schemas.filters import (
-    ArtifactFilter,
-    ArtifactFilterFlowRunId,
-    LogFilter,
-    LogFilterFlowRunId,
-)
 
 from prefect_modelslab import artifacts as artifacts_module
-from prefect_modelslab import events as events_module
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.flows import batch as batch_module
@@ -266,72 +257,6 @@ async def test_a_global_concurrency_limit_is_shared(
     )
     assert report.ok
     assert fast_emulator.counters.max_queued == 1
-
-
-async def test_ui_name_artifacts_events_and_no_key_anywhere(
-    fast_emulator: ModelsLabEmulator,
-    credentials: ModelsLabCredentials,
-    write_csv: WriteCsv,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    events: list[dict[str, Any]] = []
-    monkeypatch.setattr(events_module, "emit_event", lambda **kw: events.append(kw))
-    fast_emulator.inject(Fault("generation_failed", prompt="storm", times=None))
-    path = write_csv(
-        [["id", "prompt", "fps"], ["fox", "a red fox", ""], ["", "a storm", ""], ["", "x", "0"]],
-        name="My Prompts.csv",
-    )
-    out = tmp_path / "out"
-    state = await generate_videos_from_csv(
-        str(path), str(out), credentials, defaults=TINY, return_state=True
-    )
-    report: BatchReport = await state.result()  # type: ignore[misc]
-    flow_run_id: UUID = state.state_details.flow_run_id  # type: ignore[assignment]
-    key = fast_emulator.api_key
-
-    async with get_client() as client:
-        flow_run = await client.read_flow_run(flow_run_id)
-        artifacts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-        logs = await client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
-        )
-
-    assert flow_run.name == "batch · My Prompts.csv"
-    by_key = {a.key: a for a in artifacts}
-    progress = by_key["modelslab-batch-my-prompts-progress"]
-    assert progress.type == "progress" and progress.data == 100.0
-    table = by_key["modelslab-batch-my-prompts-results"]
-    assert table.type == "table"
-    table_rows = json.loads(table.data) if isinstance(table.data, str) else table.data
-    assert [r["status"] for r in table_rows] == ["succeeded", "failed", "invalid"]
-    summary = by_key["modelslab-batch-my-prompts-summary"]
-    assert summary.type == "markdown" and "| 1 | 0 | 1 | 1 | 3 |" in str(summary.data)
-
-    assert sorted(e["event"] for e in events) == [
-        "modelslab.video.failed",
-        "modelslab.video.succeeded",
-    ]
-    by_name = {e["event"]: e for e in events}
-    ok = by_name["modelslab.video.succeeded"]
-    assert ok["resource"]["prefect.resource.id"] == "modelslab.video.fox"
-    assert ok["related"][0]["prefect.resource.id"] == (
-        f"modelslab.generation.{report.rows[0].generation_id}"
-    )
-    assert ok["payload"]["video"] == report.rows[0].video
-    assert by_name["modelslab.video.failed"]["payload"]["status"] == "failed"
-    assert len(events) == 2  # the invalid row never became a video
-
-    # The key is nowhere: files, artifacts, events, parameters, logs.
-    for file in out.rglob("*"):
-        if file.is_file() and file.suffix in {".csv", ".json"}:
-            assert key not in file.read_text(), file
-    assert key not in json.dumps([a.model_dump(mode="json") for a in artifacts])
-    assert key not in json.dumps(events, default=str)
-    assert key not in json.dumps(flow_run.parameters, default=str)
-    assert logs and key not in " ".join(log.message for log in logs)
 
 
 async def test_a_failing_progress_update_or_callback_loses_no_row(

@@ -34,7 +34,7 @@ from prefect_modelslab.exceptions import (
 from prefect_modelslab.flows import generate_video, run_video
 from prefect_modelslab.journal import Journal
 from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.naming import video_name
+from prefect_modelslab.naming import video_card_key, video_name
 from prefect_modelslab.results import VideoResult
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
@@ -118,7 +118,8 @@ async def test_gif_end_to_end_as_a_flow(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
         )
     assert flow_run.name == "video · a red fox running through snow"
-    assert [a.key for a in artifacts] == [f"video-{name}"]
+    # One card, its key scoped by folder and name (two folders never share one).
+    assert [a.key for a in artifacts] == [video_card_key(str(folder), name)]
     assert "check passed" in str(artifacts[0].data)
     assert result.generation_id in str(artifacts[0].data)
 
@@ -433,7 +434,9 @@ async def test_the_key_never_appears_in_logs_files_results_or_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=flow_run_ids))
         )
     keyed = [a for a in artifacts if a.key is not None]
-    assert [a.key for a in keyed] == ["video-" + video_name(_request("a good fox"))]
+    assert [a.key for a in keyed] == [
+        video_card_key(str(folder), video_name(_request("a good fox")))
+    ]
     seen += [json.dumps(a.model_dump(mode="json"), default=str) for a in artifacts]
     # Failed runs persist their exception (a result record): read what was written.
     stored = [a.data["storage_key"] for a in artifacts if isinstance(a.data, dict)]

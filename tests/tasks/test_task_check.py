@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from prefect_modelslab.media import VideoCheck
 from prefect_modelslab.models import Text2VideoRequest, VideoJob, VideoMeta, expected_video
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks import check_video, download_video
+from prefect_modelslab.tasks.check import check_video_verdict
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings(
@@ -51,13 +53,17 @@ async def test_mp4_passes(ready_job: ReadyJob, out_dir: Path) -> None:
     assert verdict.info is not None and verdict.info.format == "mp4"
 
 
-async def test_wrong_frame_count_fails_the_check(
+async def test_wrong_frame_count_fails_the_check_and_its_task_run(
     ready_job: ReadyJob, emulator: ModelsLabEmulator, out_dir: Path
 ) -> None:
     emulator.inject(Fault("wrong_frames", frames=2))
     job, stored = await _stored(ready_job, out_dir, _request("a fox short of frames"))
-    verdict = await check_video.fn(stored, job)
-    assert not verdict.passed
+    state = await check_video(stored, job, return_state=True)
+    # The task run is red in the UI, and its message says why.
+    assert state.is_failed()
+    assert state.message == "fox.gif failed its check: frames: got 2, expected 4"
+    verdict = await state.aresult(raise_on_failure=False)
+    assert isinstance(verdict, VideoCheck) and not verdict.passed
     assert verdict.problems == ["frames: got 2, expected 4"]
 
 
@@ -66,7 +72,7 @@ async def test_truncated_file_fails_with_a_clear_problem(
 ) -> None:
     emulator.inject(Fault("truncated_file"))
     job, stored = await _stored(ready_job, out_dir, _request("a cut fox"))
-    verdict = await check_video.fn(stored, job)
+    verdict = await check_video_verdict(stored, job)
     assert not verdict.passed
     assert verdict.info is None
     assert len(verdict.problems) == 1 and "truncated" in verdict.problems[0]
