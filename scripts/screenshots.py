@@ -10,19 +10,22 @@ PREFECT_HOME, analytics off, the UI pointed at the same server), runs
 run and its artifacts through the Prefect API, and drives headless Chromium
 over the DevTools protocol (`prefect_modelslab.testing.chromium`) to save:
 
+- `progress.png`: the demo's progress artifact while it runs (counts, eta);
 - `flow-run.png`: the flow run page (state, task timeline with the progress
   artifact's markers, logs);
 - `flow-run-artifacts.png`: its Artifacts tab;
-- `results-table.png`: the results table artifact;
-- `summary.png`: the summary (markdown) artifact;
+- `results-table.png`: the results table artifact of the batch with problems;
+- `summary.png`: its summary (markdown) artifact;
 - `events.png`: the event feed, filtered to `modelslab.video.*`;
+- `event-check-failed.png`: one `modelslab.video.check_failed` event's page;
 - `gallery.png`: the demo batch's `index.html`;
-- `gallery-problems.png`: the gallery of a small batch, run first against the
-  bundled emulator with faults, that has a failed, a check-failed and an
-  invalid row.
+- `gallery-problems.png`: the gallery of a small batch, run after the demo
+  against the bundled emulator with faults, that has a failed, a
+  check-failed and an invalid row.
 
 It installs nothing. Chromium comes from the system (Debian/Ubuntu:
-`apt-get install chromium`; or set CHROMIUM=/path/to/chrome). Exits 0 when
+`apt-get install chromium`; or set CHROMIUM=/path/to/chrome); the status
+markers (✅ ❌ ...) need a colour emoji font (`fonts-noto-color-emoji`). Exits 0 when
 every picture was taken and looks like a page (not blank), 1 on any failure,
 2 when Chromium or the project's commands are missing; the servers it starts
 are stopped in every case.
@@ -123,36 +126,52 @@ def take_all(
     )
     videos, problems = work / "videos", work / "problems"
     with prefect_server(prefect, port, env, work / "server.log"):
-        step(f"Prefect server up at {ui}; running a batch with problems")
-        run_batch_with_problems(cli, env, work, problems)
-        step("running the demo batch")
-        demo = subprocess.run(  # noqa: S603 - the project's own command
-            [str(cli), "demo", "--out", str(videos)],
-            env={**env, "COLUMNS": "160"},
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
-        (work / "demo.log").write_text(demo.stdout + demo.stderr)
-        if demo.returncode not in (0, 1) or not (videos / "results.csv").is_file():
-            tail = (demo.stdout + demo.stderr)[-1500:]
-            raise ScreenshotError(f"the demo failed (exit {demo.returncode}):\n{tail}")
-        if not (videos / "index.html").is_file():
-            raise ScreenshotError(f"the demo wrote no gallery ({videos / 'index.html'})")
-        run = latest_flow_run(api)
-        artifacts = run_artifacts(api, run["id"])
-        step(f"flow run {run['name']!r} ({run['id']}); taking screenshots")
         out.mkdir(parents=True, exist_ok=True)
         with Chromium(chromium) as browser:
             page = browser.new_page(*VIEWPORT)
+            step(f"Prefect server up at {ui}; running the demo batch (progress while it runs)")
+            with (work / "demo.log").open("w") as demo_log:
+                demo = subprocess.Popen(  # noqa: S603 - the project's own command
+                    [str(cli), "demo", "--out", str(videos)],
+                    env={**env, "COLUMNS": "160"},
+                    stdin=subprocess.DEVNULL,
+                    stdout=demo_log,
+                    stderr=subprocess.STDOUT,
+                    text=True,
+                )
+                try:
+                    live = progress_while_running(page, ui, api, out, timeout)
+                    code = demo.wait(timeout=900)
+                finally:
+                    if demo.poll() is None:
+                        demo.kill()
+                        demo.wait(timeout=30)
+            if code not in (0, 1) or not (videos / "results.csv").is_file():
+                tail = (work / "demo.log").read_text(errors="replace")[-1500:]
+                raise ScreenshotError(f"the demo failed (exit {code}):\n{tail}")
+            if not (videos / "index.html").is_file():
+                raise ScreenshotError(f"the demo wrote no gallery ({videos / 'index.html'})")
+            run = latest_flow_run(api, "batch · prompts.csv")
+            artifacts = run_artifacts(api, run["id"])
+            step(f"demo flow run {run['name']!r} ({run['id']}); taking screenshots")
             taken = [
+                live,
                 flow_run_page(page, ui, run, out, timeout),
                 artifacts_tab(page, ui, run, artifacts, out, timeout),
-                artifact_page(page, ui, artifacts["table"], out / "results-table.png", timeout),
-                artifact_page(page, ui, artifacts["summary"], out / "summary.png", timeout),
-                events_page(page, ui, out, timeout),
                 gallery_page(page, videos, out / "gallery.png", timeout),
+            ]
+            step("running a batch with problems")
+            run_batch_with_problems(cli, env, work, problems)
+            run = latest_flow_run(api, "batch · problems-prompts.csv")
+            artifacts = run_artifacts(api, run["id"])
+            step(f"problems flow run {run['name']!r} ({run['id']}); taking screenshots")
+            taken += [
+                artifact_page(page, ui, artifacts["table"], out / "results-table.png", timeout),
+                artifact_page(
+                    page, ui, artifacts["summary"], out / "summary.png", timeout, full_page=True
+                ),
+                events_page(page, ui, out, timeout),
+                event_page(page, ui, api, "modelslab.video.check_failed", out, timeout),
                 gallery_page(page, problems, out / "gallery-problems.png", timeout),
             ]
     for path, _ in taken:
@@ -195,21 +214,73 @@ def artifacts_tab(
     )
 
 
+def progress_while_running(
+    page: Page, ui: str, api: str, out: Path, timeout: float
+) -> tuple[Path, str]:
+    """The running batch's progress artifact, once its text gives counts and an eta."""
+    deadline = time.monotonic() + timeout
+    while True:
+        answer = httpx.post(
+            f"{api}/artifacts/filter",
+            json={"artifacts": {"type": {"any_": ["progress"]}}, "limit": 10},
+            timeout=30,
+        )
+        answer.raise_for_status()
+        live = [a for a in answer.json() if "eta" in (a.get("description") or "")]
+        if live:
+            break
+        if time.monotonic() > deadline:
+            raise ScreenshotError("no progress artifact with an eta appeared while the demo ran")
+        time.sleep(0.3)
+    page.goto(f"{ui}/artifacts/artifact/{live[0]['id']}")
+    wait_for_text(page, ["rows:", "eta"], timeout)
+    return shoot(page, out / "progress.png", "the progress artifact while the batch runs")
+
+
 def artifact_page(
-    page: Page, ui: str, artifact: dict[str, Any], path: Path, timeout: float
+    page: Page,
+    ui: str,
+    artifact: dict[str, Any],
+    path: Path,
+    timeout: float,
+    *,
+    full_page: bool = False,
 ) -> tuple[Path, str]:
     page.goto(f"{ui}/artifacts/artifact/{artifact['id']}")
     texts = [artifact["key"]]
     if artifact.get("description"):
         texts.append(" ".join(str(artifact["description"]).split())[:40])
     wait_for_text(page, texts, timeout)
-    return shoot(page, path, f"the {artifact['type']} artifact {artifact['key']}")
+    caption = f"the {artifact['type']} artifact {artifact['key']}"
+    return shoot(page, path, caption, full_page=full_page)
 
 
 def events_page(page: Page, ui: str, out: Path, timeout: float) -> tuple[Path, str]:
     page.goto(f"{ui}/events?events=modelslab.video.*")
     wait_for_text(page, ["Event Feed", "modelslab.video."], timeout)
-    return shoot(page, out / "events.png", "the event feed, filtered to modelslab.video.*")
+    return shoot(
+        page, out / "events.png", "the event feed, filtered to modelslab.video.*", full_page=True
+    )
+
+
+def event_page(
+    page: Page, ui: str, api: str, name: str, out: Path, timeout: float
+) -> tuple[Path, str]:
+    """The newest event called `name`, on its own page (its Details tab)."""
+    answer = httpx.post(
+        f"{api}/events/filter",
+        json={"filter": {"event": {"name": [name]}}, "limit": 1},
+        timeout=30,
+    )
+    answer.raise_for_status()
+    events = answer.json().get("events") or []
+    if not events:
+        raise ScreenshotError(f"no {name} event on the server")
+    event = events[0]
+    page.goto(f"{ui}/events/event/{event['occurred'][:10]}/{event['id']}")
+    wait_for_text(page, [event["resource"]["prefect.resource.id"]], timeout)
+    path = out / f"event-{name.rpartition('.')[2].replace('_', '-')}.png"
+    return shoot(page, path, f"one {name} event", full_page=True)
 
 
 def gallery_page(page: Page, videos: Path, path: Path, timeout: float) -> tuple[Path, str]:
@@ -349,17 +420,22 @@ def prefect_server(prefect: Path, port: int, env: dict[str, str], log: Path) -> 
             process.wait(timeout=10)
 
 
-def latest_flow_run(api: str) -> dict[str, Any]:
-    """The newest run of the batch flow, which must have completed."""
+def latest_flow_run(api: str, name: str) -> dict[str, Any]:
+    """The newest run of the batch flow called `name`, which must have completed."""
     answer = httpx.post(
         f"{api}/flow_runs/filter",
-        json={"flows": {"name": {"any_": [FLOW_NAME]}}, "sort": "START_TIME_DESC", "limit": 1},
+        json={
+            "flows": {"name": {"any_": [FLOW_NAME]}},
+            "flow_runs": {"name": {"any_": [name]}},
+            "sort": "START_TIME_DESC",
+            "limit": 1,
+        },
         timeout=30,
     )
     answer.raise_for_status()
     runs: list[dict[str, Any]] = answer.json()
     if not runs:
-        raise ScreenshotError(f"no run of flow {FLOW_NAME!r} on the server")
+        raise ScreenshotError(f"no run {name!r} of flow {FLOW_NAME!r} on the server")
     if runs[0].get("state_type") != "COMPLETED":
         raise ScreenshotError(f"the flow run ended {runs[0].get('state_type')}, not COMPLETED")
     return runs[0]

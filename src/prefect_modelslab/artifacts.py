@@ -40,7 +40,7 @@ TABLE_ROWS = 1000
 #: Shortest time between two updates of the progress artifact, in seconds.
 PROGRESS_EVERY_S = 1.0
 #: Longest error text in a table cell; results.csv has the whole text.
-ERROR_CHARS = 120
+ERROR_CHARS = 72
 #: Most videos the summary links one by one (the gallery shows all).
 LINKED_VIDEOS = 50
 
@@ -123,10 +123,18 @@ def artifact_ui_url(artifact_id: UUID | str) -> str:
     return f"{base}/artifacts/artifact/{artifact_id}"
 
 
-def _link(text: str, url: str, storage_options: Mapping[str, Any] | None) -> str:
-    """A Markdown link when the URL is browsable, else the path as code."""
+def _link(
+    text: str, url: str, storage_options: Mapping[str, Any] | None, *, short: bool = False
+) -> str:
+    """A Markdown link when the URL is browsable, else the path (or, `short`, `text`) as code."""
     href = browsable_url(url, storage_options)
-    return f"[{_md(text)}]({href})" if href else f"`{url}`"
+    if href:
+        return f"[{_md(text)}]({href})"
+    return f"`{text if short else url}`"
+
+
+def _file_name(url: str) -> str:
+    return url.replace("\\", "/").rstrip("/").rpartition("/")[2]
 
 
 def _md(text: str) -> str:
@@ -153,8 +161,8 @@ def _in_a_run() -> bool:
 class BatchBoard:
     """The artifacts of one batch run: a live progress card, then the table and the summary.
 
-    The progress card's text says how many rows ended and how (`37/100 rows of
-    prompts.csv: 35 succeeded, 2 failed, eta 4 min`). The table shows what a
+    The progress card's text says how many rows ended and how (`37/100 rows:
+    35 succeeded, 2 failed, eta 4 min`). The table shows what a
     reviewer needs first; the summary links the results file, the gallery, the
     table and each video.
 
@@ -228,7 +236,7 @@ class BatchBoard:
         )
 
     def describe(self, done: int, total: int, counts: Mapping[str, int] | None = None) -> str:
-        """The progress card's text, e.g. `37/100 rows of prompts.csv: 35 succeeded, eta 4 min`.
+        """The progress card's text, e.g. `37/100 rows: 35 succeeded, 2 failed, eta 4 min`.
 
         Example:
             ```python
@@ -236,7 +244,7 @@ class BatchBoard:
             board.describe(3, 12, {"succeeded": 2, "failed": 1})
             ```
         """
-        text = f"{done}/{total} rows of {self.source}"
+        text = f"{done}/{total} rows"
         parts = [f"{n} {s.replace('_', ' ')}" for s, n in (counts or {}).items() if n]
         if parts:
             text += ": " + ", ".join(parts)
@@ -275,7 +283,8 @@ class BatchBoard:
     def table_row(self, row: RowResult) -> dict[str, Any]:
         """One line of the results table: what a reviewer needs first, cells kept short.
 
-        sha256, bytes and the generation id are in results.csv and the sidecars.
+        The video is its file name (the summary links it); sha256, bytes and the
+        generation id are in results.csv and the sidecars.
 
         Example:
             ```python
@@ -283,9 +292,6 @@ class BatchBoard:
             ```
         """
         size = f"{row.width}x{row.height}" if row.width and row.height else ""
-        video = ""
-        if row.video:
-            video = browsable_url(row.video, self.storage_options) or row.video
         return {
             "row": row.row,
             "id": row.id,
@@ -294,7 +300,7 @@ class BatchBoard:
             "frames": row.frames if row.frames is not None else "",
             "fps": f"{row.fps:g}" if row.fps is not None else "",
             "size": size,
-            "video": video,
+            "video": _file_name(row.video) if row.video else "",
         }
 
     def summary_markdown(
@@ -344,9 +350,8 @@ class BatchBoard:
         if videos:
             lines += ["", "## Videos", ""]
             for r in videos[:LINKED_VIDEOS]:
-                lines.append(
-                    f"- {status_label(r.status)} {r.row}. {_link(r.id, r.video or '', options)}"
-                )
+                video = _link(_file_name(r.video or ""), r.video or "", options, short=True)
+                lines.append(f"- {video} {status_label(r.status)} (row {r.row})")
             if len(videos) > LINKED_VIDEOS:
                 lines.append(f"- ... {len(videos) - LINKED_VIDEOS} more in the gallery")
         return "\n".join(lines) + "\n"

@@ -129,8 +129,8 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
 
     progress = by_key[f"{prefix}-progress"]
     assert progress.type == "progress" and progress.data == 100.0
-    assert progress.description == (
-        f"4/4 rows of {path}: 1 succeeded, 1 check failed, 1 failed, 1 invalid, done"
+    assert (
+        progress.description == "4/4 rows: 1 succeeded, 1 check failed, 1 failed, 1 invalid, done"
     )
 
     table = by_key[f"{prefix}-results"]
@@ -144,22 +144,20 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
         "🚫 invalid",
     ]
     fox, koi, storm, bad = table_rows
-    assert (fox["frames"], fox["fps"], fox["size"], fox["video"]) == (
-        4,
-        "4",
-        "64x64",
-        str(out / "fox.gif"),
-    )
+    # The video as its file name: the summary links it.
+    assert (fox["frames"], fox["fps"], fox["size"], fox["video"]) == (4, "4", "64x64", "fox.gif")
     assert fox["error"] == ""
     assert koi["error"] == "frames: got 3, expected 4"
     assert "failed" in storm["error"] and "fps" in bad["error"]
-    assert all(len(r["error"]) <= 121 for r in table_rows)  # short cells; results.csv has all
+    assert all(len(r["error"]) <= 73 for r in table_rows)  # short cells; results.csv has all
 
     summary = str(by_key[f"{prefix}-summary"].data)
     assert "[results table](" in summary and f"/artifacts/artifact/{table.id})" in summary
     assert f"`{out / 'results.csv'}`" in summary
     assert f"`{out / 'index.html'}`" in summary
-    assert f"`{out / 'fox.gif'}`" in summary and f"`{out / 'koi.gif'}`" in summary
+    assert f"- Videos: `{out}`" in summary  # a local folder: paths, not links
+    assert "- `fox.gif` ✅ succeeded (row 1)" in summary
+    assert "- `koi.gif` ⚠️ check_failed (row 2)" in summary
     assert "| 2 | koi | ⚠️ check_failed | frames: got 3, expected 4 |" in summary
 
     # Task runs: each names its row; the failed check's run is failed, and says why.
@@ -239,9 +237,9 @@ def test_browsable_urls() -> None:
 
 def test_progress_text_counts_rows_and_gives_an_eta() -> None:
     board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
-    assert board.describe(0, 10) == "0/10 rows of prompts.csv"
+    assert board.describe(0, 10) == "0/10 rows"
     board._done_at_start = 0
     board._started -= 30  # 2 rows ran in 30 s: 8 more take about 2 min
     text = board.describe(2, 10, {"succeeded": 1, "failed": 1, "invalid": 0})
-    assert text == "2/10 rows of prompts.csv: 1 succeeded, 1 failed, eta 2 min"
+    assert text == "2/10 rows: 1 succeeded, 1 failed, eta 2 min"
     assert board.describe(10, 10, {"succeeded": 10}).endswith("10 succeeded, done")

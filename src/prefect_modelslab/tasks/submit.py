@@ -9,7 +9,7 @@ from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import RateLimitError
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.naming import submit_run_name
+from prefect_modelslab.naming import row_label, submit_run_name
 from prefect_modelslab.tasks._common import modelslab_task
 
 __all__ = ["submit_video"]
@@ -80,9 +80,13 @@ async def submit_video(
                 wait = error.retry_after if error.retry_after is not None else DEFAULT_QUEUE_WAIT
                 if time.monotonic() + wait > deadline:
                     raise
-                logger.info("ModelsLab queue is full; submitting again in %.1f s", wait)
+                logger.info(
+                    "%sModelsLab queue is full; submitting again in %.1f s",
+                    f"{name}: " if name else "",
+                    wait,
+                )
                 await asyncio.sleep(wait)
     job = VideoJob.from_response(request, response, base_url=credentials.base_url, name=name)
     eta = f", eta {job.eta:.1f} s" if job.eta is not None else ""
-    logger.info("Submitted generation %s (%s%s)", job.generation_id, job.status, eta)
+    logger.info("Submitted %s (%s%s)", row_label(job), job.status, eta)
     return job
