@@ -31,6 +31,7 @@ from .report import RowResult as RowResult
 from .results import StoredVideo as StoredVideo
 from .results import VideoResult as VideoResult
 from .tasks import check_video as check_video
+from .tasks import check_video_verdict as check_video_verdict
 from .tasks import download_video as download_video
 from .tasks import submit_video as submit_video
 from .tasks import wait_for_video as wait_for_video

@@ -41,6 +41,8 @@ TABLE_ROWS = 1000
 PROGRESS_EVERY_S = 1.0
 #: Longest error text in a table cell; results.csv has the whole text.
 ERROR_CHARS = 72
+#: Longest prompt in a table cell (the last column, for the table's search).
+PROMPT_CHARS = 60
 #: Most videos the summary links one by one (the gallery shows all).
 LINKED_VIDEOS = 50
 
@@ -283,8 +285,9 @@ class BatchBoard:
     def table_row(self, row: RowResult) -> dict[str, Any]:
         """One line of the results table: what a reviewer needs first, cells kept short.
 
-        The video is its file name (the summary links it); sha256, bytes and the
-        generation id are in results.csv and the sidecars.
+        The video is its file name (the summary links it); the prompt comes last,
+        cut short; sha256, bytes and the generation id are in results.csv and
+        the sidecars.
 
         Example:
             ```python
@@ -301,6 +304,7 @@ class BatchBoard:
             "fps": f"{row.fps:g}" if row.fps is not None else "",
             "size": size,
             "video": _file_name(row.video) if row.video else "",
+            "prompt": shorten(row.prompt, PROMPT_CHARS),
         }
 
     def summary_markdown(

@@ -10,7 +10,7 @@ import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from prefect import get_client
@@ -135,8 +135,11 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
 
     table = by_key[f"{prefix}-results"]
     assert table.type == "table"
-    table_rows = json.loads(table.data) if isinstance(table.data, str) else table.data
-    assert list(table_rows[0]) == ["row", "id", "status", "error", "frames", "fps", "size", "video"]
+    table_rows: list[dict[str, Any]] = (
+        json.loads(table.data) if isinstance(table.data, str) else table.data  # type: ignore[assignment]
+    )
+    columns = ["row", "id", "status", "error", "frames", "fps", "size", "video", "prompt"]
+    assert list(table_rows[0]) == columns
     assert [r["status"] for r in table_rows] == [
         "✅ succeeded",
         "⚠️ check_failed",

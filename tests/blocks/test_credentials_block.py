@@ -136,3 +136,10 @@ def test_prefect_block_register_finds_the_block(module: str) -> None:
         assert client.read_block_type_by_slug("modelslab-credentials").name == (
             "ModelsLab Credentials"
         )
+
+
+def test_the_catalog_description_is_one_unbroken_line() -> None:
+    """The block catalog shows the description as is: no hard wraps, one sentence."""
+    description = ModelsLabCredentials.get_description()
+    assert description is not None and "\n" not in description
+    assert description.endswith(".") and description.count(". ") == 0

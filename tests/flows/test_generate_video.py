@@ -474,3 +474,34 @@ async def test_a_failed_journal_write_after_submit_does_not_throw_the_paid_video
     assert result.generation_id in caplog.text  # a person can find the paid generation
     entry = await Journal(str(folder)).read(result.name)
     assert entry is not None and entry.state == "finished"
+
+
+async def test_a_failed_check_fails_its_task_run_not_the_flow(
+    credentials: ModelsLabCredentials,
+    emulator: ModelsLabEmulator,
+    folder: Path,
+    flow_task_runs: TaskRuns,
+) -> None:
+    """The check's task run is red and says why; the flow still returns and records the video."""
+    emulator.inject(Fault("wrong_frames"))
+    request = _request("a fox short of frames")
+    state = await generate_video(request, str(folder), credentials, return_state=True)
+    assert state.is_completed()
+    result: VideoResult = await state.result()  # type: ignore[misc]
+    assert not result.passed and result.check.problems == ["frames: got 3, expected 4"]
+    sidecar = json.loads(_read(result.sidecar_url))
+    assert sidecar["check"]["passed"] is False
+
+    flow_run_id = state.state_details.flow_run_id
+    assert flow_run_id is not None
+    runs = {run.name: run for run in await flow_task_runs(flow_run_id, 4)}
+    check = runs[f"check · {result.name}.gif"].state
+    assert check is not None and check.is_failed()
+    assert check.message == f"{result.name}.gif failed its check: frames: got 3, expected 4"
+    assert runs[f"wait · {result.name}"].state.is_completed()  # type: ignore[union-attr]
+    async with get_client() as client:
+        artifacts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
+        )
+    assert [a.key for a in artifacts] == [video_card_key(str(folder), result.name)]
+    assert "check FAILED" in str(artifacts[0].data)

@@ -8,7 +8,12 @@ Example:
     ```python
     from prefect import flow
     from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
-    from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
+    from prefect_modelslab.tasks import (
+        check_video_verdict,
+        download_video,
+        submit_video,
+        wait_for_video,
+    )
 
     @flow
     async def fox_video():
@@ -16,15 +21,15 @@ Example:
         job = await submit_video(credentials, Text2VideoRequest(prompt="a red fox", num_frames=16))
         ready = await wait_for_video(credentials, job)
         stored = await download_video(ready, "videos/fox.gif")
-        return await check_video(stored, ready)
+        return await check_video_verdict(stored, ready)  # a failed check: its task run is red
     ```
 """
 
 from __future__ import annotations
 
-from prefect_modelslab.tasks.check import check_video
+from prefect_modelslab.tasks.check import check_video, check_video_verdict
 from prefect_modelslab.tasks.download import download_video
 from prefect_modelslab.tasks.submit import submit_video
 from prefect_modelslab.tasks.wait import wait_for_video
 
-__all__ = ["check_video", "download_video", "submit_video", "wait_for_video"]
+__all__ = ["check_video", "check_video_verdict", "download_video", "submit_video", "wait_for_video"]
