@@ -31,10 +31,20 @@ from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.events import emit_row_event
 from prefect_modelslab.flows.video import Slot, run_video
 from prefect_modelslab.gallery import write_gallery_or_warn
+from prefect_modelslab.journal import Journal
+from prefect_modelslab.models import request_fingerprint
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
+from prefect_modelslab.results import VideoResult
+from prefect_modelslab.sidecar import SidecarStore
 
-__all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
+__all__ = [
+    "RESULTS_FILE",
+    "RowCallback",
+    "batch_progress",
+    "generate_videos_from_csv",
+    "read_back_rows",
+]
 
 #: Name of the results table written in the output folder.
 RESULTS_FILE = "results.csv"
@@ -44,6 +54,8 @@ RowCallback = Callable[[RowResult, int, int], None]
 
 _row_callback: ContextVar[RowCallback | None] = ContextVar("modelslab_row_callback", default=None)
 _LOGGED_PROBLEMS = 50
+#: Seconds a stopping run may spend reading back the folder and writing results.csv.
+STOP_WRITE_TIMEOUT_S = 15.0
 
 
 @contextmanager
@@ -176,13 +188,17 @@ async def generate_videos_from_csv(
             max_in_flight=max(4 * max_concurrency, 16),
         )
     except BaseException:
-        # The run is stopping (cancelled, interrupted, crashed): keep what is known.
+        # The run is stopping (cancelled, interrupted, crashed): keep what is known,
+        # from the folder only (the Prefect API may be gone), within a deadline.
         try:
-            rows = batch.final_rows()
-            await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+            async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
+                rows = await batch.stopped_rows()
+                await asyncio.to_thread(
+                    write_results_csv, rows, results_url, storage_options=options
+                )
             logger.warning("The run stopped early; results so far are in %s", results_url)
-        except Exception as error:
-            logger.error("Could not write %s while stopping: %s", results_url, error)
+        except BaseException as error:  # noqa: BLE001 - the original stop is re-raised
+            logger.error("Could not write %s while stopping: %r", results_url, error)
         raise
     rows = batch.final_rows()
     written: str | None = results_url
@@ -250,6 +266,103 @@ class _Batch:
             )
             for row, result in zip(self.plan.rows, self.results, strict=True)
         ]
+
+    async def stopped_rows(self) -> list[RowResult]:
+        """Every row after a stop: ended rows as recorded, the others read back from the folder."""
+        return await read_back_rows(self.plan, self.output_url, self.options, self.results)
+
+
+async def read_back_rows(
+    plan: BatchPlan,
+    output_url: str,
+    storage_options: dict[str, Any] | None = None,
+    known: list[RowResult | None] | None = None,
+) -> list[RowResult]:
+    """The outcome of every row of `plan` as the output folder tells it, after a stop.
+
+    A row whose video, sidecar and journal say it ended is `succeeded` (or
+    `check_failed`); a row with a journal entry but no end is `unknown` (it was
+    submitted, or may have been: a re-run resumes it or refuses to pay twice);
+    a row with neither was never submitted (`not_started`). Only the folder is
+    read, never the Prefect API or ModelsLab.
+
+    Args:
+        plan: The batch's plan.
+        output_url: The batch's output folder.
+        storage_options: fsspec options for the folder.
+        known: Outcomes already recorded, by row (None: read back every row).
+
+    Returns:
+        One result per row of the plan, in order.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import plan_csv
+        from prefect_modelslab.flows.batch import read_back_rows
+
+        rows = await read_back_rows(plan_csv("prompts.csv"), "videos")
+        print([r.status for r in rows])
+        ```
+    """
+    options = dict(storage_options or {})
+    sidecars = SidecarStore(output_url, options)
+    journal = Journal(output_url, options)
+    results = list(known) if known is not None else [None] * len(plan.rows)
+    out: list[RowResult] = []
+    for row, result in zip(plan.rows, results, strict=True):
+        if result is None:
+            result = await _read_back(row, output_url, sidecars, journal)
+        out.append(result)
+    return out
+
+
+async def _read_back(
+    row: PlannedRow, output_url: str, sidecars: SidecarStore, journal: Journal
+) -> RowResult:
+    if row.request is None:
+        return RowResult.invalid(row)
+    try:
+        entry = await journal.read(row.id)
+    except ValueError:
+        return RowResult.of(row, "unknown", error=f"unreadable journal {journal.url_for(row.id)}")
+    if entry is not None and not entry.matches(row.request):
+        entry = None  # another request's entry: nothing was sent for this one
+    if entry is None or entry.state == "finished":
+        video = await _stored_video(row, output_url, sidecars)
+        if video is not None:
+            return RowResult.from_video(row, video)
+    if entry is None:
+        return RowResult.of(row, "not_started", error="the run stopped before this row began")
+    if entry.generation_id:
+        why = f"the run stopped before generation {entry.generation_id} was stored"
+    else:
+        why = "the run stopped while submitting; the generation may exist"
+    return RowResult.of(
+        row,
+        "unknown",
+        generation_id=entry.generation_id,
+        error=f"{why} (journal {journal.url_for(row.id)}; a re-run takes it from there)",
+    )
+
+
+async def _stored_video(
+    row: PlannedRow, output_url: str, sidecars: SidecarStore
+) -> VideoResult | None:
+    """The video the sidecar of `row` records, when it is for this request and in place."""
+    assert row.request is not None
+    try:
+        sidecar = await sidecars.read(row.id)
+    except ValueError:
+        return None
+    if sidecar is None or sidecar.request_hash != request_fingerprint(row.request):
+        return None
+    video = sidecar.to_result(output_url, reused=False)
+    fs, path = storage.get_filesystem(video.video_url, sidecars.storage_options)
+    try:
+        size = await asyncio.to_thread(fs.size, path)
+    except FileNotFoundError:
+        return None
+    return video if size == sidecar.bytes else None
 
 
 async def _run_rows(
