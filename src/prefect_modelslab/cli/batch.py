@@ -104,6 +104,20 @@ def batch(
             show_default=False,
         ),
     ] = None,
+    max_wait: Annotated[
+        float,
+        typer.Option("--max-wait", help="Seconds to wait for each generation to be ready."),
+    ] = 1800.0,
+    max_queue_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-queue-wait", help="Seconds a submit keeps retrying while the queue is full."
+        ),
+    ] = 1800.0,
+    download_timeout: Annotated[
+        float,
+        typer.Option("--download-timeout", help="Seconds each whole download may take."),
+    ] = 600.0,
 ) -> None:
     """Generate one checked video per row of PROMPTS into --out, with a live progress bar."""
     console = Console()
@@ -127,6 +141,9 @@ def batch(
             max_concurrency=concurrency,
             concurrency_limit_name=concurrency_limit,
             strict=strict,
+            max_wait_seconds=max_wait,
+            max_queue_wait_seconds=max_queue_wait,
+            download_timeout_seconds=download_timeout,
         )
     except UsageError as error:
         _fail(console, str(error), code=2)

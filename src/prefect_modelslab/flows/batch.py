@@ -29,7 +29,15 @@ from prefect_modelslab.artifacts import BatchBoard
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.events import emit_row_event
-from prefect_modelslab.flows.video import Slot, run_video
+from prefect_modelslab.exceptions import RateLimitError
+from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
+from prefect_modelslab.flows.video import (
+    DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    DEFAULT_MAX_WAIT_SECONDS,
+    Slot,
+    check_deadlines,
+    run_video,
+)
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.journal import Journal
 from prefect_modelslab.models import request_fingerprint
@@ -101,6 +109,9 @@ async def generate_videos_from_csv(
     concurrency_limit_name: str | None = None,
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> BatchReport:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -129,6 +140,13 @@ async def generate_videos_from_csv(
             within its queue.
         strict: Stop before submitting anything if any row is invalid.
         storage_options: fsspec options for the CSV and the output folder.
+        max_wait_seconds: Deadline of each generation's wait, in seconds
+            (default 1800); past it the row fails and a re-run resumes it.
+        max_queue_wait_seconds: How long a submit keeps retrying while the
+            account's queue is full (429), in seconds (default 1800); past it
+            the row is `not_started` (nothing was taken).
+        download_timeout_seconds: Deadline of each whole download, retries
+            included, in seconds (default 600).
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
@@ -156,6 +174,12 @@ async def generate_videos_from_csv(
     """
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+    deadlines = {
+        "max_wait_seconds": max_wait_seconds,
+        "max_queue_wait_seconds": max_queue_wait_seconds,
+        "download_timeout_seconds": download_timeout_seconds,
+    }
+    check_deadlines(**deadlines)
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
@@ -167,6 +191,7 @@ async def generate_videos_from_csv(
         plan.raise_if_invalid()
 
     batch = _Batch(plan, output_url, options, logger)
+    batch.deadlines = deadlines
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -235,6 +260,7 @@ class _Batch:
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
+        self.deadlines: dict[str, float] = {}
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
@@ -406,6 +432,7 @@ async def _run_row(
             name=row.id,
             storage_options=batch.options,
             slot=slot,
+            **batch.deadlines,
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
@@ -413,6 +440,8 @@ async def _run_row(
             raise  # the run itself is being cancelled
         # A CancelledError this row's code raised on its own: the row failed.
         return RowResult.failed(row, error)
+    except RateLimitError as error:  # the queue stayed full: nothing was taken
+        return RowResult.of(row, "not_started", error=error_text(error))
     except Exception as error:  # one row's failure must never lose the others
         return RowResult.failed(row, error)
     return RowResult.from_video(row, video)
