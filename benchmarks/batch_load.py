@@ -131,48 +131,54 @@ def main() -> None:
 
     os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
     work = Path(tempfile.mkdtemp(prefix="batch-load-"))
-    server, api = start_prefect_server(work / "prefect-home")
-    print(f"Prefect server (prefect server start, SQLite, temp home) at {api}")
-    try:
-        with ModelsLabEmulator(latency=0, queue_limit=20) as emulator:
-            for n in args.sizes:
-                emulator.reset()
-                emulator.configure(latency=0, queue_limit=20)
-                csv_path = work / f"prompts-{n}.csv"
-                prompts = [f"load prompt {i:05d}: a red fox in snow" for i in range(n)]
-                with csv_path.open("w", newline="") as f:
-                    writer = csv.writer(f)
-                    writer.writerow(["prompt"])
-                    writer.writerows([p] for p in prompts)
-                out = work / f"out-{n}"
-                env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "home")}
-                command = [sys.executable, str(HERE), "--child", str(csv_path), str(out)]
-                command += [emulator.base_url, emulator.api_key, str(args.concurrency)]
-                done = subprocess.run(command, env=env, capture_output=True, text=True)
-                if done.returncode != 0:
-                    print(f"n={n}: the batch failed\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
-                    continue
-                fig: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-                with (out / "results.csv").open(newline="") as f:
-                    rows = list(csv.DictReader(f))
-                by_prompt = emulator.counters.submits_by_prompt
-                lost = n - sum(1 for r in rows if r["status"] == "succeeded")
-                paid_twice = sum(1 for c in by_prompt.values() if c != 1)
-                missing = sum(1 for p in prompts if p not in by_prompt)
-                print(
-                    f"n={n:>5} concurrency={args.concurrency}: wall {fig['wall']:.1f} s, "
-                    f"{n / fig['wall']:.1f} rows/s, peak RSS {fig['peak_rss_mb']:.0f} MB, "
-                    f"{fig['task_runs'] / n:.2f} task runs/row ({fig['task_runs']}); "
-                    f"counts {fig['counts']}; rows not succeeded {lost}, "
-                    f"prompts submitted != 1 time {paid_twice}, never submitted {missing}"
-                )
-                sys.stdout.flush()
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    with ModelsLabEmulator(latency=0, queue_limit=20) as emulator:
+        for n in args.sizes:
+            # A fresh server per size: the previous batch's backlog of task-run
+            # events must not weigh on this one.
+            server, api = start_prefect_server(work / f"prefect-home-{n}")
+            print(f"n={n}: Prefect server (`prefect server start`, SQLite, temp home) at {api}")
+            try:
+                run_size(emulator, work, api, n, args.concurrency)
+            finally:
+                server.terminate()
+                try:
+                    server.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    server.kill()
+
+
+def run_size(emulator: Any, work: Path, api: str, n: int, concurrency: int) -> None:
+    emulator.reset()
+    emulator.configure(latency=0, queue_limit=20)
+    csv_path = work / f"prompts-{n}.csv"
+    prompts = [f"load prompt {i:05d}: a red fox in snow" for i in range(n)]
+    with csv_path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["prompt"])
+        writer.writerows([p] for p in prompts)
+    out = work / f"out-{n}"
+    env = {**os.environ, "PREFECT_API_URL": api, "PREFECT_HOME": str(work / "home")}
+    command = [sys.executable, str(HERE), "--child", str(csv_path), str(out)]
+    command += [emulator.base_url, emulator.api_key, str(concurrency)]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        print(f"n={n}: the batch failed\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}")
+        return
+    fig: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    with (out / "results.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    by_prompt = emulator.counters.submits_by_prompt
+    lost = n - sum(1 for r in rows if r["status"] == "succeeded")
+    paid_twice = sum(1 for c in by_prompt.values() if c != 1)
+    missing = sum(1 for p in prompts if p not in by_prompt)
+    print(
+        f"n={n:>5} concurrency={concurrency}: wall {fig['wall']:.1f} s, "
+        f"{n / fig['wall']:.1f} rows/s, peak RSS {fig['peak_rss_mb']:.0f} MB, "
+        f"{fig['task_runs'] / n:.2f} task runs/row ({fig['task_runs']}); "
+        f"counts {fig['counts']}; rows in results.csv {len(rows)}, not succeeded {lost}, "
+        f"prompts submitted != 1 time {paid_twice}, never submitted {missing}"
+    )
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

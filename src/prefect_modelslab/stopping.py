@@ -30,7 +30,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -84,10 +84,8 @@ class _Run:
 
     def cancel(self) -> None:
         if self.loop is not None and self.task is not None and not self.loop.is_closed():
-            try:
+            with suppress(RuntimeError):  # the loop closed in between
                 self.loop.call_soon_threadsafe(self.task.cancel)
-            except RuntimeError:  # the loop closed in between
-                pass
 
 
 def run_until_stopped(
@@ -99,7 +97,8 @@ def run_until_stopped(
     """Run `main()` to its end, or until SIGINT/SIGTERM; then raise `Stopped`.
 
     The coroutine runs on an event loop in a worker thread (with this thread's
-    context variables); the signals stay on the calling (main) thread. The
+    context variables); the signals stay on the calling thread, which must be
+    the main thread for them to be caught (elsewhere the coroutine just runs). The
     first signal calls `on_stop(signum)` and cancels the coroutine, which has
     `grace_seconds` to clean up; a second signal stops waiting at once.
 
@@ -158,7 +157,9 @@ def run_until_stopped(
         run.cancel()
 
     worker = threading.Thread(target=target, name="modelslab-run", daemon=True)
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
+    # Signal handlers can only be set on the main thread; elsewhere, just run.
+    on_main = threading.current_thread() is threading.main_thread()
+    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS} if on_main else {}
     try:
         worker.start()
         while worker.is_alive():
@@ -186,12 +187,10 @@ def _free_port() -> int:
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child before exec
     """Linux: the server gets SIGTERM if the command dies without stopping it."""
-    try:
-        import ctypes
+    import ctypes
 
+    with suppress(Exception):  # best effort: atexit stops it in the ordinary case
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-    except Exception:
-        pass
 
 
 def _server_command(port: int) -> list[str]:
@@ -271,7 +270,7 @@ def local_prefect_server(
         **get_current_settings().to_environment_variables(exclude_unset=True),
     }
     port = _free_port()
-    process = subprocess.Popen(
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, Prefect's own server command
         _server_command(port),
         env=env,
         start_new_session=True,

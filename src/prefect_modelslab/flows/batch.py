@@ -222,7 +222,7 @@ async def generate_videos_from_csv(
                     write_results_csv, rows, results_url, storage_options=options
                 )
             logger.warning("The run stopped early; results so far are in %s", results_url)
-        except BaseException as error:  # noqa: BLE001 - the original stop is re-raised
+        except BaseException as error:  # the original stop is re-raised below
             logger.error("Could not write %s while stopping: %r", results_url, error)
         raise
     rows = batch.final_rows()
@@ -432,7 +432,13 @@ async def _run_row(
             name=row.id,
             storage_options=batch.options,
             slot=slot,
-            **batch.deadlines,
+            max_wait_seconds=batch.deadlines.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
+            max_queue_wait_seconds=batch.deadlines.get(
+                "max_queue_wait_seconds", DEFAULT_MAX_QUEUE_WAIT_SECONDS
+            ),
+            download_timeout_seconds=batch.deadlines.get(
+                "download_timeout_seconds", DEFAULT_DOWNLOAD_TIMEOUT
+            ),
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
