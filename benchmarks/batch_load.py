@@ -99,13 +99,13 @@ def child(csv_path: str, out: str, base_url: str, key: str, concurrency: int) ->
                     return total
 
     # Task runs reach the server as events, which it may still be writing: count
-    # until the figure holds still for 5 s (bounded).
+    # until the figure holds still for 15 s (bounded).
     task_runs, stable_since, give_up = -1, time.monotonic(), time.monotonic() + 300
     while time.monotonic() < give_up:
         count = asyncio.run(count_task_runs())
         if count != task_runs:
             task_runs, stable_since = count, time.monotonic()
-        elif time.monotonic() - stable_since >= 5:
+        elif time.monotonic() - stable_since >= 15:
             break
         time.sleep(1)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

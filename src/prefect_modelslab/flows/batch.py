@@ -334,12 +334,15 @@ async def read_back_rows(
     sidecars = SidecarStore(output_url, options)
     journal = Journal(output_url, options)
     results = list(known) if known is not None else [None] * len(plan.rows)
-    out: list[RowResult] = []
-    for row, result in zip(plan.rows, results, strict=True):
-        if result is None:
-            result = await _read_back(row, output_url, sidecars, journal)
-        out.append(result)
-    return out
+    reads = asyncio.Semaphore(16)  # a few reads at a time: remote folders are slow
+
+    async def one(row: PlannedRow, result: RowResult | None) -> RowResult:
+        if result is not None:
+            return result
+        async with reads:
+            return await _read_back(row, output_url, sidecars, journal)
+
+    return list(await asyncio.gather(*map(one, plan.rows, results)))
 
 
 async def _read_back(
