@@ -22,6 +22,8 @@ import asyncio
 import importlib.resources
 import logging
 import os
+import signal
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -42,6 +44,7 @@ from rich.progress import (
 from rich.table import Table
 
 from prefect_modelslab.cli.gallery import print_gallery_url
+from prefect_modelslab.stopping import Stopped, local_prefect_server, run_until_stopped
 
 __all__ = ["batch", "demo", "register"]
 
@@ -101,6 +104,20 @@ def batch(
             show_default=False,
         ),
     ] = None,
+    max_wait: Annotated[
+        float,
+        typer.Option("--max-wait", help="Seconds to wait for each generation to be ready."),
+    ] = 1800.0,
+    max_queue_wait: Annotated[
+        float,
+        typer.Option(
+            "--max-queue-wait", help="Seconds a submit keeps retrying while the queue is full."
+        ),
+    ] = 1800.0,
+    download_timeout: Annotated[
+        float,
+        typer.Option("--download-timeout", help="Seconds each whole download may take."),
+    ] = 600.0,
 ) -> None:
     """Generate one checked video per row of PROMPTS into --out, with a live progress bar."""
     console = Console()
@@ -124,6 +141,9 @@ def batch(
             max_concurrency=concurrency,
             concurrency_limit_name=concurrency_limit,
             strict=strict,
+            max_wait_seconds=max_wait,
+            max_queue_wait_seconds=max_queue_wait,
+            download_timeout_seconds=download_timeout,
         )
     except UsageError as error:
         _fail(console, str(error), code=2)
@@ -221,9 +241,19 @@ def _run(console: Console, **parameters: Any) -> Any:
                 bad=counts["bad"],
             )
 
+        started = time.time()
         with progress, batch_progress(on_row):
             try:
-                return asyncio.run(generate_videos_from_csv(**parameters))
+                with _stops_raise(), local_prefect_server() as _api:
+                    return run_until_stopped(
+                        lambda: generate_videos_from_csv(**parameters),
+                        on_stop=lambda signum: progress.update(
+                            task, description=f"stopping ({signal.Signals(signum).name})"
+                        ),
+                    )
+            except Stopped as stop:
+                progress.stop()
+                _stopped(console, stop, parameters, started)
             except (InvalidCsvError, FileNotFoundError, IsADirectoryError) as error:
                 raise UsageError(_one_line(error)) from None
             except ValueError as error:  # bad defaults (e.g. --model), bad parameters
@@ -231,6 +261,75 @@ def _run(console: Console, **parameters: Any) -> Any:
             except Exception as error:
                 progress.stop()
                 _fail(console, f"the batch failed: {_one_line(error)}", code=1)
+
+
+@contextmanager
+def _stops_raise() -> Iterator[None]:
+    """Until the run takes over the signals: SIGINT/SIGTERM raise `Stopped` (no traceback)."""
+    from prefect_modelslab.stopping import STOP_SIGNALS, Stopped
+
+    def raise_stopped(signum: int, frame: Any) -> None:
+        raise Stopped(signum)
+
+    previous = {sig: signal.signal(sig, raise_stopped) for sig in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: float) -> NoReturn:
+    """After a stop: make sure results.csv tells every row truthfully, say so, exit 128 + signal."""
+    from prefect_modelslab.csv_input import plan_csv
+    from prefect_modelslab.flows.batch import RESULTS_FILE, read_back_rows
+    from prefect_modelslab.report import BatchReport, write_results_csv
+    from prefect_modelslab.storage import join_url
+
+    err = Console(stderr=True)
+    name = signal.Signals(stop.signum).name
+    output_url = str(parameters["output_url"])
+    results_url = join_url(output_url, RESULTS_FILE)
+    try:
+        plan = plan_csv(str(parameters["csv_url"]), parameters.get("defaults"))
+        if not _written_since(results_url, started):  # the flow could not write it
+            rows = asyncio.run(asyncio.wait_for(read_back_rows(plan, output_url), 15))
+            write_results_csv(rows, results_url)
+        report = BatchReport.model_validate(
+            {
+                "csv_url": parameters["csv_url"],
+                "output_url": output_url,
+                "results_url": results_url,
+                "rows": _read_results(results_url),
+            }
+        )
+        err.print(f"[yellow]Stopped by {name}:[/] {escape(report.summary())}", highlight=False)
+        err.print(f"Results: {escape(results_url)}", highlight=False)
+    except Exception as error:
+        err.print(f"[yellow]Stopped by {name};[/] {escape(_one_line(error))}", highlight=False)
+    raise typer.Exit(stop.exit_code)
+
+
+def _written_since(url: str, since: float) -> bool:
+    from prefect_modelslab.storage import get_filesystem
+
+    try:
+        fs, path = get_filesystem(url)
+        modified = fs.modified(path)
+    except Exception:
+        return False
+    return float(modified.timestamp()) >= since - 1
+
+
+def _read_results(url: str) -> list[dict[str, Any]]:
+    import csv
+
+    from prefect_modelslab.storage import get_filesystem
+
+    fs, path = get_filesystem(url)
+    with fs.open(path, "r", encoding="utf-8", newline="") as f:
+        rows = list(csv.DictReader(f))
+    return [{k: v for k, v in r.items() if v != ""} for r in rows]
 
 
 def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:

@@ -27,8 +27,18 @@ from prefect_modelslab.artifacts import BatchBoard
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.events import emit_row_event
-from prefect_modelslab.flows.video import Slot, run_video
+from prefect_modelslab.exceptions import RateLimitError
+from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
+from prefect_modelslab.flows.video import (
+    DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    DEFAULT_MAX_WAIT_SECONDS,
+    Slot,
+    check_deadlines,
+    run_video,
+)
 from prefect_modelslab.gallery import write_gallery_or_warn
+from prefect_modelslab.journal import Journal
+from prefect_modelslab.models import request_fingerprint
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import (
     STATUSES,
@@ -37,9 +47,17 @@ from prefect_modelslab.report import (
     error_text,
     write_results_csv,
 )
+from prefect_modelslab.results import VideoResult
+from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.slots import require_global_limit, slot_factory
 
-__all__ = ["RESULTS_FILE", "RowCallback", "batch_progress", "generate_videos_from_csv"]
+__all__ = [
+    "RESULTS_FILE",
+    "RowCallback",
+    "batch_progress",
+    "generate_videos_from_csv",
+    "read_back_rows",
+]
 
 #: Name of the results table written in the output folder.
 RESULTS_FILE = "results.csv"
@@ -49,6 +67,8 @@ RowCallback = Callable[[RowResult, int, int], None]
 
 _row_callback: ContextVar[RowCallback | None] = ContextVar("modelslab_row_callback", default=None)
 _LOGGED_PROBLEMS = 50
+#: Seconds a stopping run may spend reading back the folder and writing results.csv.
+STOP_WRITE_TIMEOUT_S = 15.0
 
 
 @contextmanager
@@ -94,6 +114,9 @@ async def generate_videos_from_csv(
     concurrency_limit_name: str | None = None,
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> BatchReport:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -122,6 +145,13 @@ async def generate_videos_from_csv(
             within its queue.
         strict: Stop before submitting anything if any row is invalid.
         storage_options: fsspec options for the CSV and the output folder.
+        max_wait_seconds: Deadline of each generation's wait, in seconds
+            (default 1800); past it the row fails and a re-run resumes it.
+        max_queue_wait_seconds: How long a submit keeps retrying while the
+            account's queue is full (429), in seconds (default 1800); past it
+            the row is `not_started` (nothing was taken).
+        download_timeout_seconds: Deadline of each whole download, retries
+            included, in seconds (default 600).
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
@@ -149,6 +179,12 @@ async def generate_videos_from_csv(
     """
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+    deadlines = {
+        "max_wait_seconds": max_wait_seconds,
+        "max_queue_wait_seconds": max_queue_wait_seconds,
+        "download_timeout_seconds": download_timeout_seconds,
+    }
+    check_deadlines(**deadlines)
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
@@ -164,6 +200,7 @@ async def generate_videos_from_csv(
         plan.raise_if_invalid()
 
     batch = _Batch(plan, output_url, options, logger)
+    batch.deadlines = deadlines
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -185,13 +222,17 @@ async def generate_videos_from_csv(
             max_in_flight=max(4 * max_concurrency, 16),
         )
     except BaseException:
-        # The run is stopping (cancelled, interrupted, crashed): keep what is known.
+        # The run is stopping (cancelled, interrupted, crashed): keep what is known,
+        # from the folder only (the Prefect API may be gone), within a deadline.
         try:
-            rows = batch.final_rows()
-            await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+            async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
+                rows = await batch.stopped_rows()
+                await asyncio.to_thread(
+                    write_results_csv, rows, results_url, storage_options=options
+                )
             logger.warning("The run stopped early; results so far are in %s", results_url)
-        except Exception as error:
-            logger.error("Could not write %s while stopping: %s", results_url, error)
+        except BaseException as error:  # the original stop is re-raised below
+            logger.error("Could not write %s while stopping: %r", results_url, error)
         raise
     rows = batch.final_rows()
     written: str | None = results_url
@@ -231,6 +272,7 @@ class _Batch:
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
+        self.deadlines: dict[str, float] = {}
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
@@ -268,6 +310,106 @@ class _Batch:
             )
             for row, result in zip(self.plan.rows, self.results, strict=True)
         ]
+
+    async def stopped_rows(self) -> list[RowResult]:
+        """Every row after a stop: ended rows as recorded, the others read back from the folder."""
+        return await read_back_rows(self.plan, self.output_url, self.options, self.results)
+
+
+async def read_back_rows(
+    plan: BatchPlan,
+    output_url: str,
+    storage_options: dict[str, Any] | None = None,
+    known: list[RowResult | None] | None = None,
+) -> list[RowResult]:
+    """The outcome of every row of `plan` as the output folder tells it, after a stop.
+
+    A row whose video, sidecar and journal say it ended is `succeeded` (or
+    `check_failed`); a row with a journal entry but no end is `unknown` (it was
+    submitted, or may have been: a re-run resumes it or refuses to pay twice);
+    a row with neither was never submitted (`not_started`). Only the folder is
+    read, never the Prefect API or ModelsLab.
+
+    Args:
+        plan: The batch's plan.
+        output_url: The batch's output folder.
+        storage_options: fsspec options for the folder.
+        known: Outcomes already recorded, by row (None: read back every row).
+
+    Returns:
+        One result per row of the plan, in order.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import plan_csv
+        from prefect_modelslab.flows.batch import read_back_rows
+
+        rows = await read_back_rows(plan_csv("prompts.csv"), "videos")
+        print([r.status for r in rows])
+        ```
+    """
+    options = dict(storage_options or {})
+    sidecars = SidecarStore(output_url, options)
+    journal = Journal(output_url, options)
+    results = list(known) if known is not None else [None] * len(plan.rows)
+    reads = asyncio.Semaphore(16)  # a few reads at a time: remote folders are slow
+
+    async def one(row: PlannedRow, result: RowResult | None) -> RowResult:
+        if result is not None:
+            return result
+        async with reads:
+            return await _read_back(row, output_url, sidecars, journal)
+
+    return list(await asyncio.gather(*map(one, plan.rows, results)))
+
+
+async def _read_back(
+    row: PlannedRow, output_url: str, sidecars: SidecarStore, journal: Journal
+) -> RowResult:
+    if row.request is None:
+        return RowResult.invalid(row)
+    try:
+        entry = await journal.read(row.id)
+    except ValueError:
+        return RowResult.of(row, "unknown", error=f"unreadable journal {journal.url_for(row.id)}")
+    if entry is not None and not entry.matches(row.request):
+        entry = None  # another request's entry: nothing was sent for this one
+    if entry is None or entry.state == "finished":
+        video = await _stored_video(row, output_url, sidecars)
+        if video is not None:
+            return RowResult.from_video(row, video)
+    if entry is None:
+        return RowResult.of(row, "not_started", error="the run stopped before this row began")
+    if entry.generation_id:
+        why = f"the run stopped before generation {entry.generation_id} was stored"
+    else:
+        why = "the run stopped while submitting; the generation may exist"
+    return RowResult.of(
+        row,
+        "unknown",
+        generation_id=entry.generation_id,
+        error=f"{why} (journal {journal.url_for(row.id)}; a re-run takes it from there)",
+    )
+
+
+async def _stored_video(
+    row: PlannedRow, output_url: str, sidecars: SidecarStore
+) -> VideoResult | None:
+    """The video the sidecar of `row` records, when it is for this request and in place."""
+    assert row.request is not None
+    try:
+        sidecar = await sidecars.read(row.id)
+    except ValueError:
+        return None
+    if sidecar is None or sidecar.request_hash != request_fingerprint(row.request):
+        return None
+    video = sidecar.to_result(output_url, reused=False)
+    fs, path = storage.get_filesystem(video.video_url, sidecars.storage_options)
+    try:
+        size = await asyncio.to_thread(fs.size, path)
+    except FileNotFoundError:
+        return None
+    return video if size == sidecar.bytes else None
 
 
 async def _run_rows(
@@ -312,6 +454,13 @@ async def _run_row(
             storage_options=batch.options,
             slot=slot,
             card=False,
+            max_wait_seconds=batch.deadlines.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
+            max_queue_wait_seconds=batch.deadlines.get(
+                "max_queue_wait_seconds", DEFAULT_MAX_QUEUE_WAIT_SECONDS
+            ),
+            download_timeout_seconds=batch.deadlines.get(
+                "download_timeout_seconds", DEFAULT_DOWNLOAD_TIMEOUT
+            ),
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
@@ -319,6 +468,8 @@ async def _run_row(
             raise  # the run itself is being cancelled
         # A CancelledError this row's code raised on its own: the row failed.
         return RowResult.failed(row, error)
+    except RateLimitError as error:  # the queue stayed full: nothing was taken
+        return RowResult.of(row, "not_started", error=error_text(error))
     except Exception as error:  # one row's failure must never lose the others
         return RowResult.failed(row, error)
     return RowResult.from_video(row, video)

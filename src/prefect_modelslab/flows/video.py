@@ -30,7 +30,7 @@ from prefect_modelslab.exceptions import (
     ModelsLabError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.fetcher import DEFAULT_MAX_BYTES
+from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_BYTES
 from prefect_modelslab.journal import Journal, JournalEntry
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
@@ -45,6 +45,26 @@ __all__ = ["Slot", "generate_video", "run_video"]
 #: A factory of async context managers, each held from submit until the
 #: generation is ready (one place in the account's queue).
 Slot = Callable[[], AbstractAsyncContextManager[Any]]
+
+#: Default deadline of the wait for a generation, in seconds.
+DEFAULT_MAX_WAIT_SECONDS = 1800.0
+#: Default time a submit keeps retrying on a full queue (429), in seconds.
+DEFAULT_MAX_QUEUE_WAIT_SECONDS = 1800.0
+
+
+def check_deadlines(**deadlines: float) -> None:
+    """Raise `ValueError` naming the first deadline that is not a positive number of seconds.
+
+    Example:
+        ```python
+        from prefect_modelslab.flows.video import check_deadlines
+
+        check_deadlines(max_wait_seconds=600, download_timeout_seconds=120)
+        ```
+    """
+    for name, value in deadlines.items():
+        if not value > 0:
+            raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
 
 
 def _unknown_outcome(entry: JournalEntry, journal_url: str) -> SubmitOutcomeUnknownError:
@@ -64,9 +84,11 @@ async def run_video(
     name: str | None = None,
     storage_options: dict[str, Any] | None = None,
     slot: Slot | None = None,
-    max_wait_seconds: float = 1800.0,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     max_bytes: int = DEFAULT_MAX_BYTES,
     card: bool = True,
+    max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> VideoResult:
     """Make one video into `output_url`: reuse, resume or submit; then wait, download, check.
 
@@ -84,10 +106,17 @@ async def run_video(
         storage_options: Options for the folder's fsspec filesystem.
         slot: A factory of async context managers held from submit until the
             wait ends (the server's queue), never during download and check.
-        max_wait_seconds: Deadline of the wait, and of waiting on a full queue.
+        max_wait_seconds: Deadline of the wait for the generation, in seconds
+            (default 1800); past it the row fails and a re-run resumes it.
         max_bytes: Largest file accepted.
         card: Create the video's Markdown artifact (a batch shows its table
             and gallery instead of one card per row).
+        max_queue_wait_seconds: How long a submit keeps retrying while the
+            account's queue is full (429), in seconds (default 1800); past it
+            nothing was taken and the submit fails.
+        download_timeout_seconds: Deadline of the whole download, retries
+            included, in seconds (default 600): a host that trickles bytes
+            cannot keep it alive longer.
 
     Returns:
         The result. A video that failed its check is returned (with
@@ -112,6 +141,11 @@ async def run_video(
         result = await run_video(request, "videos", credentials)
         ```
     """
+    check_deadlines(
+        max_wait_seconds=max_wait_seconds,
+        max_queue_wait_seconds=max_queue_wait_seconds,
+        download_timeout_seconds=download_timeout_seconds,
+    )
     logger = run_logger()
     started = time.monotonic()
     options = dict(storage_options or {})
@@ -149,7 +183,9 @@ async def run_video(
                 "Resuming generation %s from %s (no new submit)", job.generation_id, journal_url
             )
         else:
-            job = await _submit(journal, name, request, credentials, max_wait_seconds, timings)
+            job = await _submit(
+                journal, name, request, credentials, max_queue_wait_seconds, timings
+            )
         mark = time.monotonic()
         try:
             job = await wait_for_video(credentials, job, max_wait_seconds)
@@ -163,7 +199,11 @@ async def run_video(
     mark = time.monotonic()
     try:
         stored = await download_video(
-            job, video_url, max_bytes=max_bytes, storage_options=storage_options
+            job,
+            video_url,
+            max_bytes=max_bytes,
+            timeout_seconds=download_timeout_seconds,
+            storage_options=storage_options,
         )
     except ModelsLabError:
         logger.error(
@@ -262,7 +302,9 @@ async def generate_video(
     credentials: CredentialsLike = None,
     name: str | None = None,
     storage_options: dict[str, Any] | None = None,
-    max_wait_seconds: float = 1800.0,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
 ) -> VideoResult:
     """Generate one video end to end into `output_url` (any fsspec URL).
 
@@ -279,7 +321,10 @@ async def generate_video(
         name: File name without extension; default: a slug of the prompt
             plus a short hash of the request.
         storage_options: Options for the folder's fsspec filesystem.
-        max_wait_seconds: How long to wait for the generation.
+        max_wait_seconds: How long to wait for the generation, in seconds (default 1800).
+        max_queue_wait_seconds: How long to keep submitting while the account's
+            queue is full (429), in seconds (default 1800).
+        download_timeout_seconds: Deadline of the whole download, in seconds (default 600).
 
     Returns:
         The result: video URL, generation id, sha256, size, probe, check and timings.
@@ -308,4 +353,6 @@ async def generate_video(
         name=name,
         storage_options=storage_options,
         max_wait_seconds=max_wait_seconds,
+        max_queue_wait_seconds=max_queue_wait_seconds,
+        download_timeout_seconds=download_timeout_seconds,
     )
