@@ -94,11 +94,13 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
         """Write the sidecar of `result` atomically; returns its URL."""
         return await self.save(result.name, Sidecar.of(result))
 
-    async def reusable(self, name: str, request: Text2VideoRequest) -> VideoResult | None:
-        """The result a previous run recorded for `request`, if its video is there and passed.
+    async def stored(
+        self, name: str, request: Text2VideoRequest, *, reused: bool = True
+    ) -> VideoResult | None:
+        """The result a previous run recorded for `request`, if its video is in place.
 
-        A sidecar for another request, a failed check, a missing video or one
-        whose size differs from the sidecar's means "make it again" (None).
+        A sidecar for another request, an unreadable one, a missing video or one
+        whose size differs from the sidecar's gives None; the check may have failed.
         """
         logger = run_logger()
         try:
@@ -106,9 +108,7 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
         except ValueError as error:
             logger.warning("Ignoring the unreadable sidecar of %s: %s", name, error)
             return None
-        if sidecar is None:
-            return None
-        if sidecar.request_hash != request_fingerprint(request) or not sidecar.check.passed:
+        if sidecar is None or sidecar.request_hash != request_fingerprint(request):
             return None
         video_url = storage.join_url(self.output_url, sidecar.video_file)
         fs, path = storage.get_filesystem(video_url, self.storage_options)
@@ -118,10 +118,15 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
             return None
         if size != sidecar.bytes:
             logger.warning(
-                "%s is %s bytes, its sidecar says %d: not reusing it",
-                video_url,
-                size,
-                sidecar.bytes,
+                "%s is %s bytes, its sidecar says %d: not using it", video_url, size, sidecar.bytes
             )
             return None
-        return sidecar.to_result(self.output_url)
+        return sidecar.to_result(self.output_url, reused=reused)
+
+    async def reusable(self, name: str, request: Text2VideoRequest) -> VideoResult | None:
+        """The result a previous run recorded for `request`, if its video is in place and passed.
+
+        Anything else means "make it again" (None).
+        """
+        result = await self.stored(name, request)
+        return result if result is not None and result.passed else None

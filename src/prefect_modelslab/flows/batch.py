@@ -38,7 +38,6 @@ from prefect_modelslab.flows.video import (
 )
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.journal import Journal
-from prefect_modelslab.models import request_fingerprint
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import (
     STATUSES,
@@ -47,7 +46,6 @@ from prefect_modelslab.report import (
     error_text,
     write_results_csv,
 )
-from prefect_modelslab.results import VideoResult
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.slots import require_global_limit, slot_factory
 
@@ -375,7 +373,8 @@ async def _read_back(
     if entry is not None and not entry.matches(row.request):
         entry = None  # another request's entry: nothing was sent for this one
     if entry is None or entry.state == "finished":
-        video = await _stored_video(row, output_url, sidecars)
+        assert row.request is not None
+        video = await sidecars.stored(row.id, row.request, reused=False)
         if video is not None:
             return RowResult.from_video(row, video)
     if entry is None:
@@ -390,26 +389,6 @@ async def _read_back(
         generation_id=entry.generation_id,
         error=f"{why} (journal {journal.url_for(row.id)}; a re-run takes it from there)",
     )
-
-
-async def _stored_video(
-    row: PlannedRow, output_url: str, sidecars: SidecarStore
-) -> VideoResult | None:
-    """The video the sidecar of `row` records, when it is for this request and in place."""
-    assert row.request is not None
-    try:
-        sidecar = await sidecars.read(row.id)
-    except ValueError:
-        return None
-    if sidecar is None or sidecar.request_hash != request_fingerprint(row.request):
-        return None
-    video = sidecar.to_result(output_url, reused=False)
-    fs, path = storage.get_filesystem(video.video_url, sidecars.storage_options)
-    try:
-        size = await asyncio.to_thread(fs.size, path)
-    except FileNotFoundError:
-        return None
-    return video if size == sidecar.bytes else None
 
 
 async def _run_rows(
