@@ -195,8 +195,8 @@ def example_prompts() -> Path:
 def _run(console: Console, **parameters: Any) -> Any:
     """Run the batch flow with a progress bar; usage problems become `UsageError`."""
     with _quiet_prefect_console():
-        from prefect_modelslab.exceptions import InvalidCsvError
-        from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+        from prefect_modelslab.exceptions import BatchNotSucceededError, InvalidCsvError
+        from prefect_modelslab.flows.batch import agenerate_videos_from_csv, batch_progress
 
         progress = Progress(
             SpinnerColumn(),
@@ -223,7 +223,10 @@ def _run(console: Console, **parameters: Any) -> Any:
 
         with progress, batch_progress(on_row):
             try:
-                return asyncio.run(generate_videos_from_csv(**parameters))
+                # The async flow: a sync flow would pay ~1 s at exit (heartbeat thread).
+                return asyncio.run(agenerate_videos_from_csv(**parameters))
+            except BatchNotSucceededError as error:
+                return error.report  # the run is Failed; the exit code says so (1)
             except (InvalidCsvError, FileNotFoundError, IsADirectoryError) as error:
                 raise UsageError(_one_line(error)) from None
             except ValueError as error:  # bad defaults (e.g. --model), bad parameters

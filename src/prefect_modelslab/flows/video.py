@@ -25,6 +25,7 @@ from prefect.runtime import flow_run
 from prefect_modelslab import storage
 from prefect_modelslab.artifacts import create_video_card
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
@@ -36,10 +37,11 @@ from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import check_id, shorten, video_name
 from prefect_modelslab.results import Timings, VideoResult
+from prefect_modelslab.run_states import video_state
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
 
-__all__ = ["Slot", "generate_video", "run_video"]
+__all__ = ["Slot", "agenerate_video", "generate_video", "run_video"]
 
 #: A factory of async context managers, each held from submit until the
 #: generation is ready (one place in the account's queue).
@@ -249,13 +251,14 @@ def _flow_run_name() -> str:
     description="Generate one ModelsLab video into a folder: submit, wait, download, check.",
     flow_run_name=_flow_run_name,
 )
-async def generate_video(
+async def agenerate_video(
     request: Text2VideoRequest | str,
     output_url: str,
     credentials: CredentialsLike = None,
     name: str | None = None,
     storage_options: dict[str, Any] | None = None,
     max_wait_seconds: float = 1800.0,
+    accept_failed_check: bool = False,
 ) -> VideoResult:
     """Generate one video end to end into `output_url` (any fsspec URL).
 
@@ -263,6 +266,15 @@ async def generate_video(
     it (frames, fps, size) and writes a JSON sidecar next to it. Safe to
     re-run: a checked video is reused, a journaled generation is resumed
     without paying again.
+
+    `generate_video` is the same flow for sync and async callers: it returns
+    the result in a sync flow or a script, a coroutine in async code;
+    `agenerate_video` always returns a coroutine.
+
+    The run ends `Failed` when the video fails its check (the message says
+    why; the call raises `VideoCheckFailedError`, whose `result` is the
+    stored video), unless `accept_failed_check` is set: then it ends
+    `Completed` with the same message and returns the result.
 
     Args:
         request: A `Text2VideoRequest`, or just a prompt.
@@ -273,28 +285,30 @@ async def generate_video(
             plus a short hash of the request.
         storage_options: Options for the folder's fsspec filesystem.
         max_wait_seconds: How long to wait for the generation.
+        accept_failed_check: Return a video that failed its check instead of
+            failing the run.
 
     Returns:
         The result: video URL, generation id, sha256, size, probe, check and timings.
 
+    Raises:
+        VideoCheckFailedError: The video was stored but failed its check.
+
     Example:
         ```python
-        import asyncio
         from prefect_modelslab import Text2VideoRequest, generate_video
 
-        result = asyncio.run(
-            generate_video(
-                Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8),
-                "videos",
-                "modelslab",  # a saved ModelsLabCredentials block
-            )
+        result = generate_video(
+            Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8),
+            "videos",
+            "modelslab",  # a saved ModelsLabCredentials block
         )
         print(result.video_url, result.check.passed)
         ```
     """
     if isinstance(request, str):
         request = Text2VideoRequest(prompt=request)
-    return await run_video(
+    result = await run_video(
         request,
         output_url,
         await aload_credentials(credentials),
@@ -302,3 +316,8 @@ async def generate_video(
         storage_options=storage_options,
         max_wait_seconds=max_wait_seconds,
     )
+    return video_state(result, accept_failed_check=accept_failed_check)  # type: ignore[no-any-return]
+
+
+#: `agenerate_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+generate_video = dispatching(agenerate_video)

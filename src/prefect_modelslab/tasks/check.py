@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.media import VideoCheck, VideoProbeError, check_media, probe_video
 from prefect_modelslab.models import VideoJob, expected_video
@@ -12,7 +13,7 @@ from prefect_modelslab.naming import check_run_name
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks._common import modelslab_task
 
-__all__ = ["check_video"]
+__all__ = ["acheck_video", "check_video"]
 
 
 @modelslab_task(
@@ -24,7 +25,7 @@ __all__ = ["check_video"]
     retry_delay_seconds=5,
     retry_condition_fn=lambda task, run, state: isinstance(state.data, OSError),
 )
-async def check_video(
+async def acheck_video(
     video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
 ) -> VideoCheck:
     """Probe the stored file and check it against the request and the server's `meta`.
@@ -70,3 +71,7 @@ async def check_video(
             "; ".join(verdict.problems),
         )
     return verdict
+
+
+#: `acheck_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+check_video = dispatching(acheck_video)
