@@ -28,7 +28,8 @@ in `unmapped`).
 from __future__ import annotations
 
 import asyncio
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, ParamSpec, TypeVar
 
 from prefect import Flow, Task, unmapped
 from prefect.context import get_run_context
@@ -36,7 +37,17 @@ from prefect.exceptions import MissingContextError
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel
 
-__all__ = ["DispatchFlow", "DispatchTask", "dispatching", "in_async_context"]
+__all__ = [
+    "DispatchFlow",
+    "DispatchTask",
+    "ModelsLabFlow",
+    "dispatching",
+    "in_async_context",
+    "modelslab_flow",
+]
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 #: Type checkers see the twin as its async original (`await submit_video(...)` checks).
 T = TypeVar("T", bound=Task[Any, Any] | Flow[Any, Any])
@@ -105,7 +116,53 @@ class DispatchTask(Task[Any, Any]):
         )
 
 
-class DispatchFlow(Flow[Any, Any]):
+class ModelsLabFlow(Flow[P, R]):
+    """A `Flow` that reads one-shot iterators among its arguments into lists first.
+
+    Prefect serialises a flow's parameters before the run starts, which would
+    use up a generator (`(r for r in rows)`, `iter(...)`, `map(...)`) and leave
+    the run nothing; a list is read as often as needed.
+
+    Example:
+        ```python
+        from prefect_modelslab.dispatch import ModelsLabFlow
+
+        async def count(items: list[int]) -> int:
+            return len(items)
+
+        counter = ModelsLabFlow(fn=count, name="count")
+        ```
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args = tuple(_listed(v) for v in args)
+        kwargs = {k: _listed(v) for k, v in kwargs.items()}
+        return super().__call__(*args, **kwargs)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> Any:
+        return _as(super().with_options(*args, **kwargs), type(self))
+
+
+def modelslab_flow(**options: Any) -> Callable[[Callable[P, R]], ModelsLabFlow[P, R]]:
+    """`prefect.flow` for the package's flows: a `ModelsLabFlow` with `options`.
+
+    Example:
+        ```python
+        from prefect_modelslab.dispatch import modelslab_flow
+
+        @modelslab_flow(name="hello")
+        async def ahello() -> str:
+            return "hello"
+        ```
+    """
+
+    def decorate(fn: Callable[P, R]) -> ModelsLabFlow[P, R]:
+        return ModelsLabFlow(fn=fn, **options)
+
+    return decorate
+
+
+class DispatchFlow(ModelsLabFlow[Any, Any]):
     """A `Flow` of an async function that returns its result when called from sync code.
 
     It is still a `Flow`: `.serve`, `.to_deployment`, `.with_options` and
@@ -162,6 +219,12 @@ def dispatching(obj: T) -> T:
 def _as(obj: Any, cls: type[Any]) -> Any:
     obj.__class__ = cls  # the subclasses add behaviour only, no state
     return obj
+
+
+def _listed(value: Any) -> Any:
+    if isinstance(value, Iterator) and not isinstance(value, str | bytes | Mapping):
+        return list(value)
+    return value
 
 
 def _constants(values: Any) -> list[Any]:

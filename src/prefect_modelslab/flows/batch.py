@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
@@ -34,7 +34,7 @@ from prefect_modelslab.csv_input import (
     plan_csv,
     plan_records,
 )
-from prefect_modelslab.dispatch import dispatching
+from prefect_modelslab.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.events import emit_row_event
 from prefect_modelslab.flows.video import Slot, run_video
 from prefect_modelslab.gallery import write_gallery_or_warn
@@ -96,7 +96,7 @@ def _records_run_name() -> str:
     return f"batch · {flow_run.parameters.get('source') or RECORDS_SOURCE}"
 
 
-@flow(
+@modelslab_flow(
     name="generate-videos",
     flow_run_name=_records_run_name,
     description="Generate, store and check one video per record (request or dict of fields).",
@@ -189,7 +189,7 @@ async def agenerate_videos(
     )
 
 
-@flow(
+@modelslab_flow(
     name="generate-videos-from-csv",
     flow_run_name=_flow_run_name,
     description="Generate, store and check one video per row of a prompts CSV.",

@@ -19,13 +19,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
-from prefect import flow
 from prefect.runtime import flow_run
 
 from prefect_modelslab import storage
 from prefect_modelslab.artifacts import create_video_card
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
-from prefect_modelslab.dispatch import dispatching
+from prefect_modelslab.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
@@ -246,7 +245,7 @@ def _flow_run_name() -> str:
     return f"video · {shorten(prompt, 40)}"
 
 
-@flow(
+@modelslab_flow(
     name="generate-video",
     description="Generate one ModelsLab video into a folder: submit, wait, download, check.",
     flow_run_name=_flow_run_name,
