@@ -102,8 +102,7 @@ async def test_a_batch_with_problems_ends_failed_with_counts_and_keeps_its_repor
     )
     assert state.is_failed()
     assert state.message == (
-        "3 of 4 rows did not succeed (1 check failed, 1 failed, 1 invalid); "
-        f"see {out}/results.csv"
+        f"3 of 4 rows did not succeed (1 check failed, 1 failed, 1 invalid); see {out}/results.csv"
     )
     error = await state.result(raise_on_failure=False)
     assert isinstance(error, BatchNotSucceededError)
