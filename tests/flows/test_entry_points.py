@@ -193,3 +193,26 @@ def test_missing_credentials_name_both_routes(
     with pytest.raises(ValueError, match="MODELSLAB_API_KEY") as error:
         pm.submit_video(None, request)
     assert "ModelsLabCredentials" in str(error.value)
+
+
+def test_the_async_context_rule_is_prefects() -> None:
+    """`dispatch.in_async_context` restates Prefect's `async_dispatch` rule on public APIs."""
+    from prefect._internal.compatibility.async_dispatch import is_in_async_context
+
+    from prefect_modelslab.dispatch import in_async_context
+
+    @flow
+    def sync_flow() -> tuple[bool, bool]:
+        return in_async_context(), is_in_async_context()
+
+    @flow
+    async def async_flow() -> tuple[bool, bool]:
+        return in_async_context(), is_in_async_context()
+
+    async def under_a_loop() -> tuple[bool, bool]:
+        return in_async_context(), is_in_async_context()
+
+    assert (in_async_context(), is_in_async_context()) == (False, False)
+    assert asyncio.run(under_a_loop()) == (True, True)
+    assert sync_flow() == (False, False)
+    assert asyncio.run(async_flow()) == (True, True)
