@@ -5,9 +5,12 @@ ceil(N/Q) * L. This script starts the bundled emulator (and, for the warm flow
 figures, a Prefect server on a free port with a temporary PREFECT_HOME) and
 runs, each in its own process so that peak RSS is its own:
 
-(a) `generate_videos_from_csv`: cold on the embedded server (a fresh process
+(a) `agenerate_videos_from_csv`: cold on the embedded server (a fresh process
     that starts Prefect's temporary server), then cold and warm on an already
-    running Prefect server (first and second run in one process);
+    running Prefect server (first and second run in one process); then, warm,
+    (a') the records entry `agenerate_videos` with the same prompts as dicts and
+    (a'') the sync entry: `generate_videos_from_csv(...)` called from plain sync
+    code (run to its end on Prefect's loop thread);
 (b) a bare asyncio + httpx loop doing submit / poll / download (the floor);
 (c) the sequential loop a user writes with the official SDK's pattern
     (modelslab_py: submit, fetch every 2 s until success, download; one
@@ -75,9 +78,17 @@ def counters(base_url: str) -> dict[str, Any]:
 # --- (a) the flow ---------------------------------------------------------------------------
 
 
-def run_flow(base_url: str, key: str, n: int, q: int, runs: int) -> list[dict[str, Any]]:
+def run_flow(
+    base_url: str, key: str, n: int, q: int, runs: int, entry: str = "csv"
+) -> list[dict[str, Any]]:
+    """`entry`: csv (async CSV flow), records (async records flow), sync (the CSV flow
+    called from plain sync code: the dispatching name, run to its end)."""
     from prefect_modelslab.blocks import ModelsLabCredentials
-    from prefect_modelslab.flows.batch import generate_videos_from_csv
+    from prefect_modelslab.flows.batch import (
+        agenerate_videos,
+        agenerate_videos_from_csv,
+        generate_videos_from_csv,
+    )
 
     creds = ModelsLabCredentials(api_key=key, base_url=base_url)
     figures = []
@@ -89,16 +100,16 @@ def run_flow(base_url: str, key: str, n: int, q: int, runs: int) -> list[dict[st
             writer.writerows([p] for p in prompts(n))
         for run in range(runs):
             reset(base_url)
+            out = str(Path(tmp) / f"out-{run}")
+            common: dict[str, Any] = {"credentials": creds, "defaults": SIZE, "max_concurrency": q}
             started = time.perf_counter()
-            report = asyncio.run(
-                generate_videos_from_csv(
-                    csv_url=str(csv_path),
-                    output_url=str(Path(tmp) / f"out-{run}"),
-                    credentials=creds,
-                    defaults=SIZE,
-                    max_concurrency=q,
-                )
-            )
+            if entry == "records":
+                records = [{"prompt": p} for p in prompts(n)]
+                report = asyncio.run(agenerate_videos(records, out, **common))
+            elif entry == "sync":
+                report = generate_videos_from_csv(str(csv_path), out, **common)
+            else:
+                report = asyncio.run(agenerate_videos_from_csv(str(csv_path), out, **common))
             wall = time.perf_counter() - started
             figures.append(
                 {
@@ -250,6 +261,9 @@ def main() -> None:
     if args.child:
         if args.child == "flow":
             result: Any = run_flow(args.base_url, args.key, args.n, args.q, runs=2)
+        elif args.child in ("flow-records", "flow-sync"):
+            entry = args.child.removeprefix("flow-")
+            result = run_flow(args.base_url, args.key, args.n, args.q, runs=2, entry=entry)
         elif args.child == "flow-embedded":
             result = run_flow(args.base_url, args.key, args.n, args.q, runs=1)
         elif args.child == "bare":
@@ -286,6 +300,12 @@ def main() -> None:
             if figs:
                 rows.append(line("(a) flow, running server, cold", figs[0], n, ideal))
                 rows.append(line("(a) flow, running server, warm", figs[1], n, ideal))
+            figs = child("flow-records", emu.base_url, key, args, env)
+            if figs:
+                rows.append(line("(a') records flow, running, warm", figs[1], n, ideal))
+            figs = child("flow-sync", emu.base_url, key, args, env)
+            if figs:
+                rows.append(line("(a'') CSV flow from sync code, warm", figs[1], n, ideal))
         finally:
             server.terminate()
             server.wait(timeout=30)

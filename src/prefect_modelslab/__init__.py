@@ -6,15 +6,13 @@ probe) stays usable without paying for `import prefect`.
 
 Example:
     ```python
-    import asyncio
     from prefect_modelslab import generate_videos_from_csv
 
-    report = asyncio.run(
-        generate_videos_from_csv(
-            csv_url="prompts.csv",
-            output_url="videos",
-            credentials="modelslab",  # a saved ModelsLabCredentials block
-        )
+    report = generate_videos_from_csv(
+        csv_url="prompts.csv",
+        output_url="videos",
+        credentials="modelslab",  # a saved ModelsLabCredentials block
+        allow_partial=True,  # return the report even if some rows did not succeed
     )
     print(report.summary())
     ```

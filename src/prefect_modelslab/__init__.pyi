@@ -1,6 +1,7 @@
 # The one list of public names; `__init__.py` imports them lazily from here.
 from .blocks import ModelsLabCredentials as ModelsLabCredentials
 from .deployments import batch_deployment as batch_deployment
+from .exceptions import BatchNotSucceededError as BatchNotSucceededError
 from .exceptions import DownloadError as DownloadError
 from .exceptions import ForbiddenError as ForbiddenError
 from .exceptions import GenerationFailedError as GenerationFailedError
@@ -14,9 +15,15 @@ from .exceptions import ModelsLabError as ModelsLabError
 from .exceptions import ModelsLabTimeoutError as ModelsLabTimeoutError
 from .exceptions import RateLimitError as RateLimitError
 from .exceptions import RequestRejectedError as RequestRejectedError
+from .exceptions import RunNotSucceededError as RunNotSucceededError
 from .exceptions import ServerError as ServerError
 from .exceptions import SubmitOutcomeUnknownError as SubmitOutcomeUnknownError
+from .exceptions import VideoCheckFailedError as VideoCheckFailedError
+from .flows import agenerate_video as agenerate_video
+from .flows import agenerate_videos as agenerate_videos
+from .flows import agenerate_videos_from_csv as agenerate_videos_from_csv
 from .flows import generate_video as generate_video
+from .flows import generate_videos as generate_videos
 from .flows import generate_videos_from_csv as generate_videos_from_csv
 from .media import VideoCheck as VideoCheck
 from .media import VideoInfo as VideoInfo
@@ -30,6 +37,10 @@ from .report import BatchReport as BatchReport
 from .report import RowResult as RowResult
 from .results import StoredVideo as StoredVideo
 from .results import VideoResult as VideoResult
+from .tasks import acheck_video as acheck_video
+from .tasks import adownload_video as adownload_video
+from .tasks import asubmit_video as asubmit_video
+from .tasks import await_for_video as await_for_video
 from .tasks import check_video as check_video
 from .tasks import check_video_verdict as check_video_verdict
 from .tasks import download_video as download_video

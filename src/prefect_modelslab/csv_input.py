@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -45,16 +46,21 @@ from prefect_modelslab.naming import id_problem, slug, video_name
 
 __all__ = [
     "ID_COLUMN",
+    "RECORDS_SOURCE",
     "BatchPlan",
     "PlannedRow",
     "RowProblem",
     "merge_defaults",
     "plan_csv",
     "plan_csv_lines",
+    "plan_records",
 ]
 
 #: The optional column that names a row's outputs.
 ID_COLUMN = "id"
+
+#: The source name of a batch of records, unless it is given another.
+RECORDS_SOURCE = "records"
 
 _REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
 _KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
@@ -67,8 +73,8 @@ class RowProblem(BaseModel):
     """Why one row of the CSV cannot run: where, which field, and why.
 
     Attributes:
-        row: The 1-based data row number (blank lines are not rows).
-        line: The file line the row starts on (the header is line 1).
+        row: The 1-based data row number (blank lines are not rows), or record number.
+        line: The file line the row starts on (the header is line 1); 0 for a record.
         field: The column (request field) at fault, or `row` for the row as a whole.
         reason: What is wrong, in words.
     """
@@ -81,6 +87,8 @@ class RowProblem(BaseModel):
     reason: str
 
     def __str__(self) -> str:
+        if self.line == 0:  # a record, not a line of a file
+            return f"record {self.row}: {self.field}: {self.reason}"
         return f"line {self.line} (row {self.row}): {self.field}: {self.reason}"
 
 
@@ -294,23 +302,115 @@ def plan_csv_lines(
         draft = _validate_row(row, line, columns, width, cells, base)
         if next_line - line > 1:  # quoted newlines: look for a runaway quote
             _check_quotes(draft, cells, pending, columns, base)
-        if draft.explicit_id is not None and draft.id_ok:
-            folded = draft.explicit_id.casefold()
-            first = taken.setdefault(folded, len(drafts))
-            if first != len(drafts):
-                other = drafts[first]
-                draft.add_problem(
-                    ID_COLUMN,
-                    f"{draft.explicit_id!r} is already the id of row {other.row} "
-                    f"(line {other.line}); ids must be unique",
-                )
-            else:
-                draft.name = draft.explicit_id
-        if draft.name is None:
-            draft.name = _derived_id(draft)
-        draft.raw = None  # no longer needed; keeps a big plan small
-        drafts.append(draft)
+        _claim_id(draft, drafts, taken)
     return BatchPlan(source=source, columns=tuple(columns), rows=tuple(_name_rows(drafts, taken)))
+
+
+def plan_records(
+    records: Iterable[Text2VideoRequest | Mapping[str, Any]],
+    defaults: Mapping[str, Any] | BaseModel | None = None,
+    *,
+    source: str = RECORDS_SOURCE,
+) -> BatchPlan:
+    """Validate records (requests, or mappings with a CSV row's fields) into a batch plan.
+
+    A record is a `Text2VideoRequest` or a mapping: `prompt` (required),
+    optional `id`, any request field. Values may be text, as in a CSV, or
+    native (`8`, `2.5`, NumPy scalars); None, blank text and NaN (a missing
+    value in a DataFrame) mean "not set", so `defaults` apply. A record's own
+    fields win over `defaults`. Records are numbered from 1; a problem reads
+    "record 3: fps: ...".
+
+    Args:
+        records: The records, in order (any iterable; read once).
+        defaults: Request fields for every record.
+        source: The batch's name, in messages.
+
+    Returns:
+        The plan: every record with its request or its problems.
+
+    Raises:
+        ValueError: The defaults are invalid.
+
+    Example:
+        ```python
+        from prefect_modelslab.csv_input import plan_records
+
+        plan = plan_records([{"id": "fox", "prompt": "a red fox", "fps": 8}, {"prompt": ""}])
+        plan.rows[0].request.fps  # 8
+        print(plan.problems[0])    # record 2: prompt: ...
+        ```
+    """
+    base = merge_defaults(defaults)
+    columns: dict[str, None] = {}
+    drafts: list[_Draft] = []
+    taken: dict[str, int] = {}
+    for row, record in enumerate(records, start=1):
+        draft = _record_draft(row, record, base)
+        columns.update(dict.fromkeys(draft.raw or {}))
+        _claim_id(draft, drafts, taken)
+    return BatchPlan(source=source, columns=tuple(columns), rows=tuple(_name_rows(drafts, taken)))
+
+
+def _record_draft(row: int, record: object, base: dict[str, Any]) -> _Draft:
+    if isinstance(record, Text2VideoRequest):
+        values: dict[str, Any] = record.model_dump(exclude_unset=True, exclude_none=True)
+        values.setdefault("prompt", record.prompt)
+    elif isinstance(record, Mapping):
+        values = {str(k).strip().lower(): _native(v) for k, v in record.items()}
+    else:
+        draft = _Draft(row, 0, "", None, True, None, {}, [])
+        draft.add_problem(
+            "row",
+            f"a record must be a Text2VideoRequest or a mapping of fields "
+            f"(got {type(record).__name__})",
+        )
+        return draft
+    values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
+    values = {k: v for k, v in values.items() if not _unset(v)}
+    raw = {k: str(v) for k, v in values.items()}
+    explicit_id = raw.get(ID_COLUMN) or None
+    prompt = str(values.get("prompt", ""))
+    draft = _Draft(row, 0, prompt, explicit_id, True, None, raw, [])
+    bad = [k for k in values if k not in _KNOWN_COLUMNS]
+    for name in bad:
+        draft.add_problem(
+            name,
+            "the API key must not be in a record; use a ModelsLabCredentials block or "
+            "MODELSLAB_API_KEY"
+            if name in _SECRET_COLUMNS
+            else "not a field of the text2video request (nor `id`)",
+        )
+    fields = {**base, **{k: v for k, v in values.items() if k in _REQUEST_FIELDS}}
+    fields["prompt"] = prompt
+    if not bad:
+        try:
+            draft.request = Text2VideoRequest.model_validate(fields)
+        except ValidationError as error:
+            for problem in validation_problems(error):
+                draft.add_problem(problem.field, problem.reason)
+    if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:
+        draft.id_ok = False
+        draft.add_problem(ID_COLUMN, bad_id)
+    return draft
+
+
+def _native(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds (NumPy is never imported)."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _unset(value: Any) -> bool:
+    """None, blank text, NaN and pandas' NA/NaT: a field that is not set."""
+    if value is None:
+        return True
+    if isinstance(value, str):
+        return not value
+    if isinstance(value, float):
+        return math.isnan(value)
+    return type(value).__name__ in {"NAType", "NaTType"}
 
 
 # --- internals ------------------------------------------------------------------
@@ -542,6 +642,27 @@ def _validate_row(
         draft.id_ok = False
         draft.add_problem(ID_COLUMN, bad_id)
     return draft
+
+
+def _claim_id(draft: _Draft, drafts: list[_Draft], taken: dict[str, int]) -> None:
+    """Give the draft its explicit id if it is the first to ask, else a derived name; keep it."""
+    if draft.explicit_id is not None and draft.id_ok:
+        folded = draft.explicit_id.casefold()
+        first = taken.setdefault(folded, len(drafts))
+        if first != len(drafts):
+            other = drafts[first]
+            where = f" (line {other.line})" if other.line else ""
+            draft.add_problem(
+                ID_COLUMN,
+                f"{draft.explicit_id!r} is already the id of "
+                f"{'row' if other.line else 'record'} {other.row}{where}; ids must be unique",
+            )
+        else:
+            draft.name = draft.explicit_id
+    if draft.name is None:
+        draft.name = _derived_id(draft)
+    draft.raw = None  # no longer needed; keeps a big plan small
+    drafts.append(draft)
 
 
 def _name_rows(drafts: list[_Draft], taken: Mapping[str, int]) -> Iterator[PlannedRow]:

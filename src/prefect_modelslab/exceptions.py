@@ -20,7 +20,10 @@ ModelsLabError
 │   ├── ServerError               5xx
 │   └── GenerationFailedError     status "failed"/"error" in the body
 ├── DownloadError                 the file could not be fetched or is not a video (`reason`)
-└── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
+├── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
+└── RunNotSucceededError          a flow ran to its end but not everything succeeded
+    ├── BatchNotSucceededError    rows failed, failed their check or were invalid; has `report`
+    └── VideoCheckFailedError     `generate_video`'s video failed its check; has `result`
 ```
 
 `VideoProbeError` (corrupt media) lives in `prefect_modelslab.media`: the probe
@@ -35,8 +38,11 @@ from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from prefect_modelslab.csv_input import RowProblem
+    from prefect_modelslab.report import BatchReport
+    from prefect_modelslab.results import VideoResult
 
 __all__ = [
+    "BatchNotSucceededError",
     "DownloadError",
     "DownloadFailure",
     "ForbiddenError",
@@ -51,8 +57,10 @@ __all__ = [
     "ModelsLabTimeoutError",
     "RateLimitError",
     "RequestRejectedError",
+    "RunNotSucceededError",
     "ServerError",
     "SubmitOutcomeUnknownError",
+    "VideoCheckFailedError",
 ]
 
 
@@ -218,3 +226,43 @@ class InvalidCsvError(ModelsLabError, ValueError):
     def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class RunNotSucceededError(ModelsLabError):
+    """A flow ran to its end, but not everything it was asked for succeeded.
+
+    The run's state is `Failed` with the same message; what it made is on the
+    error (`report` or `result`), so nothing paid for is out of reach.
+    """
+
+
+class BatchNotSucceededError(RunNotSucceededError):
+    """A batch ended with rows that failed, failed their check or were invalid.
+
+    Attributes:
+        report: The batch's report: every row's outcome, as the flow would
+            have returned it (`allow_partial=True` returns it instead).
+    """
+
+    def __init__(self, message: str, report: BatchReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+    def __reduce__(self) -> tuple[type[BatchNotSucceededError], tuple[str, BatchReport]]:
+        return (type(self), (str(self), self.report))
+
+
+class VideoCheckFailedError(RunNotSucceededError):
+    """`generate_video` stored a video that failed its check.
+
+    Attributes:
+        result: The stored video, its check and its problems
+            (`accept_failed_check=True` returns it instead).
+    """
+
+    def __init__(self, message: str, result: VideoResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple[type[VideoCheckFailedError], tuple[str, VideoResult]]:
+        return (type(self), (str(self), self.result))

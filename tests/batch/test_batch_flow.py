@@ -34,6 +34,7 @@ def read_results(folder: Path) -> list[dict[str, str]]:
 
 async def run(csv_path: Path, out: Path, credentials: Any, **kwargs: Any) -> BatchReport:
     kwargs.setdefault("defaults", TINY)
+    kwargs.setdefault("allow_partial", True)  # the report, even when rows did not succeed
     return await generate_videos_from_csv(str(csv_path), str(out), credentials, **kwargs)
 
 

@@ -65,6 +65,8 @@ def test_a_failed_row_exits_1(
     assert result.exit_code == 1, result.output
     assert "1 succeeded, 1 failed" in result.stdout
     assert "Generation failed" in result.stdout
+    # The run ends Failed (BatchNotSucceededError): the table, no traceback.
+    assert "Traceback" not in result.output and "BatchNotSucceededError" not in result.output
 
 
 def test_missing_file_exits_2_with_one_line(

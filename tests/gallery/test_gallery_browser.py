@@ -87,7 +87,9 @@ async def batch_output(
     credentials = ModelsLabCredentials(
         api_key=emulator_server.api_key, base_url=emulator_server.base_url
     )
-    await generate_videos_from_csv(str(prompts), str(out), credentials, defaults=TINY)
+    await generate_videos_from_csv(
+        str(prompts), str(out), credentials, defaults=TINY, allow_partial=True
+    )
     emulator_server.reset()
     yield out
 

@@ -215,8 +215,8 @@ def example_prompts() -> Path:
 def _run(console: Console, **parameters: Any) -> Any:
     """Run the batch flow with a progress bar; usage problems become `UsageError`."""
     with _quiet_prefect_console():
-        from prefect_modelslab.exceptions import InvalidCsvError
-        from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
+        from prefect_modelslab.exceptions import BatchNotSucceededError, InvalidCsvError
+        from prefect_modelslab.flows.batch import agenerate_videos_from_csv, batch_progress
 
         progress = Progress(
             SpinnerColumn(),
@@ -245,12 +245,15 @@ def _run(console: Console, **parameters: Any) -> Any:
         with progress, batch_progress(on_row):
             try:
                 with _stops_raise(), local_prefect_server() as _api:
+                    # The async flow: a sync flow would pay ~1 s at exit (heartbeat thread).
                     return run_until_stopped(
-                        lambda: generate_videos_from_csv(**parameters),
+                        lambda: agenerate_videos_from_csv(**parameters),
                         on_stop=lambda signum: progress.update(
                             task, description=f"stopping ({signal.Signals(signum).name})"
                         ),
                     )
+            except BatchNotSucceededError as error:
+                return error.report  # the run is Failed; the exit code says so (1)
             except Stopped as stop:
                 progress.stop()
                 _stopped(console, stop, parameters, started)

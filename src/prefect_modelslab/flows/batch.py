@@ -1,4 +1,7 @@
-"""`generate_videos_from_csv`: a prompts CSV in, a folder of checked videos and `results.csv` out.
+"""The batch: records (`generate_videos`) or a prompts CSV (`generate_videos_from_csv`) in,
+a folder of checked videos and `results.csv` out.
+
+Both flows plan their rows (validated, named) and hand them to one engine.
 
 The account's queue is kept full: a row takes a slot just before it submits
 and gives it back the moment its generation is ready, so downloads and checks
@@ -13,19 +16,26 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from prefect import flow, get_run_logger
+from prefect import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
 from prefect_modelslab import storage
 from prefect_modelslab.artifacts import BatchBoard
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
-from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
+from prefect_modelslab.csv_input import (
+    RECORDS_SOURCE,
+    BatchPlan,
+    PlannedRow,
+    plan_csv,
+    plan_records,
+)
+from prefect_modelslab.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.events import emit_row_event
 from prefect_modelslab.exceptions import RateLimitError
 from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
@@ -38,6 +48,7 @@ from prefect_modelslab.flows.video import (
 )
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.journal import Journal
+from prefect_modelslab.models import Text2VideoRequest
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import (
     STATUSES,
@@ -46,13 +57,18 @@ from prefect_modelslab.report import (
     error_text,
     write_results_csv,
 )
+from prefect_modelslab.result_parts import keep_earlier, part_url, rebuild_results
+from prefect_modelslab.run_states import batch_state
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.slots import require_global_limit, slot_factory
 
 __all__ = [
     "RESULTS_FILE",
     "RowCallback",
+    "agenerate_videos",
+    "agenerate_videos_from_csv",
     "batch_progress",
+    "generate_videos",
     "generate_videos_from_csv",
     "read_back_rows",
 ]
@@ -80,10 +96,8 @@ def batch_progress(callback: RowCallback) -> Iterator[None]:
         ```python
         from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
 
-        import asyncio
-
         with batch_progress(lambda row, done, total: print(f"{done}/{total} {row.status}")):
-            report = asyncio.run(generate_videos_from_csv("prompts.csv", "videos", "prod"))
+            report = generate_videos_from_csv("prompts.csv", "videos", "prod", allow_partial=True)
         ```
     """
     token = _row_callback.set(callback)
@@ -98,12 +112,125 @@ def _flow_run_name() -> str:
     return f"batch · {posixpath.basename(csv_url.rstrip('/')) or csv_url}"
 
 
-@flow(
+def _records_run_name() -> str:
+    return f"batch · {flow_run.parameters.get('source') or RECORDS_SOURCE}"
+
+
+@modelslab_flow(
+    name="generate-videos",
+    flow_run_name=_records_run_name,
+    description="Generate, store and check one video per record (request or dict of fields).",
+)
+async def agenerate_videos(
+    requests: Iterable[Text2VideoRequest | Mapping[str, Any]],
+    output_url: str,
+    credentials: CredentialsLike = None,
+    defaults: dict[str, Any] | BaseModel | None = None,
+    max_concurrency: int = 5,
+    concurrency_limit_name: str | None = None,
+    strict: bool = False,
+    storage_options: dict[str, Any] | None = None,
+    allow_partial: bool = False,
+    source: str = RECORDS_SOURCE,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
+    max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
+    download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
+) -> BatchReport:
+    """Generate one checked video per record, into any fsspec folder: the batch engine.
+
+    A record is a `Text2VideoRequest`, or a mapping with the fields of a CSV
+    row: `prompt` (required), optional `id` (names the outputs), any request
+    field; values may be text (as in a CSV) or native (`8`, `2.5`), and None,
+    "" or NaN mean "not set". Rows of a DataFrame are records:
+    `generate_videos(df.to_dict("records"), ...)`. Every record is validated
+    before anything is submitted (errors name the record number, the field and
+    why); then the batch runs like `generate_videos_from_csv`: at most
+    `max_concurrency` generations queued at once, journaled and resumable,
+    one video and sidecar per record, and the record's line in `results.csv`.
+
+    The records are a flow parameter, so Prefect stores them with the run
+    (~0.1 KB per small dict, ~0.55 KB per `Text2VideoRequest`): fine for
+    thousands; for more, write a CSV and use `generate_videos_from_csv`.
+
+    `generate_videos` returns the report in sync code and a coroutine in async
+    code; `agenerate_videos` always returns a coroutine. The run ends
+    `Completed` only when every record succeeded; otherwise it ends `Failed`
+    ("2 of 5 rows did not succeed (1 failed, 1 invalid); see .../results.csv")
+    and the call raises `BatchNotSucceededError`, whose `report` has every
+    row. With `allow_partial` it ends `Completed` with the same message and
+    returns the report.
+
+    Args:
+        requests: The records, in order.
+        output_url: The folder for videos, sidecars and `results.csv`.
+        credentials: A `ModelsLabCredentials` block, the name of a saved one,
+            or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
+        defaults: Request fields for every record; a record's own fields win.
+        max_concurrency: Most generations queued at the provider at once.
+        concurrency_limit_name: A Prefect global concurrency limit shared by
+            every run that uses the same account.
+        strict: Stop before submitting anything if any record is invalid.
+        storage_options: fsspec options for the output folder.
+        allow_partial: End `Completed` and return the report even when rows
+            did not succeed.
+        source: The batch's name: its run name, artifact keys, and its part
+            of `results.csv` (runs with other sources into the same folder
+            keep their rows).
+        max_wait_seconds: Deadline of each generation's wait, in seconds
+            (default 1800); past it the row fails and a re-run resumes it.
+        max_queue_wait_seconds: How long a submit keeps retrying while the
+            account's queue is full (429), in seconds (default 1800); past it
+            the row is `not_started` (nothing was taken).
+        download_timeout_seconds: Deadline of each whole download, retries
+            included, in seconds (default 600).
+
+    Returns:
+        The report: one `RowResult` per record, in order, and the counts.
+
+    Raises:
+        InvalidCsvError: (strict) a record is invalid; nothing was submitted.
+        BatchNotSucceededError: Rows did not succeed (not with `allow_partial`).
+
+    Example:
+        ```python
+        from prefect_modelslab import generate_videos
+
+        report = generate_videos(
+            [{"id": "fox", "prompt": "a red fox", "fps": 8}, {"prompt": "a blue whale"}],
+            "videos",
+            "modelslab",
+            defaults={"num_frames": 16},
+        )
+        print(report.counts)
+        ```
+    """
+    deadlines = check_deadlines(
+        max_wait_seconds=max_wait_seconds,
+        max_queue_wait_seconds=max_queue_wait_seconds,
+        download_timeout_seconds=download_timeout_seconds,
+    )
+    logger = get_run_logger()
+    plan = plan_records(requests, defaults, source=source)
+    return await _run_batch(  # type: ignore[no-any-return]
+        plan,
+        output_url,
+        credentials,
+        deadlines=deadlines,
+        logger=logger,
+        max_concurrency=max_concurrency,
+        concurrency_limit_name=concurrency_limit_name,
+        strict=strict,
+        storage_options=storage_options,
+        allow_partial=allow_partial,
+    )
+
+
+@modelslab_flow(
     name="generate-videos-from-csv",
     flow_run_name=_flow_run_name,
     description="Generate, store and check one video per row of a prompts CSV.",
 )
-async def generate_videos_from_csv(
+async def agenerate_videos_from_csv(
     csv_url: str,
     output_url: str,
     credentials: CredentialsLike = None,
@@ -115,6 +242,7 @@ async def generate_videos_from_csv(
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    allow_partial: bool = False,
 ) -> BatchReport:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -123,8 +251,17 @@ async def generate_videos_from_csv(
     anything). Then at most `max_concurrency` generations are queued at the
     provider at once; each row's video is downloaded, checked and described
     by a JSON sidecar next to it, and `results.csv` lists every row's outcome
-    in input order. The run completes even when rows fail: look at the
-    report's `counts` (or `ok`), the `modelslab.video.*` events or `results.csv`.
+    in input order. It reads the CSV and hands its rows to the batch engine
+    of `generate_videos`.
+
+    The run ends `Completed` only when every row succeeded. Otherwise it ends
+    `Failed` with a message that counts the rows ("3 of 12 rows did not
+    succeed (1 failed, 1 check failed, 1 invalid); see .../results.csv"), and
+    the call raises `BatchNotSucceededError`, whose `report` has every row;
+    with `allow_partial` it ends `Completed` with the same message and
+    returns the report. `generate_videos_from_csv` returns the report in sync
+    code and a coroutine in async code; `agenerate_videos_from_csv` always
+    returns a coroutine.
 
     Args:
         csv_url: The prompts CSV: a path or any fsspec URL. `prompt` is
@@ -150,6 +287,8 @@ async def generate_videos_from_csv(
             the row is `not_started` (nothing was taken).
         download_timeout_seconds: Deadline of each whole download, retries
             included, in seconds (default 600).
+        allow_partial: End `Completed` and return the report even when rows
+            did not succeed.
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
@@ -158,32 +297,59 @@ async def generate_videos_from_csv(
 
     Raises:
         InvalidCsvError: The CSV cannot be read, or (strict) a row is invalid.
+        BatchNotSucceededError: Rows did not succeed (not with `allow_partial`).
 
     Example:
         ```python
-        import asyncio
         from prefect_modelslab import generate_videos_from_csv
 
-        report = asyncio.run(
-            generate_videos_from_csv(
-                csv_url="prompts.csv",
-                output_url="videos",
-                credentials="modelslab",
-                defaults={"output_type": "mp4", "num_frames": 16, "fps": 8},
-            )
+        report = generate_videos_from_csv(
+            csv_url="prompts.csv",
+            output_url="videos",
+            credentials="modelslab",
+            defaults={"output_type": "mp4", "num_frames": 16, "fps": 8},
         )
         print(report.counts)
         ```
     """
+    deadlines = check_deadlines(
+        max_wait_seconds=max_wait_seconds,
+        max_queue_wait_seconds=max_queue_wait_seconds,
+        download_timeout_seconds=download_timeout_seconds,
+    )
+    logger = get_run_logger()
+    options = dict(storage_options or {})
+    plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
+    return await _run_batch(  # type: ignore[no-any-return]
+        plan,
+        output_url,
+        credentials,
+        deadlines=deadlines,
+        logger=logger,
+        max_concurrency=max_concurrency,
+        concurrency_limit_name=concurrency_limit_name,
+        strict=strict,
+        storage_options=options,
+        allow_partial=allow_partial,
+    )
+
+
+async def _run_batch(
+    plan: BatchPlan,
+    output_url: str,
+    credentials: CredentialsLike,
+    *,
+    deadlines: dict[str, float],
+    logger: Any,
+    max_concurrency: int,
+    concurrency_limit_name: str | None,
+    strict: bool,
+    storage_options: dict[str, Any] | None,
+    allow_partial: bool,
+) -> Any:
+    """The batch engine: validated rows in, the final state (with the report) out."""
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
-    deadlines = {
-        "max_wait_seconds": max_wait_seconds,
-        "max_queue_wait_seconds": max_queue_wait_seconds,
-        "download_timeout_seconds": download_timeout_seconds,
-    }
-    check_deadlines(**deadlines)
-    logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
     queued_at_once, limit_note = max_concurrency, ""
@@ -192,10 +358,10 @@ async def generate_videos_from_csv(
         limit = await require_global_limit(concurrency_limit_name)
         queued_at_once = min(max_concurrency, limit.limit)
         limit_note = f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
-    plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
     _log_problems(logger, plan)
     if strict:
         plan.raise_if_invalid()
+    csv_url = plan.source
 
     batch = _Batch(plan, output_url, options, logger)
     batch.deadlines = deadlines
@@ -225,9 +391,7 @@ async def generate_videos_from_csv(
         try:
             async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
                 rows = await batch.stopped_rows()
-                await asyncio.to_thread(
-                    write_results_csv, rows, results_url, storage_options=options
-                )
+                await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
             logger.warning("The run stopped early; results so far are in %s", results_url)
         except BaseException as error:  # the original stop is re-raised below
             logger.error("Could not write %s while stopping: %r", results_url, error)
@@ -235,7 +399,7 @@ async def generate_videos_from_csv(
     rows = batch.final_rows()
     written: str | None = results_url
     try:
-        await asyncio.to_thread(write_results_csv, rows, results_url, storage_options=options)
+        await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
     except Exception as error:
         # The videos are paid for and stored: return every row's outcome anyway
         # (the report, the table artifact) rather than failing the whole run.
@@ -247,7 +411,24 @@ async def generate_videos_from_csv(
     report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
     await batch.board.finish(report, gallery_url=gallery)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
-    return report
+    return batch_state(report, allow_partial=allow_partial)
+
+
+def _write_results(
+    rows: list[RowResult], output_url: str, source: str, options: dict[str, Any]
+) -> str:
+    """This batch's part of `results.csv`, then the file merged from all parts (`result_parts`)."""
+    keep_earlier(output_url, RESULTS_FILE, options)
+    write_results_csv(rows, part_url(output_url, source), storage_options=options)
+    return rebuild_results(output_url, RESULTS_FILE, options)
+
+
+#: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+generate_videos = dispatching(agenerate_videos)
+
+#: `agenerate_videos_from_csv` for sync and async callers alike; a real `Flow`, so
+#: deployments use it as their entrypoint.
+generate_videos_from_csv = dispatching(agenerate_videos_from_csv)
 
 
 # --- the rows ---------------------------------------------------------------------

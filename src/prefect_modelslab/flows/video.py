@@ -19,12 +19,12 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
-from prefect import flow
 from prefect.runtime import flow_run
 
 from prefect_modelslab import storage
 from prefect_modelslab.artifacts import create_video_card
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
+from prefect_modelslab.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
@@ -36,11 +36,12 @@ from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import check_id, shorten, video_name
 from prefect_modelslab.results import Timings, VideoResult
+from prefect_modelslab.run_states import video_state
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.tasks import download_video, submit_video, wait_for_video
 from prefect_modelslab.tasks.check import check_video_verdict
 
-__all__ = ["Slot", "generate_video", "run_video"]
+__all__ = ["Slot", "agenerate_video", "generate_video", "run_video"]
 
 #: A factory of async context managers, each held from submit until the
 #: generation is ready (one place in the account's queue).
@@ -52,8 +53,11 @@ DEFAULT_MAX_WAIT_SECONDS = 1800.0
 DEFAULT_MAX_QUEUE_WAIT_SECONDS = 1800.0
 
 
-def check_deadlines(**deadlines: float) -> None:
-    """Raise `ValueError` naming the first deadline that is not a positive number of seconds.
+def check_deadlines(**deadlines: float) -> dict[str, float]:
+    """The deadlines, once each is known to be a positive number of seconds.
+
+    Raises:
+        ValueError: Names the first deadline that is not.
 
     Example:
         ```python
@@ -65,6 +69,7 @@ def check_deadlines(**deadlines: float) -> None:
     for name, value in deadlines.items():
         if not value > 0:
             raise ValueError(f"{name} must be a positive number of seconds (got {value!r})")
+    return deadlines
 
 
 def _unknown_outcome(entry: JournalEntry, journal_url: str) -> SubmitOutcomeUnknownError:
@@ -291,12 +296,12 @@ def _flow_run_name() -> str:
     return f"video · {shorten(prompt, 40)}"
 
 
-@flow(
+@modelslab_flow(
     name="generate-video",
     description="Generate one ModelsLab video into a folder: submit, wait, download, check.",
     flow_run_name=_flow_run_name,
 )
-async def generate_video(
+async def agenerate_video(
     request: Text2VideoRequest | str,
     output_url: str,
     credentials: CredentialsLike = None,
@@ -305,6 +310,7 @@ async def generate_video(
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
+    accept_failed_check: bool = False,
 ) -> VideoResult:
     """Generate one video end to end into `output_url` (any fsspec URL).
 
@@ -312,6 +318,15 @@ async def generate_video(
     it (frames, fps, size) and writes a JSON sidecar next to it. Safe to
     re-run: a checked video is reused, a journaled generation is resumed
     without paying again.
+
+    `generate_video` is the same flow for sync and async callers: it returns
+    the result in a sync flow or a script, a coroutine in async code;
+    `agenerate_video` always returns a coroutine.
+
+    The run ends `Failed` when the video fails its check (the message says
+    why; the call raises `VideoCheckFailedError`, whose `result` is the
+    stored video), unless `accept_failed_check` is set: then it ends
+    `Completed` with the same message and returns the result.
 
     Args:
         request: A `Text2VideoRequest`, or just a prompt.
@@ -325,28 +340,30 @@ async def generate_video(
         max_queue_wait_seconds: How long to keep submitting while the account's
             queue is full (429), in seconds (default 1800).
         download_timeout_seconds: Deadline of the whole download, in seconds (default 600).
+        accept_failed_check: Return a video that failed its check instead of
+            failing the run.
 
     Returns:
         The result: video URL, generation id, sha256, size, probe, check and timings.
 
+    Raises:
+        VideoCheckFailedError: The video was stored but failed its check.
+
     Example:
         ```python
-        import asyncio
         from prefect_modelslab import Text2VideoRequest, generate_video
 
-        result = asyncio.run(
-            generate_video(
-                Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8),
-                "videos",
-                "modelslab",  # a saved ModelsLabCredentials block
-            )
+        result = generate_video(
+            Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8),
+            "videos",
+            "modelslab",  # a saved ModelsLabCredentials block
         )
         print(result.video_url, result.check.passed)
         ```
     """
     if isinstance(request, str):
         request = Text2VideoRequest(prompt=request)
-    return await run_video(
+    result = await run_video(
         request,
         output_url,
         await aload_credentials(credentials),
@@ -356,3 +373,8 @@ async def generate_video(
         max_queue_wait_seconds=max_queue_wait_seconds,
         download_timeout_seconds=download_timeout_seconds,
     )
+    return video_state(result, accept_failed_check=accept_failed_check)  # type: ignore[no-any-return]
+
+
+#: `agenerate_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+generate_video = dispatching(agenerate_video)

@@ -1,5 +1,12 @@
 """Prefect tasks for one ModelsLab video: submit, wait, download, check.
 
+Each comes twice, as Prefect tasks of the same function: `submit_video` returns
+its result in sync code (a sync flow, a script) and a coroutine in async code;
+`asubmit_video` (`await_for_video`, `adownload_video`, `acheck_video`) always
+returns a coroutine (see `prefect_modelslab.dispatch`). `credentials` may be a
+block, a saved block's name or None (the environment), and `.map` passes a
+block to every run: `submit_video.map("modelslab", requests)`.
+
 Each is a good Prefect citizen on its own: a readable run name, INFO logs
 with the generation id, retry settings that never re-submit, and no cached or
 persisted result (nothing secret can end up in result storage).
@@ -27,9 +34,19 @@ Example:
 
 from __future__ import annotations
 
-from prefect_modelslab.tasks.check import check_video, check_video_verdict
-from prefect_modelslab.tasks.download import download_video
-from prefect_modelslab.tasks.submit import submit_video
-from prefect_modelslab.tasks.wait import wait_for_video
+from prefect_modelslab.tasks.check import acheck_video, check_video, check_video_verdict
+from prefect_modelslab.tasks.download import adownload_video, download_video
+from prefect_modelslab.tasks.submit import asubmit_video, submit_video
+from prefect_modelslab.tasks.wait import await_for_video, wait_for_video
 
-__all__ = ["check_video", "check_video_verdict", "download_video", "submit_video", "wait_for_video"]
+__all__ = [
+    "acheck_video",
+    "adownload_video",
+    "asubmit_video",
+    "await_for_video",
+    "check_video",
+    "check_video_verdict",
+    "download_video",
+    "submit_video",
+    "wait_for_video",
+]

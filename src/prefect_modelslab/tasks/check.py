@@ -9,6 +9,7 @@ from typing import Any, cast
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.media import VideoCheck, VideoProbeError, check_media, probe_video
 from prefect_modelslab.models import VideoJob, expected_video
@@ -16,7 +17,7 @@ from prefect_modelslab.naming import check_run_name, row_label
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks._common import modelslab_task
 
-__all__ = ["check_video", "check_video_verdict"]
+__all__ = ["acheck_video", "check_video", "check_video_verdict"]
 
 
 @modelslab_task(
@@ -28,7 +29,7 @@ __all__ = ["check_video", "check_video_verdict"]
     retry_delay_seconds=5,
     retry_condition_fn=lambda task, run, state: isinstance(state.data, OSError),
 )
-async def check_video(
+async def acheck_video(
     video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
 ) -> VideoCheck | State[Any]:
     """Probe the stored file and check it against the request and the server's `meta`.
@@ -78,6 +79,10 @@ async def check_video(
     return Failed(message=f"{video.name} failed its check: {problems}", data=verdict)
 
 
+#: `acheck_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+check_video = dispatching(acheck_video)
+
+
 async def check_video_verdict(
     video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
 ) -> VideoCheck:
@@ -97,7 +102,7 @@ async def check_video_verdict(
         verdict.passed, verdict.problems
         ```
     """
-    call = check_video(video, job, storage_options=storage_options, return_state=True)
+    call = acheck_video(video, job, storage_options=storage_options, return_state=True)
     state = await cast(Awaitable[State[Any]], call)
     result = await state.aresult(raise_on_failure=False)
     if isinstance(result, VideoCheck):

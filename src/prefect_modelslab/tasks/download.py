@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.exceptions import DownloadError
 from prefect_modelslab.fetcher import (
     DEFAULT_DOWNLOAD_TIMEOUT,
@@ -19,7 +20,7 @@ from prefect_modelslab.naming import download_run_name, row_label
 from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks._common import modelslab_task
 
-__all__ = ["download_video"]
+__all__ = ["adownload_video", "download_video"]
 
 
 @modelslab_task(
@@ -30,7 +31,7 @@ __all__ = ["download_video"]
     # bounded by its deadline; what is left after it is not worth a second round.
     retries=0,
 )
-async def download_video(
+async def adownload_video(
     job: VideoJob,
     video_url: str,
     *,
@@ -110,3 +111,7 @@ async def download_video(
         time.monotonic() - started,
     )
     return stored
+
+
+#: `adownload_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+download_video = dispatching(adownload_video)

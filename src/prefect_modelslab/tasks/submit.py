@@ -5,14 +5,15 @@ from __future__ import annotations
 import asyncio
 import time
 
-from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.blocks import CredentialsLike, aload_credentials
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.exceptions import RateLimitError
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import row_label, submit_run_name
 from prefect_modelslab.tasks._common import modelslab_task
 
-__all__ = ["submit_video"]
+__all__ = ["asubmit_video", "submit_video"]
 
 #: Wait after a 429 that did not say how long to wait, in seconds.
 DEFAULT_QUEUE_WAIT = 10.0
@@ -26,8 +27,8 @@ DEFAULT_QUEUE_WAIT = 10.0
     # The client retries only what the server certainly did not take.
     retries=0,
 )
-async def submit_video(
-    credentials: ModelsLabCredentials,
+async def asubmit_video(
+    credentials: CredentialsLike,
     request: Text2VideoRequest,
     *,
     name: str | None = None,
@@ -42,7 +43,8 @@ async def submit_video(
     never read raises `SubmitOutcomeUnknownError` (it may be billed).
 
     Args:
-        credentials: The ModelsLab credentials block.
+        credentials: A `ModelsLabCredentials` block, the name of a saved one,
+            or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
         request: What to generate.
         name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
@@ -69,6 +71,7 @@ async def submit_video(
             return await wait_for_video(credentials, job)
         ```
     """
+    credentials = await aload_credentials(credentials)
     logger = run_logger()
     deadline = time.monotonic() + max_queue_wait_seconds
     async with credentials.get_async_client() as client:
@@ -90,3 +93,7 @@ async def submit_video(
     eta = f", eta {job.eta:.1f} s" if job.eta is not None else ""
     logger.info("Submitted %s (%s%s)", row_label(job), job.status, eta)
     return job
+
+
+#: `asubmit_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+submit_video = dispatching(asubmit_video)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
 
-from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.blocks import CredentialsLike, aload_credentials
+from prefect_modelslab.dispatch import dispatching
 from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import VideoJob
@@ -16,7 +17,7 @@ from prefect_modelslab.naming import row_label, wait_run_name
 from prefect_modelslab.retries import RetryPolicy
 from prefect_modelslab.tasks._common import modelslab_task, retry_on_transient
 
-__all__ = ["PollSchedule", "wait_for_video"]
+__all__ = ["PollSchedule", "await_for_video", "wait_for_video"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -92,8 +93,8 @@ DEFAULT_SCHEDULE = PollSchedule()
     retry_delay_seconds=[5, 30],
     retry_condition_fn=retry_on_transient,
 )
-async def wait_for_video(
-    credentials: ModelsLabCredentials,
+async def await_for_video(
+    credentials: CredentialsLike,
     job: VideoJob,
     max_wait_seconds: float = 1800.0,
     *,
@@ -107,7 +108,8 @@ async def wait_for_video(
     retried by the client's policy.
 
     Args:
-        credentials: The ModelsLab credentials block.
+        credentials: A `ModelsLabCredentials` block, the name of a saved one,
+            or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
         job: The job `submit_video` returned (or one rebuilt from a journal).
         max_wait_seconds: Deadline for the whole wait, in seconds.
         schedule: When to poll; the default suits the real service.
@@ -128,6 +130,7 @@ async def wait_for_video(
         ready.output  # ['https://.../video.gif']
         ```
     """
+    credentials = await aload_credentials(credentials)
     logger = run_logger()
     if job.is_ready:
         logger.info("%s was ready at submit", row_label(job))
@@ -180,3 +183,7 @@ async def wait_for_video(
         f"({fetches} fetches, last status {job.status}); it may still finish: resume it by its id",
         generation_id=job.generation_id,
     )
+
+
+#: `await_for_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+wait_for_video = dispatching(await_for_video)
