@@ -33,6 +33,7 @@ from prefect.events.schemas.events import ReceivedEvent
 
 from prefect_modelslab.artifacts import BatchBoard, browsable_url
 from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.exceptions import BatchNotSucceededError
 from prefect_modelslab.flows.batch import generate_videos_from_csv
 from prefect_modelslab.naming import batch_key_prefix, video_card_key
 from prefect_modelslab.report import BatchReport
@@ -94,8 +95,11 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
     state = await generate_videos_from_csv(
         str(path), str(out), credentials, defaults=TINY, return_state=True
     )
-    assert state.is_completed()  # failed rows never fail the run
-    report: BatchReport = await state.result()  # type: ignore[misc]
+    assert state.is_failed()  # rows did not succeed: the run says so (issue 10)
+    assert state.message is not None and state.message.startswith("3 of 4 rows did not succeed")
+    error = await state.result(raise_on_failure=False)  # type: ignore[misc]
+    assert isinstance(error, BatchNotSucceededError)
+    report: BatchReport = error.report
     assert [r.status for r in report.rows] == ["succeeded", "check_failed", "failed", "invalid"]
     flow_run_id: UUID = state.state_details.flow_run_id  # type: ignore[assignment]
     key = fast_emulator.api_key
@@ -175,7 +179,7 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
     assert check_koi.message == "koi.gif failed its check: frames: got 3, expected 4"
     assert by_name["check · fox.gif"].state.is_completed()  # type: ignore[union-attr]
     assert by_name["wait · storm"].state.is_failed()  # type: ignore[union-attr]
-    assert flow_run.state is not None and flow_run.state.is_completed()
+    assert flow_run.state is not None and flow_run.state.is_failed()  # rows did not all succeed
 
     # Log lines about a row name it.
     messages = [log.message for log in logs]
