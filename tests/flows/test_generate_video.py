@@ -482,10 +482,12 @@ async def test_a_failed_check_fails_its_task_run_not_the_flow(
     folder: Path,
     flow_task_runs: TaskRuns,
 ) -> None:
-    """The check's task run is red and says why; the flow still returns and records the video."""
+    """The check's task run is red and says why; asked to accept it, the flow returns the video."""
     emulator.inject(Fault("wrong_frames"))
     request = _request("a fox short of frames")
-    state = await generate_video(request, str(folder), credentials, return_state=True)
+    state = await generate_video(
+        request, str(folder), credentials, return_state=True, accept_failed_check=True
+    )
     assert state.is_completed()
     result: VideoResult = await state.result()  # type: ignore[misc]
     assert not result.passed and result.check.problems == ["frames: got 3, expected 4"]
