@@ -29,7 +29,8 @@ from prefect_modelslab.artifacts import BatchBoard
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.csv_input import BatchPlan, PlannedRow, plan_csv
 from prefect_modelslab.events import emit_row_event
-from prefect_modelslab.flows.video import Slot, run_video
+from prefect_modelslab.exceptions import SubmitOutcomeUnknownError
+from prefect_modelslab.flows.video import Slot, check_webhook_url, run_video
 from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.naming import batch_key_prefix
 from prefect_modelslab.report import BatchReport, RowResult, error_text, write_results_csv
@@ -89,6 +90,7 @@ async def generate_videos_from_csv(
     concurrency_limit_name: str | None = None,
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
 ) -> BatchReport:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -117,6 +119,9 @@ async def generate_videos_from_csv(
             within its queue.
         strict: Stop before submitting anything if any row is invalid.
         storage_options: fsspec options for the CSV and the output folder.
+        webhook_url: Sent as every submit's `webhook`; a `webhook-receiver` for
+            `output_url` behind it lets a re-run adopt generations whose submit
+            answer was lost.
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
@@ -144,6 +149,8 @@ async def generate_videos_from_csv(
     """
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+    if webhook_url is not None:
+        check_webhook_url(webhook_url)
     logger = get_run_logger()
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
@@ -155,6 +162,7 @@ async def generate_videos_from_csv(
         plan.raise_if_invalid()
 
     batch = _Batch(plan, output_url, options, logger)
+    batch.webhook_url = webhook_url
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -216,6 +224,7 @@ class _Batch:
         self.results: list[RowResult | None] = [
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
+        self.webhook_url: str | None = None
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
@@ -293,6 +302,7 @@ async def _run_row(
             name=row.id,
             storage_options=batch.options,
             slot=slot,
+            webhook_url=batch.webhook_url,
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
@@ -300,6 +310,10 @@ async def _run_row(
             raise  # the run itself is being cancelled
         # A CancelledError this row's code raised on its own: the row failed.
         return RowResult.failed(row, error)
+    except SubmitOutcomeUnknownError as error:  # may be billed: neither failed nor done
+        return RowResult.of(
+            row, "unknown", generation_id=error.generation_id, error=error_text(error)
+        )
     except Exception as error:  # one row's failure must never lose the others
         return RowResult.failed(row, error)
     return RowResult.from_video(row, video)

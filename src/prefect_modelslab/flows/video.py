@@ -3,17 +3,25 @@
 `run_video` is the work, a coroutine that calls the four tasks; the batch flow
 calls it once per row. `generate_video` is the same work as a Prefect flow.
 
-The order of writes is what makes a run safe to kill and re-run:
+The order of writes is what makes a run safe to kill and re-run (see `journal`):
 
 1. a sidecar whose check passed, next to its video: reuse it (no submit, no download);
 2. a journal entry with a generation id: resume it (fetch, no second submit);
-3. a journal entry without an id (the answer to a submit was never read):
-   refuse to submit again, because the generation may exist and be billed;
-4. otherwise write the intent, submit, and journal the id the moment it returns.
+   another live run's entry (claimed, submitting, submitted) is waited for;
+3. an entry whose submit may have been sent without its answer read: adopt the
+   id a webhook call brought for its `track_id` (then fetch), else the outcome
+   stays unknown (`SubmitOutcomeUnknownError`, naming `prefect-modelslab resolve`);
+4. otherwise claim the entry atomically and submit; the submit task journals
+   each attempt and the id the instant it is read.
+
+Only a definite end (the fetch says `failed` for that id) or a refused submit
+deletes an entry; any other failure keeps it, and a re-run resumes it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -28,30 +36,74 @@ from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aloa
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
+    ModelsLabTimeoutError,
     SubmitOutcomeUnknownError,
 )
 from prefect_modelslab.fetcher import DEFAULT_MAX_BYTES
-from prefect_modelslab.journal import Journal, JournalEntry
+from prefect_modelslab.journal import Claim, Journal, JournalEntry
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import check_id, shorten, video_name
 from prefect_modelslab.results import Timings, VideoResult
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
+from prefect_modelslab.webhooks import WebhookStore
 
-__all__ = ["Slot", "generate_video", "run_video"]
+__all__ = [
+    "OTHER_RUN_POLL_SECONDS",
+    "Slot",
+    "check_webhook_url",
+    "generate_video",
+    "resolve_command",
+    "run_video",
+]
+
+#: How often a run waiting on another run's entry of the same video looks again.
+OTHER_RUN_POLL_SECONDS = 1.0
 
 #: A factory of async context managers, each held from submit until the
 #: generation is ready (one place in the account's queue).
 Slot = Callable[[], AbstractAsyncContextManager[Any]]
 
 
-def _unknown_outcome(entry: JournalEntry, journal_url: str) -> SubmitOutcomeUnknownError:
+def check_webhook_url(url: str) -> str:
+    """`url` when it may be sent as a submit's `webhook`, else a ValueError.
+
+    Example:
+        ```python
+        check_webhook_url("https://hooks.example.com/modelslab/webhook")
+        ```
+    """
+    try:
+        Text2VideoRequest(prompt="-", webhook=url)
+    except ValueError:
+        raise ValueError(f"webhook_url must be an http(s) URL (got {url!r})") from None
+    return url
+
+
+def resolve_command(output_url: str, name: str) -> str:
+    """The commands that settle a video whose submit outcome is unknown.
+
+    Example:
+        ```python
+        resolve_command("videos", "fox-1")
+        # 'prefect-modelslab resolve videos fox-1 --generation-id ID (or --resubmit)'
+        ```
+    """
+    return f"prefect-modelslab resolve {output_url} {name} --generation-id ID (or --resubmit)"
+
+
+def _unknown_outcome(entry: JournalEntry, output_url: str) -> SubmitOutcomeUnknownError:
     when = entry.updated_at.isoformat(timespec="seconds")
+    webhook = (
+        f"; no webhook call arrived for its track_id {entry.track_id}" if entry.track_id else ""
+    )
     return SubmitOutcomeUnknownError(
-        f"a previous run began submitting this request at {when} but never read the answer, so the "
-        "generation may exist and may be billed; it is not submitted again automatically. "
-        f"Check your ModelsLab account, then delete {journal_url} to submit it again",
+        f"a submit of this request was sent at {when} but its answer was never read, so the "
+        f"generation may exist and may be billed{webhook}; it is not submitted again "
+        "automatically. Find it in your ModelsLab account, then adopt it with "
+        f"`prefect-modelslab resolve {output_url} {entry.name} --generation-id ID`, or accept "
+        "paying again with `--resubmit`",
     )
 
 
@@ -65,6 +117,7 @@ async def run_video(
     slot: Slot | None = None,
     max_wait_seconds: float = 1800.0,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    webhook_url: str | None = None,
 ) -> VideoResult:
     """Make one video into `output_url`: reuse, resume or submit; then wait, download, check.
 
@@ -82,8 +135,13 @@ async def run_video(
         storage_options: Options for the folder's fsspec filesystem.
         slot: A factory of async context managers held from submit until the
             wait ends (the server's queue), never during download and check.
-        max_wait_seconds: Deadline of the wait, and of waiting on a full queue.
+        max_wait_seconds: Deadline of the wait, of waiting on a full queue, and
+            of waiting for another run that holds the same video.
         max_bytes: Largest file accepted.
+        webhook_url: ModelsLab calls it when the generation ends (`webhook`); a
+            `webhook-receiver` for `output_url` behind it lets a re-run adopt
+            a generation whose submit answer was lost. Every submit carries a
+            `track_id` from its journal entry either way.
 
     Returns:
         The result. A video that failed its check is returned (with
@@ -91,7 +149,8 @@ async def run_video(
 
     Raises:
         SubmitOutcomeUnknownError: This submit, or a previous run's, was sent
-            without an answer read; it is never re-sent automatically.
+            without an answer read and no webhook gave its id; it is never
+            re-sent automatically (see `resolve_command`).
         GenerationFailedError: The server says the generation failed.
         GenerationTimeoutError: Not ready in time; a re-run resumes it.
         DownloadError: No link gave a whole video; a re-run downloads again
@@ -112,6 +171,8 @@ async def run_video(
     started = time.monotonic()
     options = dict(storage_options or {})
     name = check_id(name) if name else video_name(request)
+    if webhook_url is not None:
+        check_webhook_url(webhook_url)
 
     sidecars = SidecarStore(output_url, options)
     reused = await sidecars.reusable(name, request)
@@ -125,36 +186,33 @@ async def run_video(
         return reused
 
     journal = Journal(output_url, options)
-    journal_url = journal.url_for(name)
-    entry = await journal.read(name)
-    if entry is not None and not entry.matches(request):
-        logger.warning("Journal entry %s is for another request; starting afresh", journal_url)
-        entry = None
-    if entry is not None and entry.outcome_unknown:
-        raise _unknown_outcome(entry, journal_url)
-
     timings: dict[str, float] = {}
-    resumed = entry is not None and entry.has_generation and entry.job is not None
+    deadline = time.monotonic() + max_wait_seconds
     async with slot() if slot is not None else nullcontext():
-        if resumed:
-            assert entry is not None and entry.job is not None
-            # Look at once: whatever the journal says, the server knows better.
-            job = entry.job.model_copy(update={"status": "processing", "eta": 0.0})
-            logger.info(
-                "Resuming generation %s from %s (no new submit)", job.generation_id, journal_url
-            )
-        else:
-            job = await _submit(journal, name, request, credentials, max_wait_seconds, timings)
+        found = await _obtain(
+            journal, sidecars, name, request, credentials, webhook_url, deadline, timings
+        )
+        if isinstance(found, VideoResult):
+            await create_video_card(found)
+            return found
+        job, resumed, holder = found
         mark = time.monotonic()
         try:
             job = await wait_for_video(credentials, job, max_wait_seconds)
         except GenerationFailedError:
-            # Over for good on the server's side: a re-run may submit afresh.
+            # Over for good on the server's side (it said `failed` for this very
+            # id): a re-run may submit afresh.
             await journal.forget(name)
+            raise
+        except ModelsLabError as error:
+            _keep_note(error, job.generation_id)
             raise
         timings["wait_s"] = time.monotonic() - mark
 
     video_url = storage.join_url(output_url, f"{name}.{job.output_type}")
+    if holder:
+        # This run holds the video: parts left by a killed writer are nobody's.
+        await asyncio.to_thread(storage.remove_part_files, video_url, storage_options)
     mark = time.monotonic()
     try:
         stored = await download_video(
@@ -163,9 +221,10 @@ async def run_video(
     except ModelsLabError:
         logger.error(
             "Generation %s could not be downloaded; a re-run fetches it again without "
-            "paying (delete %s to generate a new one instead)",
+            "paying (`prefect-modelslab resolve %s %s --resubmit` generates a new one instead)",
             job.generation_id,
-            journal_url,
+            output_url,
+            name,
         )
         raise
     timings["download_s"] = time.monotonic() - mark
@@ -180,7 +239,7 @@ async def run_video(
         video_url=stored.url,
         sidecar_url=sidecars.url_for(name),
         generation_id=job.generation_id,
-        request=job.request,
+        request=request,  # as asked: the sent one also carries track_id and webhook
         meta=job.meta,
         check=verdict,
         timings=Timings(**timings, total_s=time.monotonic() - started),
@@ -199,41 +258,147 @@ async def run_video(
     return result
 
 
-async def _submit(
+async def _obtain(
     journal: Journal,
+    sidecars: SidecarStore,
     name: str,
     request: Text2VideoRequest,
     credentials: ModelsLabCredentials,
-    max_queue_wait: float,
+    webhook_url: str | None,
+    deadline: float,
+    timings: dict[str, float],
+) -> VideoResult | tuple[VideoJob, bool, bool]:
+    """A job to wait for: `(job, resumed, this run holds the video)`, or a reused result.
+
+    Reads the journal entry and acts on it (see the module's docstring); waits,
+    bounded by `deadline`, while another live run holds the video.
+    """
+    logger = run_logger()
+    journal_url = journal.url_for(name)
+    waited = False
+    while True:
+        entry = await journal.read(name)
+        stale: JournalEntry | None = None
+        if entry is not None and not entry.matches(request):
+            logger.warning("Journal entry %s is for another request; starting afresh", journal_url)
+            entry, stale = None, entry
+        if entry is None or (entry.state == "claimed" and not entry.owner_alive()):
+            claim = await journal.claim(name, request, replace=stale or entry)
+            if claim is not None:
+                job = await _submit(claim, request, credentials, webhook_url, deadline, timings)
+                return job, False, True
+            continue  # another run claimed it first: look at its entry
+        if entry.state == "finished" or (entry.state == "submitted" and waited):
+            reused = await sidecars.reusable(name, request)
+            if reused is not None:
+                logger.info("Reusing %s: another run stored it", reused.video_url)
+                return reused
+        alive = entry.owner_alive()
+        if alive and entry.state in {"claimed", "submitting", "submitted"}:
+            if time.monotonic() >= deadline:
+                raise ModelsLabTimeoutError(
+                    f"another run ({entry.owner}) still holds this video ({entry.state}) in "
+                    f"{journal_url}; nothing was submitted by this run. Run again once it ends"
+                )
+            if not waited:
+                logger.info("Another run holds %s (%s); waiting for it", journal_url, entry.state)
+            waited = True
+            await asyncio.sleep(OTHER_RUN_POLL_SECONDS)
+            continue
+        if entry.has_generation and entry.job is not None:
+            # Look at once: whatever the journal says, the server knows better.
+            job = entry.job.model_copy(update={"status": "processing", "eta": 0.0})
+            logger.info(
+                "Resuming generation %s from %s (no new submit)", job.generation_id, journal_url
+            )
+            return job, True, True
+        adopted = await _adopt(journal, entry, credentials)
+        if adopted is None:
+            raise _unknown_outcome(entry, journal.output_url)
+        return adopted, True, True
+
+
+async def _adopt(
+    journal: Journal, entry: JournalEntry, credentials: ModelsLabCredentials
+) -> VideoJob | None:
+    """The job of an entry whose submit answer was lost, when its id is known after all.
+
+    The id comes from the entry itself (the answer was readable in part) or
+    from a webhook call for its `track_id`; it is journaled as `submitted` and
+    then fetched: the fetch, not the webhook, decides what happened.
+    """
+    generation_id = entry.generation_id
+    source = "the journal"
+    if generation_id is None and entry.track_id:
+        store = WebhookStore(journal.output_url, journal.storage_options)
+        try:
+            call = await asyncio.to_thread(store.read, entry.track_id)
+        except ValueError as error:
+            run_logger().warning("Cannot read the webhook call for %s: %s", entry.track_id, error)
+            call = None
+        if call is not None and call.generation_ids:
+            generation_id = call.generation_ids[0]
+            source = f"a webhook call for track_id {entry.track_id}"
+    if generation_id is None:
+        return None
+    job = VideoJob(
+        generation_id=generation_id,
+        status="processing",
+        eta=0.0,
+        request=Text2VideoRequest.model_validate(entry.request),
+        base_url=credentials.base_url,
+        name=entry.name,
+    )
+    await journal.record_submitted(entry.name, job, track_id=entry.track_id)
+    run_logger().info(
+        "Adopting generation %s from %s for %s (no new submit)", generation_id, source, entry.name
+    )
+    return job
+
+
+def _keep_note(error: ModelsLabError, generation_id: str) -> None:
+    """Say, in the error, that the journal keeps the generation for a re-run."""
+    note = f"the journal keeps generation {generation_id}: a re-run resumes it without paying"
+    if note not in error.message:
+        error.message = f"{error.message}; {note}"
+        error.args = (error.message,)
+
+
+async def _submit(
+    claim: Claim,
+    request: Text2VideoRequest,
+    credentials: ModelsLabCredentials,
+    webhook_url: str | None,
+    deadline: float,
     timings: dict[str, float],
 ) -> VideoJob:
-    """Submit with the journal around it: intent before, generation id right after."""
-    await journal.record_intent(name, request)
+    """Submit under `claim`: the task journals each attempt and the id it gets."""
+    update: dict[str, Any] = {"track_id": claim.track_id}
+    if webhook_url:
+        update["webhook"] = webhook_url
+    sent = request.model_copy(update=update)
     mark = time.monotonic()
     try:
         job = await submit_video(
-            credentials, request, name=name, max_queue_wait_seconds=max_queue_wait
+            credentials,
+            sent,
+            name=claim.name,
+            max_queue_wait_seconds=max(0.0, deadline - time.monotonic()),
+            claim=claim,
         )
-    except SubmitOutcomeUnknownError as error:
-        await journal.record_outcome_unknown(name, request, str(error))
-        raise
+    except SubmitOutcomeUnknownError:
+        raise  # journaled by the task, with the id when it was readable
     except ModelsLabError:
         # The server answered and refused: nothing was taken, nothing billed.
-        await journal.forget(name)
+        await claim.release()
         raise
-    # Anything else (a crash, a cancel) leaves the intent: a re-run will not resubmit.
-    try:
-        await journal.record_submitted(name, job)
-    except Exception as error:
-        # The generation is paid for and its id is in hand: carry on with it
-        # rather than throw it away. The intent stays, so a re-run never
-        # resubmits blindly; the log names the id for a person to find it.
-        run_logger().error(
-            "Submitted generation %s but could not record it in %s (%s); continuing with it",
-            job.generation_id,
-            journal.url_for(name),
-            error,
-        )
+    except BaseException:
+        # Stopped (Ctrl-C, cancel) or crashed: a claim that never sent anything
+        # is released; a `submitting` one stays (it may be billed).
+        if claim.entry.state == "claimed":
+            with contextlib.suppress(BaseException):  # best effort: stale claims are taken over
+                await asyncio.shield(claim.release())
+        raise
     timings["submit_s"] = time.monotonic() - mark
     return job
 
@@ -256,6 +421,7 @@ async def generate_video(
     name: str | None = None,
     storage_options: dict[str, Any] | None = None,
     max_wait_seconds: float = 1800.0,
+    webhook_url: str | None = None,
 ) -> VideoResult:
     """Generate one video end to end into `output_url` (any fsspec URL).
 
@@ -273,6 +439,7 @@ async def generate_video(
             plus a short hash of the request.
         storage_options: Options for the folder's fsspec filesystem.
         max_wait_seconds: How long to wait for the generation.
+        webhook_url: Sent as the submit's `webhook` (see `run_video`).
 
     Returns:
         The result: video URL, generation id, sha256, size, probe, check and timings.
@@ -301,4 +468,5 @@ async def generate_video(
         name=name,
         storage_options=storage_options,
         max_wait_seconds=max_wait_seconds,
+        webhook_url=webhook_url,
     )
