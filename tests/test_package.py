@@ -69,6 +69,7 @@ LAYERS = [
     ["gallery", "webhooks", "artifacts", "events"],
     ["flows.video"],
     ["flows.batch"],
+    ["flows.resolve"],
     ["flows"],
     ["deployments"],
 ]

@@ -1,4 +1,5 @@
-"""The `prefect-modelslab` command line: batch, demo, gallery, probe, emulator, webhook-receiver.
+"""The `prefect-modelslab` command line: batch, demo, gallery, probe, emulator, webhook-receiver,
+resolve.
 
 Each sub-command lives in the module named after it and registers itself on
 `app`; the CLI only parses arguments and calls flows (or the probe).
@@ -18,9 +19,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from prefect_modelslab.cli import batch, emulator, gallery, probe, webhook
+    from prefect_modelslab.cli import batch, emulator, gallery, probe, resolve, webhook
 
-    for module in (batch, emulator, gallery, probe, webhook):
+    for module in (batch, emulator, gallery, probe, resolve, webhook):
         module.register(app)
 
 
