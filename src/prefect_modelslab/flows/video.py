@@ -386,8 +386,23 @@ async def _submit(
             max_queue_wait_seconds=max(0.0, deadline - time.monotonic()),
             claim=claim,
         )
-    except SubmitOutcomeUnknownError:
-        raise  # journaled by the task, with the id when it was readable
+    except SubmitOutcomeUnknownError as error:
+        # Journaled by the task, with the id when it was readable: say the way out.
+        if error.generation_id is None:
+            hint = (
+                f"find the generation in your ModelsLab account, then "
+                f"`prefect-modelslab resolve {claim.journal.output_url} {claim.name} "
+                "--generation-id ID`, or accept paying again with `--resubmit`"
+            )
+            if webhook_url:
+                hint = (
+                    f"a re-run adopts it if a webhook call arrives for {claim.track_id}; or {hint}"
+                )
+        else:
+            hint = f"a re-run fetches generation {error.generation_id} (no new submit)"
+        error.message = f"{error.message}; {hint}"
+        error.args = (error.message,)
+        raise
     except ModelsLabError:
         # The server answered and refused: nothing was taken, nothing billed.
         await claim.release()
