@@ -351,3 +351,91 @@ async def test_part_files_of_a_killed_download_are_removed(
     assert result.passed
     assert not left.exists() and other.exists()
     assert not [p for p in os.listdir(folder) if p.startswith(f".{name}.gif.part-")]
+
+
+# --- item 7: SIGKILL between the server's accept and its answer ----------------------------
+
+_CHILD = """
+import asyncio, sys
+from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.flows import run_video
+from prefect_modelslab.models import Text2VideoRequest
+
+base_url, key, folder, hook = sys.argv[1:5]
+tiny = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
+request = Text2VideoRequest(prompt="a fox killed mid-answer", **tiny)
+asyncio.run(run_video(request, folder, ModelsLabCredentials(api_key=key, base_url=base_url),
+                      webhook_url=hook))
+"""
+
+
+def _slow_answer_proxy(target: str) -> Any:
+    """Forwards a submit to the emulator at once, but holds its answer back for 30 s."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def submit(request: Request) -> Response:
+        async with httpx.AsyncClient() as client:
+            answer = await client.post(
+                f"{target}/video/text2video",
+                content=await request.body(),
+                headers={"content-type": "application/json"},
+            )
+        await asyncio.sleep(30)
+        return Response(answer.content, answer.status_code, media_type="application/json")
+
+    return Starlette(routes=[Route("/api/v6/video/text2video", submit, methods=["POST"])])
+
+
+async def test_a_sigkill_after_the_server_took_the_submit_is_adopted_by_the_rerun(
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
+) -> None:
+    from prefect.settings import PREFECT_API_URL
+
+    env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+    with (
+        BackgroundServer(webhook_app(str(folder))) as receiver,
+        BackgroundServer(_slow_answer_proxy(emulator.base_url)) as proxy,
+    ):
+        hook = receiver.url("/modelslab/webhook")
+        args = [proxy.url("/api/v6"), emulator.api_key, str(folder), hook]
+        child = _spawn(args, env)
+        try:
+
+            async def billed() -> bool:
+                return emulator.counters.submits_accepted == 1 or child.poll() is not None
+
+            await _wait_for_long(billed)
+            assert child.poll() is None, "the child ended before the kill"
+            child.kill()  # SIGKILL: billed, answer never read, nothing cleaned up
+        finally:
+            child.kill()
+            child.wait()
+        request = _request("a fox killed mid-answer")
+        entry = await Journal(str(folder)).read(video_name(request))
+        assert entry is not None and entry.state == "submitting" and entry.track_id
+        store = WebhookStore(str(folder))
+
+        async def called_back() -> bool:
+            return store.read(entry.track_id or "") is not None
+
+        await _wait_for(called_back)
+        result = await run_video(request, str(folder), credentials, webhook_url=hook)
+    assert result.passed and result.resumed
+    assert emulator.counters.submits_by_prompt == {request.prompt: 1}
+
+
+def _spawn(args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", _CHILD, *args], env=env)
+
+
+async def _wait_for_long(predicate: Any) -> None:
+    """A hang guard for a child process that starts Prefect: up to 120 s."""
+    for _ in range(2400):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("condition not reached")
