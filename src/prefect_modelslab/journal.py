@@ -216,10 +216,16 @@ class Journal(storage.DocumentStore[JournalEntry]):
         return await self._write(entry)
 
     async def record_submitted(
-        self, name: str, job: VideoJob, *, track_id: str | None = None
+        self,
+        name: str,
+        job: VideoJob,
+        *,
+        track_id: str | None = None,
+        claim_token: str | None = None,
     ) -> JournalEntry:
         """Record the generation id a submit returned (or a webhook or a person gave)."""
-        return await self._write(_job_entry(name, "submitted", job, track_id=track_id))
+        entry = _job_entry(name, "submitted", job, track_id=track_id, claim_token=claim_token)
+        return await self._write(entry)
 
     async def record_outcome_unknown(
         self,
@@ -299,10 +305,11 @@ class Claim:
         await self._mark(self.entry.state)
 
     async def submitted(self, job: VideoJob) -> JournalEntry:
-        """Record the generation id the submit returned; the claim ends."""
-        entry = await self.journal.record_submitted(self.name, job, track_id=self.track_id)
-        self._end()
-        return entry
+        """Record the generation id the submit returned; held until `end()`."""
+        self.entry = await self.journal.record_submitted(
+            self.name, job, track_id=self.track_id, claim_token=self.entry.claim_token
+        )
+        return self.entry
 
     async def outcome_unknown(
         self, request: Text2VideoRequest, message: str, generation_id: str | None
@@ -311,15 +318,16 @@ class Claim:
         entry = await self.journal.record_outcome_unknown(
             self.name, request, message, generation_id=generation_id, track_id=self.track_id
         )
-        self._end()
+        self.end()
         return entry
 
     async def release(self) -> None:
         """Delete the entry: nothing of it was taken by the server."""
-        self._end()
+        self.end()
         await self.journal.forget(self.name)
 
-    def _end(self) -> None:
+    def end(self) -> None:
+        """This run no longer works on the video (finished, failed or stopping)."""
         _HELD.discard(self.entry.claim_token or "")
 
 

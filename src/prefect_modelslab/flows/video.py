@@ -196,66 +196,74 @@ async def run_video(
             await create_video_card(found)
             return found
         job, resumed, holder = found
+        try:
+            mark = time.monotonic()
+            try:
+                job = await wait_for_video(credentials, job, max_wait_seconds)
+            except GenerationFailedError:
+                # Over for good on the server's side (it said `failed` for this very
+                # id): a re-run may submit afresh.
+                await journal.forget(name)
+                raise
+            except ModelsLabError as error:
+                _keep_note(error, job.generation_id)
+                raise
+            timings["wait_s"] = time.monotonic() - mark
+        except BaseException:
+            _end_hold(holder)
+            raise
+
+    try:
+        video_url = storage.join_url(output_url, f"{name}.{job.output_type}")
+        if holder:
+            # This run holds the video: parts left by a killed writer are nobody's.
+            await asyncio.to_thread(storage.remove_part_files, video_url, storage_options)
         mark = time.monotonic()
         try:
-            job = await wait_for_video(credentials, job, max_wait_seconds)
-        except GenerationFailedError:
-            # Over for good on the server's side (it said `failed` for this very
-            # id): a re-run may submit afresh.
-            await journal.forget(name)
+            stored = await download_video(
+                job, video_url, max_bytes=max_bytes, storage_options=storage_options
+            )
+        except ModelsLabError:
+            logger.error(
+                "Generation %s could not be downloaded; a re-run fetches it again without "
+                "paying (`prefect-modelslab resolve %s %s --resubmit` generates a new one instead)",
+                job.generation_id,
+                output_url,
+                name,
+            )
             raise
-        except ModelsLabError as error:
-            _keep_note(error, job.generation_id)
-            raise
-        timings["wait_s"] = time.monotonic() - mark
+        timings["download_s"] = time.monotonic() - mark
 
-    video_url = storage.join_url(output_url, f"{name}.{job.output_type}")
-    if holder:
-        # This run holds the video: parts left by a killed writer are nobody's.
-        await asyncio.to_thread(storage.remove_part_files, video_url, storage_options)
-    mark = time.monotonic()
-    try:
-        stored = await download_video(
-            job, video_url, max_bytes=max_bytes, storage_options=storage_options
+        mark = time.monotonic()
+        verdict = await check_video(stored, job, storage_options=storage_options)
+        timings["check_s"] = time.monotonic() - mark
+
+        kept = {"sha256", "bytes", "source_url", "content_type", "format"}
+        result = VideoResult(
+            **stored.model_dump(include=kept),
+            name=name,
+            video_url=stored.url,
+            sidecar_url=sidecars.url_for(name),
+            generation_id=job.generation_id,
+            request=request,  # as asked: the sent one also carries track_id and webhook
+            meta=job.meta,
+            check=verdict,
+            timings=Timings(**timings, total_s=time.monotonic() - started),
+            resumed=resumed,
         )
-    except ModelsLabError:
-        logger.error(
-            "Generation %s could not be downloaded; a re-run fetches it again without "
-            "paying (`prefect-modelslab resolve %s %s --resubmit` generates a new one instead)",
-            job.generation_id,
-            output_url,
-            name,
+        await sidecars.write(result)
+        await journal.record_finished(name, job, check_passed=verdict.passed)
+        logger.info(
+            "Video %s for generation %s: check %s (%.1f s)",
+            result.video_url,
+            result.generation_id,
+            "passed" if verdict.passed else "FAILED: " + "; ".join(verdict.problems),
+            result.timings.total_s,
         )
-        raise
-    timings["download_s"] = time.monotonic() - mark
-
-    mark = time.monotonic()
-    verdict = await check_video(stored, job, storage_options=storage_options)
-    timings["check_s"] = time.monotonic() - mark
-
-    result = VideoResult(
-        **stored.model_dump(include={"sha256", "bytes", "source_url", "content_type", "format"}),
-        name=name,
-        video_url=stored.url,
-        sidecar_url=sidecars.url_for(name),
-        generation_id=job.generation_id,
-        request=request,  # as asked: the sent one also carries track_id and webhook
-        meta=job.meta,
-        check=verdict,
-        timings=Timings(**timings, total_s=time.monotonic() - started),
-        resumed=resumed,
-    )
-    await sidecars.write(result)
-    await journal.record_finished(name, job, check_passed=verdict.passed)
-    logger.info(
-        "Video %s for generation %s: check %s (%.1f s)",
-        result.video_url,
-        result.generation_id,
-        "passed" if verdict.passed else "FAILED: " + "; ".join(verdict.problems),
-        result.timings.total_s,
-    )
-    await create_video_card(result)
-    return result
+        await create_video_card(result)
+        return result
+    finally:
+        _end_hold(holder)
 
 
 async def _obtain(
@@ -267,8 +275,11 @@ async def _obtain(
     webhook_url: str | None,
     deadline: float,
     timings: dict[str, float],
-) -> VideoResult | tuple[VideoJob, bool, bool]:
-    """A job to wait for: `(job, resumed, this run holds the video)`, or a reused result.
+) -> VideoResult | tuple[VideoJob, bool, Claim | bool]:
+    """A job to wait for: `(job, resumed, holder)`, or a reused result.
+
+    `holder` is the claim when this run submitted (held until the video ends),
+    True when it resumes or adopts a generation nobody else works on.
 
     Reads the journal entry and acts on it (see the module's docstring); waits,
     bounded by `deadline`, while another live run holds the video.
@@ -286,7 +297,7 @@ async def _obtain(
             claim = await journal.claim(name, request, replace=stale or entry)
             if claim is not None:
                 job = await _submit(claim, request, credentials, webhook_url, deadline, timings)
-                return job, False, True
+                return job, False, claim
             continue  # another run claimed it first: look at its entry
         if entry.state == "finished" or (entry.state == "submitted" and waited):
             reused = await sidecars.reusable(name, request)
@@ -316,6 +327,12 @@ async def _obtain(
         if adopted is None:
             raise _unknown_outcome(entry, journal.output_url)
         return adopted, True, True
+
+
+def _end_hold(holder: Claim | bool) -> None:
+    """This run stops working on the video: a waiting run of this process may go on."""
+    if isinstance(holder, Claim):
+        holder.end()
 
 
 async def _adopt(
@@ -410,6 +427,7 @@ async def _submit(
     except BaseException:
         # Stopped (Ctrl-C, cancel) or crashed: a claim that never sent anything
         # is released; a `submitting` one stays (it may be billed).
+        claim.end()
         if claim.entry.state == "claimed":
             with contextlib.suppress(BaseException):  # best effort: stale claims are taken over
                 await asyncio.shield(claim.release())
