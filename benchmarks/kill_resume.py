@@ -93,6 +93,8 @@ class Mode:
     resume_s: list[float] = field(default_factory=list)
     kill_at: list[float] = field(default_factory=list)
     resume_exit: list[int] = field(default_factory=list)
+    requests_seen: int = 0  # submit requests that reached the server
+    accepted: int = 0  # submits it took (billed)
 
 
 def counters(emulator: str) -> dict[str, Any]:
@@ -122,6 +124,7 @@ def trial(
     if webhook:
         command += ["--webhook-url", webhook]
 
+    before = counters(emulator)
     kill_at = random.uniform(0.0, batch_s)
     mode.kill_at.append(kill_at)
     victim = start(command, env)
@@ -136,7 +139,10 @@ def trial(
     mode.resume_s.append(time.monotonic() - started)
     mode.resume_exit.append(resumed.returncode)
 
-    billed = counters(emulator)["submits_by_prompt"]
+    after = counters(emulator)
+    mode.requests_seen += after["submit_requests"] - before["submit_requests"]
+    mode.accepted += after["submits_accepted"] - before["submits_accepted"]
+    billed = after["submits_by_prompt"]
     with (out / "results.csv").open(newline="") as f:
         results = {row["prompt"]: row for row in csv.DictReader(f)}
     orphaned = 0
@@ -183,6 +189,7 @@ def report(mode: Mode) -> None:
     print(f"  unknown rows left       {mode.unknown_rows}")
     print(f"  blocked-but-unsent rows {mode.blocked_unsent}")
     print(f"  partial files left      {mode.parts_left}")
+    print(f"  submit requests seen    {mode.requests_seen} by the server, {mode.accepted} taken")
     print(
         f"  time to resume          median {statistics.median(mode.resume_s):.1f} s, "
         f"max {max(mode.resume_s):.1f} s"
