@@ -69,6 +69,7 @@ LAYERS = [
     ["gallery", "webhooks", "artifacts", "events", "slots"],
     ["flows.video"],
     ["flows.batch"],
+    ["flows.resolve"],
     ["flows"],
     ["deployments"],
 ]

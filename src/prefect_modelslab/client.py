@@ -28,7 +28,7 @@ import logging
 import ssl
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
 import httpx
 from pydantic import SecretStr
@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "AsyncModelsLabClient",
     "ModelsLabClient",
+    "SubmitHooks",
     "fetch_url",
     "same_origin",
 ]
@@ -69,6 +70,20 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 
 # --- the clients -------------------------------------------------------------
+
+
+class SubmitHooks(Protocol):
+    """What an async submit tells its caller about each attempt (e.g. `journal.Claim`).
+
+    `sending()` is awaited right before each POST attempt (from then on the
+    request may be billed; if it raises, nothing is sent). `not_taken(error)`
+    is awaited after each answer that proves the server did not take it (429,
+    503, a connection refused before sending), before any wait or re-try.
+    """
+
+    async def sending(self) -> None: ...
+
+    async def not_taken(self, error: BaseException | None = None) -> None: ...
 
 
 @functools.cache
@@ -304,10 +319,14 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
             timeout=self.timeout, headers=self._headers, transport=transport, verify=_ssl_context()
         )
 
-    async def submit(self, request: Text2VideoRequest) -> Text2VideoResponse:
+    async def submit(
+        self, request: Text2VideoRequest, *, hooks: SubmitHooks | None = None
+    ) -> Text2VideoResponse:
         """Start a generation; billed once accepted.
 
         Retried only on 429, 503 and connection failures before sending.
+        `hooks` hear about each attempt (see `SubmitHooks`), so a journal knows
+        exactly when the request may have been billed.
 
         Returns:
             The answer, `processing` or `success`, with its `id`.
@@ -322,7 +341,7 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
             ```
         """
         url, body = self._submit_call(request)
-        return await self._post("submit", url, body, None)
+        return await self._post("submit", url, body, None, hooks)
 
     async def fetch(
         self, generation_id: str, *, fetch_result: str | None = None
@@ -349,17 +368,27 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         return await self._post("fetch", url, body, generation_id.strip())
 
     async def _post(
-        self, operation: Operation, url: str, body: dict[str, Any], generation_id: str | None
+        self,
+        operation: Operation,
+        url: str,
+        body: dict[str, Any],
+        generation_id: str | None,
+        hooks: SubmitHooks | None = None,
     ) -> Text2VideoResponse:
         attempt = 0
         while True:
             attempt += 1
             logger.debug("POST %s (%s, attempt %d)", url, operation, attempt)
+            if hooks is not None:
+                await hooks.sending()
             outcome = await self._attempt(operation, url, body, generation_id)
             if isinstance(outcome, Text2VideoResponse):
                 return outcome
             if isinstance(outcome, ModelsLabError):
                 raise outcome
+            if hooks is not None:
+                # A submit is only ever retried when the server did not take it.
+                await hooks.not_taken(outcome.error)
             await self.retry.async_sleep(self._give_up_or_wait(outcome, attempt, operation))
 
     async def _attempt(

@@ -124,6 +124,7 @@ def batch_deployment(
     concurrency_limit_name: str | None = None,
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
+    webhook_url: str | None = None,
     work_pool_name: str | None = None,
     work_queue_name: str | None = None,
     tags: list[str] | None = None,
@@ -151,6 +152,8 @@ def batch_deployment(
         strict: Stop before submitting anything if any row is invalid.
         storage_options: fsspec options for both URLs (no secrets here: prefer
             environment credentials or an fsspec config on the worker).
+        webhook_url: Sent as every submit's `webhook` (a `webhook-receiver`
+            for `output_url` behind it recovers lost submit answers).
         work_pool_name: Work pool the deployment runs on, when applied.
         work_queue_name: Work queue within the pool.
         tags: Tags for the deployment and its runs.
@@ -203,6 +206,8 @@ def batch_deployment(
         parameters["concurrency_limit_name"] = concurrency_limit_name
     if storage_options:
         parameters["storage_options"] = storage_options
+    if webhook_url:
+        parameters["webhook_url"] = webhook_url
 
     if cron is _UNSET:
         cron = None if interval or rrule else DEFAULT_CRON

@@ -17,8 +17,8 @@ ModelsLabError
 │   ├── InsufficientCreditsError  402
 │   ├── ForbiddenError            403
 │   ├── RateLimitError            429, carries retry_after
-│   ├── ServerError               5xx
-│   └── GenerationFailedError     status "failed"/"error" in the body
+│   ├── ServerError               5xx, or a fetch error that does not end the generation
+│   └── GenerationFailedError     submit refused in the body, or "failed" for our id on fetch
 ├── DownloadError                 the file could not be fetched or is not a video (`reason`)
 ├── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
 └── RunNotSucceededError          a flow ran to its end but not everything succeeded
@@ -166,11 +166,21 @@ class RateLimitError(ModelsLabAPIError):
 
 
 class ServerError(ModelsLabAPIError):
-    """HTTP 5xx: the server failed."""
+    """HTTP 5xx, or a fetch answered with an error that does not end the generation.
+
+    Transient: worth another attempt. A fetch's `"error"` body ("Something went
+    wrong, please try again") or `"failed"` without our id ("Request not found")
+    lands here, never in `GenerationFailedError`.
+    """
 
 
 class GenerationFailedError(ModelsLabAPIError):
-    """The body said `status: "failed"` or `"error"`: the request or generation failed."""
+    """The request or generation failed, for certain.
+
+    On a submit: the body said `status: "failed"` or `"error"` (nothing was
+    taken). On a fetch: the body said `status: "failed"` for the very id asked
+    about, so that generation has ended and a new submit may be paid.
+    """
 
 
 #: Why a download failed: `not_found` (404/410: a future link not there yet,

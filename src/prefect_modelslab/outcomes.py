@@ -245,6 +245,8 @@ def _status_error(
         )
     if data and str(data.get("status", "")).strip().lower() in {"error", "failed"}:
         # A JSON error body from the API itself: the request failed, base_url is fine.
+        if operation == "fetch" and not _ends_generation(data, generation_id):
+            return _fetch_unclear(data, message, code, generation_id)
         what = f"generation {generation_id}" if generation_id else f"the {operation} request"
         return GenerationFailedError(f"ModelsLab says {what} failed", **info)
     return ModelsLabAPIError(
@@ -266,6 +268,35 @@ def _submit_unknown(
         server_message=server_message,
         status_code=status_code,
         generation_id=generation_id,
+    )
+
+
+def _ends_generation(data: dict[str, Any], generation_id: str | None) -> bool:
+    """Whether a fetch answer says, for certain, that `generation_id` has ended in failure.
+
+    Only `status: "failed"` naming that very id does. `"error"` ("Something went
+    wrong, please try again", "Invalid API Request") is about the call, and
+    `"failed"` with another or an empty id ("Request not found") is not about
+    our generation: a billed generation must not be given up on either.
+    """
+    if str(data.get("status", "")).strip().lower() != "failed" or not generation_id:
+        return False
+    return _answered_id(data) == generation_id.strip()
+
+
+def _fetch_unclear(
+    data: dict[str, Any], message: str | None, status_code: int, generation_id: str | None
+) -> Retry:
+    """A fetch answered with an error that does not end the generation: worth another look."""
+    status = str(data.get("status", "")).strip().lower() or "?"
+    return Retry(
+        ServerError(
+            f"ModelsLab answered the fetch of generation {generation_id} with status "
+            f"{status!r}, which does not say that generation ended; it may still be running",
+            status_code=status_code,
+            server_message=message,
+            generation_id=generation_id,
+        )
     )
 
 
@@ -320,6 +351,8 @@ def response_outcome(
             return _submit_unknown(reason, message, generation_id=_answered_id(data))
         return ModelsLabAPIError(reason, status_code=response.status_code, server_message=message)
 
+    if operation == "fetch" and answer.is_failure and not _ends_generation(data, generation_id):
+        return _fetch_unclear(data, message, response.status_code, generation_id)
     # A fetch is about the id it asked for; a submit learns its id from the answer.
     generation_id = (generation_id or answer.id) if operation == "fetch" else answer.id
     if answer.is_failure:

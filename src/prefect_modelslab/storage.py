@@ -15,25 +15,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
+import os
+import threading
+import time
 import uuid
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
+from fsspec.implementations.memory import MemoryFileSystem
 from fsspec.spec import AbstractBufferedFile
 from pydantic import BaseModel
 
 __all__ = [
     "AtomicFile",
     "DocumentStore",
+    "create_exclusive",
+    "exclusive_create_kind",
     "exists",
     "get_filesystem",
     "join_url",
     "read_json",
     "read_model",
     "remove",
+    "remove_part_files",
     "split_url",
     "temp_sibling",
     "write_bytes_atomic",
@@ -140,6 +148,123 @@ def remove(url: str, storage_options: dict[str, Any] | None = None) -> bool:
     except FileNotFoundError:
         return False
     return True
+
+
+#: What `create_exclusive` can promise on a filesystem: `exclusive` (the
+#: backend refuses a second create) or `reread` (write, wait, read back).
+ExclusiveKind = Literal["exclusive", "reread"]
+#: Seconds `create_exclusive` waits before reading back on a `reread` backend.
+REREAD_SETTLE_SECONDS = 1.0
+_MEMORY_LOCK = threading.Lock()
+
+
+def exclusive_create_kind(url: str, storage_options: dict[str, Any] | None = None) -> ExclusiveKind:
+    """How `create_exclusive` guards `url`'s filesystem against two creators.
+
+    Local folders and `memory://` refuse a second create; S3 (s3fs) does too when
+    the installed s3fs sends conditional writes (`If-None-Match: *`, mode `"xb"`);
+    any other filesystem falls back to write-then-read-back.
+
+    Example:
+        ```python
+        exclusive_create_kind("memory://videos/a.json")  # 'exclusive'
+        ```
+    """
+    fs, _ = get_filesystem(url, storage_options)
+    if isinstance(fs, LocalFileSystem | MemoryFileSystem) or _s3_conditional(fs):
+        return "exclusive"
+    return "reread"
+
+
+def _s3_conditional(fs: Any) -> bool:
+    """Whether `fs` is an s3fs filesystem whose mode "xb" is a conditional put."""
+    if type(fs).__name__ != "S3FileSystem":
+        return False
+    import inspect
+
+    # s3fs sends If-None-Match: * for mode "xb" since 2024.12: checked, not assumed.
+    s3file = getattr(importlib.import_module(type(fs).__module__), "S3File", None)
+    commit = getattr(s3file, "commit", None)
+    return commit is not None and "IfNoneMatch" in inspect.getsource(commit)
+
+
+def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | None = None) -> bool:
+    """Create the file `url` with `data` unless it exists; True when this call created it.
+
+    Of two callers racing for one name, at most one gets True on a filesystem
+    whose `exclusive_create_kind` is `exclusive`. Local folders: the bytes are
+    written to a temporary sibling, then hard-linked to the name (`link` fails
+    when the name exists), so a reader never sees half a file. `memory://`: a
+    process-wide lock and mode `"xb"`. S3: mode `"xb"` (a conditional put).
+    Elsewhere (`reread`): check, write, wait `REREAD_SETTLE_SECONDS`, read back;
+    two callers may both win only if one's check-to-write takes longer than
+    that wait.
+
+    Example:
+        ```python
+        create_exclusive("memory://videos/claim.json", b"{}")  # True
+        create_exclusive("memory://videos/claim.json", b"{}")  # False
+        ```
+    """
+    fs, path = get_filesystem(url, storage_options)
+    if isinstance(fs, LocalFileSystem):
+        fs.makedirs(fs._parent(path), exist_ok=True)
+        temp = get_filesystem(temp_sibling(url), storage_options)[1]
+        with open(temp, "xb") as handle:
+            handle.write(data)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        return True
+    if isinstance(fs, MemoryFileSystem):
+        with _MEMORY_LOCK:
+            if fs.exists(path):
+                return False
+            with fs.open(path, "wb") as handle:
+                handle.write(data)
+        return True
+    if _s3_conditional(fs):
+        try:
+            with fs.open(path, "xb") as handle:
+                handle.write(data)
+        except FileExistsError:
+            return False
+        return True
+    if fs.exists(path):
+        return False
+    write_bytes_atomic(url, data, storage_options)
+    time.sleep(REREAD_SETTLE_SECONDS)
+    with fs.open(path, "rb") as handle:
+        return bool(handle.read() == data)
+
+
+def remove_part_files(url: str, storage_options: dict[str, Any] | None = None) -> int:
+    """Delete the temporary `.NAME.part-*` files a killed writer left next to `url`.
+
+    Call it only while no other writer may be writing `url` (e.g. while holding
+    the journal claim of its video). Returns how many were deleted.
+
+    Example:
+        ```python
+        remove_part_files("memory://videos/fox.gif")  # 0
+        ```
+    """
+    folder, name = split_url(url)
+    fs, path = get_filesystem(join_url(folder, f".{name}{PART_MARKER}*"), storage_options)
+    removed = 0
+    try:
+        found = fs.glob(path)
+    except FileNotFoundError:
+        return 0
+    for part in found:
+        with contextlib.suppress(FileNotFoundError, OSError):
+            fs.rm_file(part)
+            removed += 1
+    return removed
 
 
 class AtomicFile:

@@ -135,3 +135,32 @@ def test_abort_on_s3_aborts_the_multipart_upload(
     left = fs.call_s3("list_multipart_uploads", Bucket=bucket).get("Uploads", [])
     assert left == []
     assert not storage.exists(target, s3_options)
+
+
+def test_create_exclusive_lets_one_of_many_racers_win(folder: tuple[str, dict[str, Any]]) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    url, options = folder
+    claim = storage.join_url(url, ".modelslab", "journal", "fox.json")
+    assert storage.exclusive_create_kind(claim, options) == "exclusive"
+    with ThreadPoolExecutor(8) as pool:
+        won = list(
+            pool.map(
+                lambda i: storage.create_exclusive(claim, b'{"token": %d}' % i, options), range(8)
+            )
+        )
+    assert won.count(True) == 1
+    winner = won.index(True)
+    assert storage.read_json(claim, options) == {"token": winner}
+    assert not [name for name in _listing(url, options) if storage.PART_MARKER in name]
+
+
+def test_remove_part_files_removes_only_that_files_parts(
+    folder: tuple[str, dict[str, Any]],
+) -> None:
+    url, options = folder
+    video = storage.join_url(url, "fox.gif")
+    for name in (".fox.gif.part-1", ".fox.gif.part-2", ".cat.gif.part-3", "fox.json"):
+        storage.write_bytes_atomic(storage.join_url(url, name), b"x", options)
+    assert storage.remove_part_files(video, options) == 2
+    assert _listing(url, options) == [".cat.gif.part-3", "fox.json"]

@@ -1,4 +1,4 @@
-"""The `prefect-modelslab` command line: batch, demo, serve, gallery, probe, emulator, webhooks.
+"""The `prefect-modelslab` command line: batch, demo, serve, resolve, gallery, probe and more.
 
 Each sub-command lives in the module named after it and registers itself on
 `app`; the CLI only parses arguments and calls flows (or the probe).
@@ -18,9 +18,9 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from prefect_modelslab.cli import batch, emulator, gallery, probe, serve, webhook
+    from prefect_modelslab.cli import batch, emulator, gallery, probe, resolve, serve, webhook
 
-    for module in (batch, emulator, gallery, probe, serve, webhook):
+    for module in (batch, emulator, gallery, probe, resolve, serve, webhook):
         module.register(app)
 
 

@@ -5,13 +5,15 @@ embedded server unless `PREFECT_API_URL` names one, with a live progress bar.
 Prefect's own console logging is turned down while they run (the logs still go
 to the Prefect API and its UI), so the bar stays readable.
 
-Exit codes: 0 when every row succeeded, 1 when any did not (or the run
-failed), 2 on a usage error, found before anything is submitted: a prompts
-file that is missing or cannot be read (storage without credentials, an
-unreachable endpoint...), a CSV that cannot be parsed (bad header, a cell over
-131,072 characters), invalid rows with `--strict`, a missing key, an output
-folder that cannot be used (unreachable, or process-local such as
-``memory://``, whose videos would vanish when the command exits). Every error
+Exit codes: 0 when every row succeeded, 3 when any row's outcome is
+`unknown` (a submit that may be billed; `prefect-modelslab resolve` settles
+it), 1 when any other row did not succeed (or the run failed), 2 on a
+usage error, found before anything is submitted: a prompts file that is
+missing or cannot be read (storage without credentials, an unreachable
+endpoint...), a CSV that cannot be parsed (bad header, a cell over 131,072
+characters), invalid rows with `--strict`, a missing key, an output folder
+that cannot be used (unreachable, or process-local such as ``memory://``,
+whose videos would vanish when the command exits). Every error
 is one line on stderr, never a traceback. Text from the CSV, the server or the
 command line is printed verbatim: rich markup in it is escaped.
 """
@@ -51,6 +53,8 @@ __all__ = ["batch", "demo", "register"]
 #: Request defaults of the demo: small videos, so it runs in seconds.
 DEMO_DEFAULTS: dict[str, Any] = {"width": 256, "height": 256, "num_frames": 16, "fps": 8}
 DEMO_LATENCY_S = 1.5
+#: Exit code when any row's submit outcome is unknown (it may be billed).
+EXIT_UNKNOWN = 3
 
 
 class OutputType(StrEnum):
@@ -118,6 +122,14 @@ def batch(
         float,
         typer.Option("--download-timeout", help="Seconds each whole download may take."),
     ] = 600.0,
+    webhook_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Sent as every submit's webhook: a `webhook-receiver --out` for the same "
+            "folder behind it lets a re-run adopt generations whose submit answer was lost.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate one checked video per row of PROMPTS into --out, with a live progress bar."""
     console = Console()
@@ -130,6 +142,8 @@ def batch(
         if output_type:
             defaults["output_type"] = output_type.value
         creds = _credentials(credentials, base_url)
+        if webhook_url and not _is_http_url(webhook_url):
+            raise UsageError(f"--webhook-url must be an http(s) URL (got {webhook_url!r})")
         _preflight(console, prompts, defaults, strict=strict)
         _check_output(out)
         report = _run(
@@ -144,6 +158,7 @@ def batch(
             max_wait_seconds=max_wait,
             max_queue_wait_seconds=max_queue_wait,
             download_timeout_seconds=download_timeout,
+            **({"webhook_url": webhook_url} if webhook_url else {}),
         )
     except UsageError as error:
         _fail(console, str(error), code=2)
@@ -404,6 +419,12 @@ def _storage_reason(error: BaseException) -> str:
     return f"{name}: {text}"
 
 
+def _is_http_url(url: str) -> bool:
+    import re
+
+    return re.fullmatch(r"https?://\S+", url) is not None
+
+
 def _check_prompts(prompts: str) -> None:
     if "://" not in prompts and not Path(prompts).is_file():
         raise UsageError(f"prompts file not found: {prompts}")
@@ -499,6 +520,13 @@ def _finish(console: Console, report: Any, places: dict[str, str], *, gallery_of
     for label, value in lines.items():
         console.print(f"{label + ':':<{width}}{value}", highlight=False)
     print_gallery_url(console, f"{'Gallery:':<{width}}", gallery_of)
+    if any(row.status == "unknown" for row in report.rows):
+        console.print(
+            "[magenta]Some submits have an unknown outcome (maybe billed): settle each with "
+            "`prefect-modelslab resolve OUT ROW_ID --generation-id ID` or `--resubmit`.",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_UNKNOWN)
     raise typer.Exit(0 if report.ok and report.results_url else 1)
 
 

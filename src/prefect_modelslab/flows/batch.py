@@ -37,13 +37,14 @@ from prefect_modelslab.csv_input import (
 )
 from prefect_modelslab.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.events import emit_row_event
-from prefect_modelslab.exceptions import RateLimitError
+from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
 from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
 from prefect_modelslab.flows.video import (
     DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
     Slot,
     check_deadlines,
+    check_webhook_url,
     run_video,
 )
 from prefect_modelslab.gallery import write_gallery_or_warn
@@ -132,6 +133,7 @@ async def agenerate_videos(
     storage_options: dict[str, Any] | None = None,
     allow_partial: bool = False,
     source: str = RECORDS_SOURCE,
+    webhook_url: str | None = None,
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
@@ -176,6 +178,9 @@ async def agenerate_videos(
         source: The batch's name: its run name, artifact keys, and its part
             of `results.csv` (runs with other sources into the same folder
             keep their rows).
+        webhook_url: Sent as every submit's `webhook`; a `webhook-receiver` for
+            `output_url` behind it lets a re-run adopt generations whose submit
+            answer was lost.
         max_wait_seconds: Deadline of each generation's wait, in seconds
             (default 1800); past it the row fails and a re-run resumes it.
         max_queue_wait_seconds: How long a submit keeps retrying while the
@@ -222,6 +227,7 @@ async def agenerate_videos(
         strict=strict,
         storage_options=storage_options,
         allow_partial=allow_partial,
+        webhook_url=webhook_url,
     )
 
 
@@ -243,6 +249,7 @@ async def agenerate_videos_from_csv(
     max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
     allow_partial: bool = False,
+    webhook_url: str | None = None,
 ) -> BatchReport:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -289,6 +296,9 @@ async def agenerate_videos_from_csv(
             included, in seconds (default 600).
         allow_partial: End `Completed` and return the report even when rows
             did not succeed.
+        webhook_url: Sent as every submit's `webhook`; a `webhook-receiver` for
+            `output_url` behind it lets a re-run adopt generations whose submit
+            answer was lost.
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the counts.
@@ -331,6 +341,7 @@ async def agenerate_videos_from_csv(
         strict=strict,
         storage_options=options,
         allow_partial=allow_partial,
+        webhook_url=webhook_url,
     )
 
 
@@ -346,10 +357,13 @@ async def _run_batch(
     strict: bool,
     storage_options: dict[str, Any] | None,
     allow_partial: bool,
+    webhook_url: str | None,
 ) -> Any:
     """The batch engine: validated rows in, the final state (with the report) out."""
     if max_concurrency < 1:
         raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+    if webhook_url is not None:
+        check_webhook_url(webhook_url)
     options = dict(storage_options or {})
     creds = await aload_credentials(credentials)
     queued_at_once, limit_note = max_concurrency, ""
@@ -365,6 +379,7 @@ async def _run_batch(
 
     batch = _Batch(plan, output_url, options, logger)
     batch.deadlines = deadlines
+    batch.webhook_url = webhook_url
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -448,6 +463,7 @@ class _Batch:
         self.results: list[RowResult | None] = [
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
+        self.webhook_url: str | None = None
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
@@ -621,6 +637,7 @@ async def _run_row(
             download_timeout_seconds=batch.deadlines.get(
                 "download_timeout_seconds", DEFAULT_DOWNLOAD_TIMEOUT
             ),
+            webhook_url=batch.webhook_url,
         )
     except asyncio.CancelledError as error:
         task = asyncio.current_task()
@@ -630,6 +647,10 @@ async def _run_row(
         return RowResult.failed(row, error)
     except RateLimitError as error:  # the queue stayed full: nothing was taken
         return RowResult.of(row, "not_started", error=error_text(error))
+    except SubmitOutcomeUnknownError as error:  # may be billed: neither failed nor done
+        return RowResult.of(
+            row, "unknown", generation_id=error.generation_id, error=error_text(error)
+        )
     except Exception as error:  # one row's failure must never lose the others
         return RowResult.failed(row, error)
     return RowResult.from_video(row, video)

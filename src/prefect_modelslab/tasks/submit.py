@@ -7,7 +7,8 @@ import time
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
 from prefect_modelslab.dispatch import dispatching
-from prefect_modelslab.exceptions import RateLimitError
+from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
+from prefect_modelslab.journal import Claim
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import row_label, submit_run_name
@@ -17,6 +18,8 @@ __all__ = ["asubmit_video", "submit_video"]
 
 #: Wait after a 429 that did not say how long to wait, in seconds.
 DEFAULT_QUEUE_WAIT = 10.0
+#: Longest sleep on a full queue between two refreshes of the journal claim.
+HEARTBEAT_SECONDS = 60.0
 
 
 @modelslab_task(
@@ -33,6 +36,7 @@ async def asubmit_video(
     *,
     name: str | None = None,
     max_queue_wait_seconds: float = 1800.0,
+    claim: Claim | None = None,
 ) -> VideoJob:
     """Submit one text-to-video request and return its job record.
 
@@ -42,12 +46,19 @@ async def asubmit_video(
     not take the request. Nothing else is repeated: a submit whose answer was
     never read raises `SubmitOutcomeUnknownError` (it may be billed).
 
+    With a journal `claim`, the journal follows every attempt: `submitting`
+    right before each POST, back to `claimed` on each answer that proves the
+    server did not take it, and the generation id (or the unknown outcome, with
+    the id when it is readable) the instant the answer is read, inside this
+    task, before Prefect's bookkeeping.
+
     Args:
         credentials: A `ModelsLabCredentials` block, the name of a saved one,
             or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
         request: What to generate.
         name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
+        claim: The journal entry this run holds for the video (`Journal.claim`).
 
     Returns:
         The job: generation id, status (`processing` or `success`), eta, links
@@ -77,7 +88,7 @@ async def asubmit_video(
     async with credentials.get_async_client() as client:
         while True:
             try:
-                response = await client.submit(request)
+                response = await client.submit(request, hooks=claim)
                 break
             except RateLimitError as error:
                 wait = error.retry_after if error.retry_after is not None else DEFAULT_QUEUE_WAIT
@@ -88,11 +99,37 @@ async def asubmit_video(
                     f"{name}: " if name else "",
                     wait,
                 )
-                await asyncio.sleep(wait)
-    job = VideoJob.from_response(request, response, base_url=credentials.base_url, name=name)
+                await _sleep(wait, claim)
+            except SubmitOutcomeUnknownError as error:
+                if claim is not None:
+                    await claim.outcome_unknown(request, str(error), error.generation_id)
+                raise
+        # Journal the id before anything else, Prefect's bookkeeping included.
+        job = VideoJob.from_response(request, response, base_url=credentials.base_url, name=name)
+        if claim is not None:
+            try:
+                await claim.submitted(job)
+            except Exception as error:
+                # Paid and in hand: carry on with it rather than throw it away. The
+                # entry still says `submitting`, so a re-run never resubmits blindly.
+                logger.error(
+                    "Submitted generation %s but could not record it in %s (%s); continuing",
+                    job.generation_id,
+                    claim.journal.url_for(claim.name),
+                    error,
+                )
     eta = f", eta {job.eta:.1f} s" if job.eta is not None else ""
     logger.info("Submitted %s (%s%s)", row_label(job), job.status, eta)
     return job
+
+
+async def _sleep(seconds: float, claim: Claim | None) -> None:
+    """Sleep, refreshing the claim at least every `HEARTBEAT_SECONDS`."""
+    end = time.monotonic() + seconds
+    while (left := end - time.monotonic()) > 0:
+        await asyncio.sleep(min(left, HEARTBEAT_SECONDS))
+        if claim is not None and end - time.monotonic() > 0:
+            await claim.heartbeat()
 
 
 #: `asubmit_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
