@@ -16,8 +16,9 @@ from prefect_modelslab.cli import resolve as cli_resolve
 from prefect_modelslab.journal import Journal
 from prefect_modelslab.models import Text2VideoRequest
 from prefect_modelslab.naming import video_name
+from prefect_modelslab.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.webhooks import BackgroundServer, WebhookStore, webhook_app
+from prefect_modelslab.webhooks import WebhookStore, webhook_app
 
 from .conftest import WriteCsv
 

@@ -31,9 +31,10 @@ from prefect_modelslab.journal import Journal, JournalEntry
 from prefect_modelslab.models import Text2VideoRequest, request_fingerprint
 from prefect_modelslab.naming import video_name
 from prefect_modelslab.retries import RetryPolicy
+from prefect_modelslab.serving import BackgroundServer
 from prefect_modelslab.tasks import submit_video, wait_for_video
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.webhooks import BackgroundServer, WebhookStore, check_track_id, webhook_app
+from prefect_modelslab.webhooks import WebhookStore, check_track_id, webhook_app
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Logger 'prefect.task_runs' attempted to send logs:UserWarning"
