@@ -162,7 +162,8 @@ def take_all(
             ]
             step("running a batch with problems")
             run_batch_with_problems(cli, env, work, problems)
-            run = latest_flow_run(api, "batch · problems-prompts.csv")
+            # Rows did not all succeed, so the run says Failed (with its counts).
+            run = latest_flow_run(api, "batch · problems-prompts.csv", expected="FAILED")
             artifacts = run_artifacts(api, run["id"])
             step(f"problems flow run {run['name']!r} ({run['id']}); taking screenshots")
             taken += [
@@ -420,8 +421,8 @@ def prefect_server(prefect: Path, port: int, env: dict[str, str], log: Path) -> 
             process.wait(timeout=10)
 
 
-def latest_flow_run(api: str, name: str) -> dict[str, Any]:
-    """The newest run of the batch flow called `name`, which must have completed."""
+def latest_flow_run(api: str, name: str, expected: str = "COMPLETED") -> dict[str, Any]:
+    """The newest run of the batch flow called `name`, which must have ended `expected`."""
     answer = httpx.post(
         f"{api}/flow_runs/filter",
         json={
@@ -436,8 +437,8 @@ def latest_flow_run(api: str, name: str) -> dict[str, Any]:
     runs: list[dict[str, Any]] = answer.json()
     if not runs:
         raise ScreenshotError(f"no run {name!r} of flow {FLOW_NAME!r} on the server")
-    if runs[0].get("state_type") != "COMPLETED":
-        raise ScreenshotError(f"the flow run ended {runs[0].get('state_type')}, not COMPLETED")
+    if runs[0].get("state_type") != expected:
+        raise ScreenshotError(f"the flow run ended {runs[0].get('state_type')}, not {expected}")
     return runs[0]
 
 
