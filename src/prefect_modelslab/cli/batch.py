@@ -46,6 +46,12 @@ from rich.progress import (
 from rich.table import Table
 
 from prefect_modelslab.cli.gallery import print_gallery_url
+from prefect_modelslab.cli.options import (
+    BaseUrlOption,
+    ConcurrencyLimitOption,
+    ConcurrencyOption,
+    CredentialsOption,
+)
 from prefect_modelslab.stopping import Stopped, local_prefect_server, run_until_stopped
 
 __all__ = ["batch", "demo", "register"]
@@ -84,30 +90,17 @@ def batch(
             "--out", "-o", help="Output folder: a path or fsspec URL.", show_default=False
         ),
     ],
-    base_url: Annotated[
-        str | None, typer.Option(help="API root, e.g. an emulator (overrides the credentials).")
-    ] = None,
+    base_url: BaseUrlOption = None,
     model: Annotated[str | None, typer.Option(help="Default model_id for every row.")] = None,
     output_type: Annotated[
         OutputType | None, typer.Option(help="Default output type for every row.")
     ] = None,
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Most generations queued at the provider at once.")
-    ] = 5,
-    concurrency_limit: Annotated[
-        str | None,
-        typer.Option(help="A Prefect global concurrency limit shared with other runs."),
-    ] = None,
+    concurrency: ConcurrencyOption = 5,
+    concurrency_limit: ConcurrencyLimitOption = None,
     strict: Annotated[
         bool, typer.Option("--strict", help="Submit nothing if any row is invalid.")
     ] = False,
-    credentials: Annotated[
-        str | None,
-        typer.Option(
-            help="Name of a saved ModelsLabCredentials block; default: MODELSLAB_API_KEY.",
-            show_default=False,
-        ),
-    ] = None,
+    credentials: CredentialsOption = None,
     max_wait: Annotated[
         float,
         typer.Option("--max-wait", help="Seconds to wait for each generation to be ready."),

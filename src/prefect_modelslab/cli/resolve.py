@@ -23,6 +23,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from prefect_modelslab.cli.options import BaseUrlOption, CredentialsOption
+
 __all__ = ["register", "resolve"]
 
 
@@ -50,16 +52,8 @@ def resolve(
         bool,
         typer.Option("--resubmit", help="Clear the row so the next run submits (pays) again."),
     ] = False,
-    credentials: Annotated[
-        str | None,
-        typer.Option(
-            help="Name of a saved ModelsLabCredentials block; default: MODELSLAB_API_KEY.",
-            show_default=False,
-        ),
-    ] = None,
-    base_url: Annotated[
-        str | None, typer.Option(help="API root, e.g. an emulator (overrides the credentials).")
-    ] = None,
+    credentials: CredentialsOption = None,
+    base_url: BaseUrlOption = None,
 ) -> None:
     """Settle ROW_ID of OUT_URL, whose submit may be billed but whose answer was lost."""
     from prefect_modelslab.cli.batch import UsageError, _credentials, _quiet_prefect_console

@@ -18,6 +18,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from prefect_modelslab.cli.options import ConcurrencyLimitOption, ConcurrencyOption
+
 __all__ = ["register", "serve"]
 
 
@@ -52,13 +54,8 @@ def serve(
     credentials: Annotated[
         str, typer.Option(help="Name of a saved ModelsLabCredentials block.")
     ] = "modelslab",
-    concurrency: Annotated[
-        int, typer.Option(min=1, help="Most generations queued at the provider at once.")
-    ] = 5,
-    concurrency_limit: Annotated[
-        str | None,
-        typer.Option(help="A Prefect global concurrency limit shared with other runs."),
-    ] = None,
+    concurrency: ConcurrencyOption = 5,
+    concurrency_limit: ConcurrencyLimitOption = None,
     name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-batch",
 ) -> None:
     """Serve the batch of --csv into --out on one schedule: --cron, --interval or --rrule.
