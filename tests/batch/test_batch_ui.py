@@ -116,13 +116,27 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
         lambda rs: len(rs) == 10 and all(r.state is not None and r.state.is_final() for r in rs),
     )
     events = await poll(lambda: row_events(flow_run_id), lambda es: len(es) >= 4)
+
+    async def run_logs() -> list[Any]:
+        async with get_client() as client:
+            return await client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
+            )
+
+    def named(ls: list[Any], row: str, words: str) -> bool:
+        return any(
+            log.message.startswith(f"{row} (generation ") and words in log.message for log in ls
+        )
+
+    # Logs reach the API in batches, a moment after the run: wait (bounded) for both.
+    logs = await poll(
+        run_logs,
+        lambda ls: named(ls, "storm", " failed: ") and named(ls, "koi", "failed its check"),
+    )
     async with get_client() as client:
         flow_run = await client.read_flow_run(flow_run_id)
         artifacts = await client.read_artifacts(
             artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]))
-        )
-        logs = await client.read_logs(
-            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run_id]))
         )
 
     # Artifacts: progress, table and summary, scoped to this CSV and folder; no card per row.
