@@ -33,7 +33,6 @@ import json
 import math
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -42,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _bench import start_prefect_server
 
 HERE = Path(__file__).resolve()
 SIZE = {"width": 128, "height": 128, "num_frames": 16, "fps": 8}
@@ -191,37 +191,6 @@ def run_sdk(base_url: str, key: str, n: int) -> dict[str, Any]:
 
 
 # --- the parent: emulator, Prefect server, one child per scenario ------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start_prefect_server(home: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    prefect = Path(sys.executable).with_name("prefect")
-    process = subprocess.Popen(
-        [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{api}/health", timeout=1).status_code == 200:
-                return process, api
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    process.terminate()
-    raise RuntimeError("the Prefect server did not start within 90 s")
 
 
 def child(scenario: str, base_url: str, key: str, args: argparse.Namespace, env: dict[str, str]):  # type: ignore[no-untyped-def]
