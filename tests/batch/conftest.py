@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+import typer
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.testing import ModelsLabEmulator
@@ -41,3 +42,17 @@ def write_csv(tmp_path: Path) -> WriteCsv:
         return path
 
     return write
+
+
+@pytest.fixture
+def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    """The `batch`, `demo` and `resolve` commands, for `typer.testing.CliRunner`."""
+    from prefect_modelslab.cli import batch as cli_batch
+    from prefect_modelslab.cli import resolve as cli_resolve
+
+    # Restored after the test: the CLI turns Prefect's console logging down.
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    app = typer.Typer(pretty_exceptions_enable=False)
+    cli_batch.register(app)
+    cli_resolve.register(app)
+    return app

@@ -19,15 +19,6 @@ from .conftest import WriteCsv
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    # Restored after the test: the CLI turns Prefect's console logging down.
-    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    cli_batch.register(app)
-    return app
-
-
 def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
     return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
 

@@ -10,20 +10,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from prefect_modelslab.cli import batch as cli_batch
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 from .conftest import WriteCsv
 
 MARKUP = "[/bold] [red]x"
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    cli_batch.register(app)
-    return app
 
 
 def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None]):  # type: ignore[no-untyped-def]

@@ -7,12 +7,9 @@ import csv
 import time
 from pathlib import Path
 
-import pytest
 import typer
 from typer.testing import CliRunner
 
-from prefect_modelslab.cli import batch as cli_batch
-from prefect_modelslab.cli import resolve as cli_resolve
 from prefect_modelslab.journal import Journal
 from prefect_modelslab.models import Text2VideoRequest
 from prefect_modelslab.naming import video_name
@@ -23,15 +20,6 @@ from prefect_modelslab.webhooks import WebhookStore, webhook_app
 from .conftest import WriteCsv
 
 TINY_ARGS = ["--output-type", "gif"]
-
-
-@pytest.fixture
-def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
-    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-    app = typer.Typer(pretty_exceptions_enable=False)
-    cli_batch.register(app)
-    cli_resolve.register(app)
-    return app
 
 
 def invoke(app: typer.Typer, args: list[str], emulator: ModelsLabEmulator):  # type: ignore[no-untyped-def]
