@@ -27,7 +27,6 @@ import csv
 import os
 import random
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,17 +37,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _bench import free_port
 
 BIN = Path(sys.executable).parent
 TINY = ["64", "64", "4", "4"]  # width, height, num_frames, fps
 KEY = "bench-key"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def wait_http(url: str, what: str, timeout: float = 90.0) -> None:

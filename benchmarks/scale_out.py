@@ -33,7 +33,6 @@ import math
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -44,17 +43,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from _bench import free_port
 
 KEY = "bench-key"
 SIZE = {"width": 64, "height": 64, "num_frames": 8, "fps": 8}
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def env(**extra: str) -> dict[str, str]:
