@@ -75,15 +75,38 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 class SubmitHooks(Protocol):
     """What an async submit tells its caller about each attempt (e.g. `journal.Claim`).
 
-    `sending()` is awaited right before each POST attempt (from then on the
-    request may be billed; if it raises, nothing is sent). `not_taken(error)`
-    is awaited after each answer that proves the server did not take it (429,
-    503, a connection refused before sending), before any wait or re-try.
+    `sending()` is awaited once per POST attempt, right before the request's
+    first byte is written: after the connection is made, so a refused or slow
+    connect marks nothing. From then on the request may be billed; if it raises,
+    nothing is sent. (With a transport that is not httpx's own, which cannot
+    report that moment, it is awaited before the attempt starts.)
+    `not_taken(error)` is awaited after each answer that proves the server did
+    not take it (429, 503, a connection refused before sending), before any
+    wait or re-try.
     """
 
     async def sending(self) -> None: ...
 
     async def not_taken(self, error: BaseException | None = None) -> None: ...
+
+
+class _SendingTrace:
+    """httpcore `trace` callback: awaits `hooks.sending()` as the request headers start out.
+
+    Fires after the TCP (and TLS) connect, so a refused connection marks nothing;
+    once per attempt, even if httpcore tries a second connection.
+    """
+
+    _STARTS = ("http11.send_request_headers.started", "http2.send_request_headers.started")
+
+    def __init__(self, hooks: SubmitHooks) -> None:
+        self._hooks = hooks
+        self._sent = False
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        if event in self._STARTS and not self._sent:
+            self._sent = True
+            await self._hooks.sending()
 
 
 @functools.cache
@@ -318,6 +341,8 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         self._http = httpx.AsyncClient(
             timeout=self.timeout, headers=self._headers, transport=transport, verify=_ssl_context()
         )
+        # httpx's own transport (httpcore) reports when a request's bytes start to leave.
+        self._traces_sends = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
 
     async def submit(
         self, request: Text2VideoRequest, *, hooks: SubmitHooks | None = None
@@ -379,9 +404,7 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         while True:
             attempt += 1
             logger.debug("POST %s (%s, attempt %d)", url, operation, attempt)
-            if hooks is not None:
-                await hooks.sending()
-            outcome = await self._attempt(operation, url, body, generation_id)
+            outcome = await self._attempt(operation, url, body, generation_id, hooks)
             if isinstance(outcome, Text2VideoResponse):
                 return outcome
             if isinstance(outcome, ModelsLabError):
@@ -392,10 +415,23 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
             await self.retry.async_sleep(self._give_up_or_wait(outcome, attempt, operation))
 
     async def _attempt(
-        self, operation: Operation, url: str, body: dict[str, Any], generation_id: str | None
+        self,
+        operation: Operation,
+        url: str,
+        body: dict[str, Any],
+        generation_id: str | None,
+        hooks: SubmitHooks | None = None,
     ) -> Outcome:
+        extensions: dict[str, Any] = {}
+        if hooks is not None:
+            if self._traces_sends:
+                extensions["trace"] = _SendingTrace(hooks)
+            else:
+                await hooks.sending()
         try:
-            response = await self._http.post(url, json=body, follow_redirects=False)
+            response = await self._http.post(
+                url, json=body, follow_redirects=False, extensions=extensions
+            )
         except httpx.HTTPError as exc:
             return exception_outcome(operation, exc, url, generation_id)
         return response_outcome(operation, response, self._scrub, generation_id)

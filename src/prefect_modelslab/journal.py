@@ -10,8 +10,9 @@ under `<folder>/.modelslab/journal/<name>.json`, whose `state` says how far it g
    `track_id` every submit of it sends (for webhooks) and its `owner` (host,
    process, token); it is refreshed while the submit waits on a full queue.
 2. `submitting`: the request bytes may have left (written by the client's hook
-   right before each POST attempt); an answer that proves the server did not
-   take it (429, 503, connection refused) turns it back into `claimed`.
+   once the connection is made, as the request's first byte is about to
+   leave); an answer that proves the server did not take it (429, 503) turns
+   it back into `claimed`.
 3. `submitted`, with the generation id, written inside the submit task the
    moment the answer is parsed;
 4. `outcome_unknown`: sent, answer never read (the id is kept when readable);
@@ -19,7 +20,8 @@ under `<folder>/.modelslab/journal/<name>.json`, whose `state` says how far it g
 
 A later run resumes `submitted`/`finished` by fetching their id. A `claimed`
 entry whose owner is gone (a process of this host that no longer runs, or no
-refresh for `CLAIM_TTL_SECONDS`) is taken over; a live owner's is waited for.
+refresh for `CLAIM_TTL_SECONDS`) is taken over, by the one run that creates
+its take-over marker; a live owner's is waited for.
 `submitting` whose owner is gone, and `outcome_unknown`, are an unknown outcome:
 a webhook call for its `track_id` gives the id to fetch; otherwise the row is
 `unknown` until `prefect-modelslab resolve` adopts a generation or accepts a
@@ -31,8 +33,11 @@ key, never a secret. Every write is atomic (temporary name, then move).
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import os
 import socket
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -45,6 +50,7 @@ from prefect_modelslab.models import Text2VideoRequest, VideoJob, request_finger
 __all__ = [
     "CLAIM_TTL_SECONDS",
     "JOURNAL_DIR",
+    "TAKEOVER_TTL_SECONDS",
     "Claim",
     "Journal",
     "JournalEntry",
@@ -60,6 +66,8 @@ JournalState = Literal["claimed", "submitting", "outcome_unknown", "submitted", 
 #: A claim (or a `submitting` mark) of another host not refreshed for this long
 #: is stale: its run is gone. Claims of this host are checked by process id.
 CLAIM_TTL_SECONDS = 300.0
+#: A take-over marker older than this was left by a run that crashed mid-take-over.
+TAKEOVER_TTL_SECONDS = 60.0
 #: This process, as the owner of the claims it holds.
 _PROCESS_TOKEN = uuid.uuid4().hex[:12]
 _HOST = socket.gethostname()
@@ -178,13 +186,47 @@ class Journal(storage.DocumentStore[JournalEntry]):
 
         The entry is created atomically (`storage.create_exclusive`). With
         `replace` (a stale entry read before), that entry is deleted first if it
-        is still there unchanged.
+        is still there unchanged, by at most one of the runs that read it.
         """
         if replace is not None:
-            current = await self.read(name)
-            if current is not None and current != replace:
+            marker = await self._take_over(name, replace)
+            if marker is None:
                 return None
-            await self.delete(name)
+            try:
+                return await self._create_claim(name, request)
+            finally:
+                await asyncio.to_thread(storage.remove, marker, self.storage_options)
+        return await self._create_claim(name, request)
+
+    async def _take_over(self, name: str, replace: JournalEntry) -> str | None:
+        """Delete `replace` as the one run taking it over; the marker's URL, or None.
+
+        Of several runs that read the same stale entry, only the one that creates
+        its take-over marker (`<name>.takeover-<digest>`, exclusively) may delete
+        it, so no run can delete a claim another run has just made in its place.
+        A marker older than `TAKEOVER_TTL_SECONDS` was left by a crashed run.
+        """
+        digest = hashlib.sha256(replace.model_dump_json().encode()).hexdigest()[:16]
+        marker = storage.join_url(self.output_url, self.subfolder, f"{name}.takeover-{digest}")
+        data = json.dumps({"owner": _owner(), "at": time.time()}).encode()
+        options = self.storage_options
+        won = await asyncio.to_thread(storage.create_exclusive, marker, data, options)
+        if not won:
+            left = await asyncio.to_thread(storage.read_json, marker, options)
+            at = left.get("at") if isinstance(left, dict) else None
+            if not isinstance(at, int | float) or time.time() - at < TAKEOVER_TTL_SECONDS:
+                return None
+            await asyncio.to_thread(storage.remove, marker, options)
+            if not await asyncio.to_thread(storage.create_exclusive, marker, data, options):
+                return None
+        current = await self.read(name)
+        if current is not None and current != replace:
+            await asyncio.to_thread(storage.remove, marker, options)
+            return None
+        await self.delete(name)
+        return marker
+
+    async def _create_claim(self, name: str, request: Text2VideoRequest) -> Claim | None:
         entry = JournalEntry(
             name=name,
             state="claimed",
@@ -262,7 +304,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
 class Claim:
     """A journal entry this run holds while it submits; the client's submit hooks.
 
-    `sending()` runs right before each POST attempt (the bytes may leave: mark
+    `sending()` runs as each POST attempt's first byte is about to leave (mark
     `submitting`), `not_taken()` after an answer that proves the server did not
     take it (back to `claimed`, which also refreshes the claim). Then exactly
     one of `submitted(job)`, `outcome_unknown(...)` or `release()`.

@@ -47,7 +47,7 @@ async def asubmit_video(
     never read raises `SubmitOutcomeUnknownError` (it may be billed).
 
     With a journal `claim`, the journal follows every attempt: `submitting`
-    right before each POST, back to `claimed` on each answer that proves the
+    as each POST's first byte is about to leave, back to `claimed` on each answer that proves the
     server did not take it, and the generation id (or the unknown outcome, with
     the id when it is readable) the instant the answer is read, inside this
     task, before Prefect's bookkeeping.
