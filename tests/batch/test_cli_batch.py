@@ -92,6 +92,23 @@ def test_missing_block_exits_2(
     assert "cannot load credentials block 'no-such-block'" in line
 
 
+def test_a_saved_block_runs_the_batch_with_its_key(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    from prefect_modelslab import ModelsLabCredentials
+
+    name = f"cli-{tmp_path.name}".lower().replace("_", "-")[:40]
+    block = ModelsLabCredentials(api_key=fast_emulator.api_key, base_url=fast_emulator.base_url)
+    block.save(name, overwrite=True)
+    path = write_csv([["prompt"], ["a fox from a block"]])
+    env = {"MODELSLAB_API_KEY": None, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
+    result = invoke(
+        cli, ["batch", str(path), "--out", str(tmp_path / "out"), "--credentials", name], env
+    )
+    assert result.exit_code == 0, result.output
+    assert fast_emulator.counters.submits_by_prompt == {"a fox from a block": 1}
+
+
 @pytest.mark.parametrize(
     ("rows", "extra", "needle"),
     [

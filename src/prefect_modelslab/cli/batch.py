@@ -21,12 +21,13 @@ command line is printed verbatim: rich markup in it is escaped.
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib.resources
 import logging
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -134,16 +135,16 @@ def batch(
             defaults["model_id"] = model
         if output_type:
             defaults["output_type"] = output_type.value
-        creds = _credentials(credentials, base_url)
+        creds = _credentials_loader(credentials, base_url)
         if webhook_url and not _is_http_url(webhook_url):
             raise UsageError(f"--webhook-url must be an http(s) URL (got {webhook_url!r})")
         _preflight(console, prompts, defaults, strict=strict)
         _check_output(out)
         report = _run(
             console,
+            creds,
             csv_url=prompts,
             output_url=out,
-            credentials=creds,
             defaults=defaults or None,
             max_concurrency=concurrency,
             concurrency_limit_name=concurrency_limit,
@@ -182,9 +183,9 @@ def demo(
         try:
             report = _run(
                 console,
+                lambda: creds,
                 csv_url=str(prompts),
                 output_url=str(out.resolve()),
-                credentials=creds,
                 defaults=DEMO_DEFAULTS,
                 max_concurrency=5,
                 concurrency_limit_name=None,
@@ -220,8 +221,12 @@ def example_prompts() -> Path:
 # --- running the flow ----------------------------------------------------------------
 
 
-def _run(console: Console, **parameters: Any) -> Any:
-    """Run the batch flow with a progress bar; usage problems become `UsageError`."""
+def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) -> Any:
+    """Run the batch flow with a progress bar; usage problems become `UsageError`.
+
+    `credentials` is called once the Prefect API is up, so loading a saved
+    block uses the server the run starts instead of starting one of its own.
+    """
     with _quiet_prefect_console():
         from prefect_modelslab.exceptions import BatchNotSucceededError, InvalidCsvError
         from prefect_modelslab.flows.batch import agenerate_videos_from_csv, batch_progress
@@ -253,6 +258,7 @@ def _run(console: Console, **parameters: Any) -> Any:
         with progress, batch_progress(on_row):
             try:
                 with _stops_raise(), local_prefect_server() as _api:
+                    parameters["credentials"] = credentials()
                     # The async flow: a sync flow would pay ~1 s at exit (heartbeat thread).
                     return run_until_stopped(
                         lambda: agenerate_videos_from_csv(**parameters),
@@ -269,6 +275,8 @@ def _run(console: Console, **parameters: Any) -> Any:
                 raise UsageError(_one_line(error)) from None
             except ValueError as error:  # bad defaults (e.g. --model), bad parameters
                 raise UsageError(_one_line(error)) from None
+            except UsageError:
+                raise
             except Exception as error:
                 progress.stop()
                 _fail(console, f"the batch failed: {_one_line(error)}", code=1)
@@ -421,6 +429,19 @@ def _is_http_url(url: str) -> bool:
 def _check_prompts(prompts: str) -> None:
     if "://" not in prompts and not Path(prompts).is_file():
         raise UsageError(f"prompts file not found: {prompts}")
+
+
+def _credentials_loader(block_name: str | None, base_url: str | None) -> Callable[[], Any]:
+    """The batch's credentials, for `_run`.
+
+    From the environment: read now, so a missing key fails before anything
+    starts. A saved block: loaded once the run's Prefect API is up (from the
+    server the run starts, not one more of its own).
+    """
+    if block_name:
+        return functools.partial(_credentials, block_name, base_url)
+    from_env = _credentials(None, base_url)
+    return lambda: from_env
 
 
 def _credentials(block_name: str | None, base_url: str | None) -> Any:
