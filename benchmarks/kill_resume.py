@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,8 @@ class Mode:
     resume_s: list[float] = field(default_factory=list)
     kill_at: list[float] = field(default_factory=list)
     resume_exit: list[int] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)  # rows' status after the resume
+    surprises: list[str] = field(default_factory=list)  # resumes that ended oddly: their output
     requests_seen: int = 0  # submit requests that reached the server
     accepted: int = 0  # submits it took (billed)
 
@@ -131,6 +134,12 @@ def trial(
     resumed = subprocess.run(command, env=env, capture_output=True, check=False)
     mode.resume_s.append(time.monotonic() - started)
     mode.resume_exit.append(resumed.returncode)
+    if resumed.returncode not in {0, 3}:
+        tail = (resumed.stdout + resumed.stderr).decode(errors="replace").strip().splitlines()
+        mode.surprises.append(
+            f"trial {index} (killed at {kill_at:.2f} s), exit "
+            f"{resumed.returncode}:\n    " + "\n    ".join(tail[-12:])
+        )
 
     after = counters(emulator)
     mode.requests_seen += after["submit_requests"] - before["submit_requests"]
@@ -143,6 +152,7 @@ def trial(
         paid = billed.get(prompt, 0)
         mode.submits.append(paid)
         status = results.get(prompt, {}).get("status", "missing")
+        mode.statuses[status] += 1
         if status == "unknown":
             mode.unknown_rows += 1
             if paid == 0:
@@ -189,6 +199,9 @@ def report(mode: Mode) -> None:
     )
     codes = {code: mode.resume_exit.count(code) for code in sorted(set(mode.resume_exit))}
     print(f"  resume exit codes       {codes}")
+    print(f"  rows after the resume   {dict(sorted(mode.statuses.items()))}")
+    for surprise in mode.surprises:
+        print(f"  {surprise}")
 
 
 def main() -> None:
