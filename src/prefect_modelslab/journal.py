@@ -188,18 +188,22 @@ class Journal(storage.DocumentStore[JournalEntry]):
         `replace` (a stale entry read before), that entry is deleted first if it
         is still there unchanged, by at most one of the runs that read it.
         """
-        if replace is not None:
-            marker = await self._take_over(name, replace)
-            if marker is None:
+        if replace is None:
+            return await self._create_claim(name, request)
+        marker = await self._take_over_marker(name, replace)
+        if marker is None:
+            return None
+        try:
+            current = await self.read(name)
+            if current is not None and current != replace:
                 return None
-            try:
-                return await self._create_claim(name, request)
-            finally:
-                await asyncio.to_thread(storage.remove, marker, self.storage_options)
-        return await self._create_claim(name, request)
+            await self.delete(name)
+            return await self._create_claim(name, request)
+        finally:
+            await asyncio.to_thread(storage.remove, marker, self.storage_options)
 
-    async def _take_over(self, name: str, replace: JournalEntry) -> str | None:
-        """Delete `replace` as the one run taking it over; the marker's URL, or None.
+    async def _take_over_marker(self, name: str, replace: JournalEntry) -> str | None:
+        """Become the one run taking over `replace`: the marker's URL, or None.
 
         Of several runs that read the same stale entry, only the one that creates
         its take-over marker (`<name>.takeover-<digest>`, exclusively) may delete
@@ -210,21 +214,16 @@ class Journal(storage.DocumentStore[JournalEntry]):
         marker = storage.join_url(self.output_url, self.subfolder, f"{name}.takeover-{digest}")
         data = json.dumps({"owner": _owner(), "at": time.time()}).encode()
         options = self.storage_options
-        won = await asyncio.to_thread(storage.create_exclusive, marker, data, options)
-        if not won:
-            left = await asyncio.to_thread(storage.read_json, marker, options)
-            at = left.get("at") if isinstance(left, dict) else None
-            if not isinstance(at, int | float) or time.time() - at < TAKEOVER_TTL_SECONDS:
-                return None
-            await asyncio.to_thread(storage.remove, marker, options)
-            if not await asyncio.to_thread(storage.create_exclusive, marker, data, options):
-                return None
-        current = await self.read(name)
-        if current is not None and current != replace:
-            await asyncio.to_thread(storage.remove, marker, options)
+        if await asyncio.to_thread(storage.create_exclusive, marker, data, options):
+            return marker
+        left = await asyncio.to_thread(storage.read_json, marker, options)
+        at = left.get("at") if isinstance(left, dict) else None
+        if not isinstance(at, int | float) or time.time() - at < TAKEOVER_TTL_SECONDS:
             return None
-        await self.delete(name)
-        return marker
+        await asyncio.to_thread(storage.remove, marker, options)
+        if await asyncio.to_thread(storage.create_exclusive, marker, data, options):
+            return marker
+        return None
 
     async def _create_claim(self, name: str, request: Text2VideoRequest) -> Claim | None:
         entry = JournalEntry(
