@@ -207,6 +207,26 @@ async def test_a_live_claim_of_another_run_is_waited_for_never_submitted_over(
     assert result.passed and emulator.counters.submits_by_prompt == {request.prompt: 1}
 
 
+async def test_a_take_over_left_half_done_by_a_crash_is_waited_for_within_the_deadline(
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
+) -> None:
+    import hashlib
+    import time
+
+    request = _request("a fox whose take-over crashed")
+    name = video_name(request)
+    stale = _foreign_claim(request, owner="other-host:123:abc", age_s=3600)
+    journal = Journal(str(folder))
+    await journal.save(name, stale)
+    digest = hashlib.sha256(stale.model_dump_json().encode()).hexdigest()[:16]
+    marker = folder / ".modelslab" / "journal" / f"{name}.takeover-{digest}"
+    marker.write_text(json.dumps({"owner": "other-host:456:def", "at": time.time()}))
+    with pytest.raises(ModelsLabTimeoutError, match="taking over"):
+        await run_video(request, str(folder), credentials, max_wait_seconds=1.5)
+    assert emulator.counters.submit_requests == 0
+    assert await journal.read(name) == stale
+
+
 # --- item 4: a row is "maybe billed" only once its bytes may have left ---------------------
 
 

@@ -361,7 +361,14 @@ async def _obtain(
                     claim, request, credentials, webhook_url, max_queue_wait_seconds, timings
                 )
                 return job, False, claim
-            continue  # another run claimed it first: look at its entry
+            # Another run claimed it first, or is taking over the same stale entry.
+            if time.monotonic() >= deadline:
+                raise ModelsLabTimeoutError(
+                    f"another run is taking over this video in {journal_url}; nothing was "
+                    "submitted by this run. Run again once it ends"
+                )
+            await asyncio.sleep(OTHER_RUN_POLL_SECONDS)
+            continue
         if entry.state == "finished" or (entry.state == "submitted" and waited):
             reused = await sidecars.reusable(name, request)
             if reused is not None:
