@@ -547,25 +547,6 @@ def _add_runaway(draft: _Draft, cells: list[str], index: int, columns: list[str]
     draft.add_problem(field, f"an unterminated quote swallows lines {opened}-{end}")
 
 
-def _valid_values(values: dict[str, str], base: dict[str, Any]) -> bool:
-    """True when the non-empty `values` (at least one) are valid for their columns."""
-    values = {k: v.strip() for k, v in values.items()}
-    if not any(values.values()):
-        return False
-    if "prompt" in values and not values["prompt"]:
-        return False
-    explicit_id = values.pop(ID_COLUMN, "")
-    if explicit_id and id_problem(explicit_id) is not None:
-        return False
-    fields = {**base, "prompt": "x"}
-    fields.update((k, v) for k, v in values.items() if v)
-    try:
-        Text2VideoRequest.model_validate(fields)
-    except ValidationError:
-        return False
-    return True
-
-
 def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
     """True when one physical line `text` reads as a whole valid row of `columns`.
 
@@ -577,7 +558,7 @@ def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
         len(cells) == len(columns)
         and bool(cells[columns.index("prompt")].strip())
         and any(v.strip() for k, v in zip(columns, cells, strict=True) if k not in _FREE_TEXT)
-        and _valid_values(dict(zip(columns, cells, strict=True)), base)
+        and not _validate_row(0, 0, columns, len(columns), cells, base).problems
     )
 
 
