@@ -172,6 +172,14 @@ _SCRIPT = """
 })();
 """
 
+_SCRIPT_HASH = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode()
+# Only this page's own script runs; nothing loads from another origin.
+_CSP = (
+    "default-src 'none'; img-src 'self' data:; media-src 'self'; "
+    f"style-src 'unsafe-inline'; script-src 'sha256-{_SCRIPT_HASH}'; base-uri 'none'; "
+    "form-action 'none'"
+)
+
 
 def video_file_name(video: str) -> str:
     """The file name of a video URL or path: how the gallery links it.
@@ -252,19 +260,12 @@ def render_gallery(
         "</button>"
         for s, n in counts.items()
     )
-    script_hash = base64.b64encode(hashlib.sha256(_SCRIPT.encode("utf-8")).digest()).decode()
-    # Only this page's own script runs; nothing loads from another origin.
-    csp = (
-        "default-src 'none'; img-src 'self' data:; media-src 'self'; "
-        f"style-src 'unsafe-inline'; script-src 'sha256-{script_hash}'; base-uri 'none'; "
-        "form-action 'none'"
-    )
     return f"""<!DOCTYPE html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="Content-Security-Policy" content="{_attr(csp)}">
+<meta http-equiv="Content-Security-Policy" content="{_attr(_CSP)}">
 <meta name="referrer" content="no-referrer">
 <link rel="icon" href="data:,">
 <title>{_text(title)}</title>
