@@ -60,7 +60,6 @@ KNOWN_STATUSES: dict[str, str] = {
 }
 
 _NO_STATUS = "(none)"
-_MEDIA_FORMATS = ("gif", "mp4")
 
 _CSS = """
 :root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--fg:#1d2330;--muted:#667085;
