@@ -21,6 +21,7 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.settings import PREFECT_UI_URL
 
+from prefect_modelslab.gallery import video_file_name
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.naming import shorten, video_card_key
 from prefect_modelslab.report import STATUSES, BatchReport, RowResult
@@ -133,10 +134,6 @@ def _link(
     if href:
         return f"[{_md(text)}]({href})"
     return f"`{text if short else url}`"
-
-
-def _file_name(url: str) -> str:
-    return url.replace("\\", "/").rstrip("/").rpartition("/")[2]
 
 
 def _md(text: str) -> str:
@@ -303,7 +300,7 @@ class BatchBoard:
             "frames": row.frames if row.frames is not None else "",
             "fps": f"{row.fps:g}" if row.fps is not None else "",
             "size": size,
-            "video": _file_name(row.video) if row.video else "",
+            "video": video_file_name(row.video) if row.video else "",
             "prompt": shorten(row.prompt, PROMPT_CHARS),
         }
 
@@ -325,7 +322,7 @@ class BatchBoard:
         options = self.storage_options
         counts = {s: n for s, n in report.counts.items() if n or s in STATUSES[:4]}
         lines = [
-            f"# Batch: {_md(self.source.rstrip('/').rpartition('/')[2] or self.source)}",
+            f"# Batch: {_md(video_file_name(self.source) or self.source)}",
             "",
             "| " + " | ".join(status_label(s) for s in counts) + " | total |",
             "|" + "---:|" * (len(counts) + 1),
@@ -354,7 +351,7 @@ class BatchBoard:
         if videos:
             lines += ["", "## Videos", ""]
             for r in videos[:LINKED_VIDEOS]:
-                video = _link(_file_name(r.video or ""), r.video or "", options, short=True)
+                video = _link(video_file_name(r.video or ""), r.video or "", options, short=True)
                 lines.append(f"- {video} {status_label(r.status)} (row {r.row})")
             if len(videos) > LINKED_VIDEOS:
                 lines.append(f"- ... {len(videos) - LINKED_VIDEOS} more in the gallery")
