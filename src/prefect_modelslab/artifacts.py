@@ -167,7 +167,8 @@ class BatchBoard:
 
     Args:
         prefix: Artifact key prefix (`naming.batch_key_prefix`).
-        source: What the rows came from, for the progress card's text.
+        source: What the rows came from (a CSV's URL, or `records`), for the
+            summary's heading.
         storage_options: fsspec options of the output folder, to turn its URLs
             into links (an S3 endpoint, ...).
 
