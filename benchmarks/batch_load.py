@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _bench import start_prefect_server
+from _bench import start_prefect_server, stop
 
 HERE = Path(__file__).resolve()
 SIZE = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
@@ -109,11 +109,7 @@ def main() -> None:
             try:
                 run_size(emulator, work, api, n, args.concurrency)
             finally:
-                server.terminate()
-                try:
-                    server.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    server.kill()
+                stop(server)
 
 
 def run_size(emulator: Any, work: Path, api: str, n: int, concurrency: int) -> None:

@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _bench import start_prefect_server
+from _bench import start_prefect_server, stop
 
 HERE = Path(__file__).resolve()
 SIZE = {"width": 128, "height": 128, "num_frames": 16, "fps": 8}
@@ -276,8 +276,7 @@ def main() -> None:
             if figs:
                 rows.append(line("(a'') CSV flow from sync code, warm", figs[1], n, ideal))
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop(server, timeout=30)
         fig = child("bare", emu.base_url, key, args, base_env)
         if fig:
             rows.append(line("(b) bare asyncio + httpx (floor)", fig, n, ideal))

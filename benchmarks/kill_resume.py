@@ -38,42 +38,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _bench import free_port
+from _bench import free_port, start, start_prefect_server, stop, wait_http
 
 BIN = Path(sys.executable).parent
 TINY = ["64", "64", "4", "4"]  # width, height, num_frames, fps
 KEY = "bench-key"
-
-
-def wait_http(url: str, what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url, timeout=1)
-            return
-        except httpx.HTTPError:
-            time.sleep(0.3)
-    raise RuntimeError(f"{what} did not start within {timeout:g} s")
-
-
-def start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
 
 
 @dataclass
@@ -217,21 +186,15 @@ def main() -> None:
         root = Path(tmp)
         base = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         base.pop("PREFECT_API_URL", None)
-        port = free_port()
-        server = start(
-            [str(BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-            {**base, "PREFECT_HOME": str(root / "server-home")},
-        )
         emulator_port = free_port()
         emulator_cmd = [str(BIN / "prefect-modelslab"), "emulator", "--port", str(emulator_port)]
         emulator_cmd += ["--latency", str(args.latency), "--queue-limit", "5", "--key", KEY]
-        emulator = start(emulator_cmd, base)
-        helpers = [server, emulator]
+        helpers = [start(emulator_cmd, base)]
         try:
-            api = f"http://127.0.0.1:{port}/api"
+            server, api = start_prefect_server(root / "server-home", env=base)
+            helpers.append(server)
             emulator_url = f"http://127.0.0.1:{emulator_port}"
-            wait_http(f"{api}/health", "the Prefect server")
-            wait_http(f"{emulator_url}/_emulator/counters", "the emulator")
+            wait_http(f"{emulator_url}/_emulator/counters", "the emulator", process=helpers[0])
             env = {
                 **base,
                 "PREFECT_API_URL": api,

@@ -32,7 +32,6 @@ import csv
 import math
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -43,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _bench import free_port
+from _bench import free_port, start, start_prefect_server, stop, wait_http
 
 KEY = "bench-key"
 SIZE = {"width": 64, "height": 64, "num_frames": 8, "fps": 8}
@@ -58,37 +57,6 @@ def env(**extra: str) -> dict[str, str]:
         "PREFECT_WORKER_QUERY_SECONDS": "1",
         **extra,
     }
-
-
-def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, limit_s: float = 120) -> None:
-    give_up = time.monotonic() + limit_s
-    while time.monotonic() < give_up:
-        if proc.poll() is not None:
-            raise SystemExit(f"{what} exited with {proc.returncode}")
-        try:
-            if httpx.get(url, timeout=2).is_success:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise SystemExit(f"{what} did not start")
-
-
-def start(command: list[str], environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    handle = log.open("wb")
-    return subprocess.Popen(
-        command, env=environment, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
-    )
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
 
 
 def write_csv(path: Path, tag: str, n: int) -> list[str]:
@@ -126,7 +94,7 @@ async def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="scale-out-"))
     procs: list[subprocess.Popen[bytes]] = []
     try:
-        emu_port, api_port = free_port(), free_port()
+        emu_port = free_port()
         emulator = start(
             [
                 *(str(BIN / "prefect-modelslab"), "emulator", "--port", str(emu_port)),
@@ -138,22 +106,16 @@ async def main() -> None:
         procs.append(emulator)
         control = f"http://127.0.0.1:{emu_port}/_emulator"
         base_url = f"http://127.0.0.1:{emu_port}/api/v6"
-        server = start(
-            [
-                *(str(BIN / "prefect"), "server", "start"),
-                *("--host", "127.0.0.1", "--port", str(api_port)),
-            ],
-            env(
-                PREFECT_HOME=str(root / "server"),
+        server, api = start_prefect_server(
+            root / "server",
+            env=env(
                 PREFECT_API_DATABASE_CONNECTION_URL=f"sqlite+aiosqlite:///{root / 'prefect.db'}",
                 PREFECT_UI_ENABLED="false",
             ),
-            root / "server.log",
+            log=root / "server.log",
         )
         procs.append(server)
-        api = f"http://127.0.0.1:{api_port}/api"
-        wait_http(f"{control}/counters", emulator, "the emulator")
-        wait_http(f"{api}/health", server, "the Prefect server")
+        wait_http(f"{control}/counters", "the emulator", process=emulator, timeout=120)
         os.environ["PREFECT_API_URL"] = api
         os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
 
