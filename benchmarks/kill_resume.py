@@ -45,6 +45,22 @@ TINY = ["64", "64", "4", "4"]  # width, height, num_frames, fps
 KEY = "bench-key"
 
 
+def write_batch(path: Path, prompts: list[str]) -> None:
+    """A prompts CSV of tiny videos."""
+    with path.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["prompt", "width", "height", "num_frames", "fps"])
+        writer.writerows([p, *TINY] for p in prompts)
+
+
+def batch_command(csv_path: Path, out: Path, emulator: str) -> list[str]:
+    """The CLI batch of `csv_path` into `out` against the emulator."""
+    return [
+        *(str(BIN / "prefect-modelslab"), "batch", str(csv_path), "--out", str(out)),
+        *("--base-url", f"{emulator}/api/v6", "--concurrency", "3"),
+    ]
+
+
 @dataclass
 class Mode:
     name: str
@@ -80,12 +96,8 @@ def trial(
 ) -> None:
     prompts = [f"{mode.name} trial {index:03d} row {r}: a fox" for r in range(rows)]
     csv_path = out.parent / f"{mode.name}-{index:03d}.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["prompt", "width", "height", "num_frames", "fps"])
-        writer.writerows([p, *TINY] for p in prompts)
-    command = [str(BIN / "prefect-modelslab"), "batch", str(csv_path), "--out", str(out)]
-    command += ["--base-url", f"{emulator}/api/v6", "--concurrency", "3"]
+    write_batch(csv_path, prompts)
+    command = batch_command(csv_path, out, emulator)
     if webhook:
         command += ["--webhook-url", webhook]
 
@@ -136,12 +148,8 @@ def trial(
 def calibrate(out: Path, emulator: str, env: dict[str, str], rows: int) -> float:
     """Wall time of one whole batch: kills are drawn uniformly within it."""
     csv_path = out.parent / "calibration.csv"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["prompt", "width", "height", "num_frames", "fps"])
-        writer.writerows([f"calibration row {r}", *TINY] for r in range(rows))
-    command = [str(BIN / "prefect-modelslab"), "batch", str(csv_path), "--out", str(out)]
-    command += ["--base-url", f"{emulator}/api/v6", "--concurrency", "3"]
+    write_batch(csv_path, [f"calibration row {r}" for r in range(rows)])
+    command = batch_command(csv_path, out, emulator)
     started = time.monotonic()
     subprocess.run(command, env=env, capture_output=True, check=False)
     return time.monotonic() - started
