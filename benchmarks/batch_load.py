@@ -41,12 +41,12 @@ def child(csv_path: str, out: str, base_url: str, key: str, concurrency: int) ->
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
     from prefect_modelslab.blocks import ModelsLabCredentials
-    from prefect_modelslab.flows.batch import generate_videos_from_csv
+    from prefect_modelslab.flows.batch import agenerate_videos_from_csv
 
     creds = ModelsLabCredentials(api_key=key, base_url=base_url)
     started = time.monotonic()
     state = asyncio.run(
-        generate_videos_from_csv(
+        agenerate_videos_from_csv(
             csv_path, out, creds, defaults=SIZE, max_concurrency=concurrency, return_state=True
         )
     )
