@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import httpx
 
-from prefect_modelslab.client import AsyncPool
+from prefect_modelslab.client import _USER_AGENT, AsyncPool, _ssl_context
 from prefect_modelslab.exceptions import DownloadError, DownloadFailure
 from prefect_modelslab.outcomes import check_http_url, retry_after_of
 from prefect_modelslab.results import StoredVideo
@@ -71,7 +71,6 @@ _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _CHUNK = 64 * 1024
 _FLUSH = 1 << 20  # hand the storage 1 MiB at a time
 _SNIFF = 12
-_USER_AGENT = "prefect-modelslab"
 
 VideoFormat = Literal["gif", "mp4"]
 _Verdict = Literal["retry", "wait", "drop", "fatal"]
@@ -193,6 +192,7 @@ class FileFetcher(AsyncPool):
             follow_redirects=True,
             transport=transport,
             event_hooks={"request": [self._guard]},
+            verify=_ssl_context(),
         )
 
     async def _guard(self, request: httpx.Request) -> None:
