@@ -66,6 +66,8 @@ DEFAULT_LINK_WAIT_SECONDS = 30.0
 DEFAULT_DOWNLOAD_TIMEOUT = 600.0
 #: Transfers in all (first included) when transfers fail on the way.
 DEFAULT_RETRY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_retry_after=30.0)
+#: Backoff between rounds over links that answer 404/410 (no jitter).
+_LINK_WAIT = RetryPolicy(base_delay=0.5, max_delay=8.0, jitter=0.0)
 
 _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _CHUNK = 64 * 1024
@@ -422,7 +424,7 @@ class FileFetcher(AsyncPool):
             if not candidates:
                 break
             waits += 1
-            delay = min(0.5 * 2 ** (waits - 1), 8.0)
+            delay = _LINK_WAIT.backoff(waits)
             if time.monotonic() + delay > waited_until:
                 break
             logger.info("Links answer 404; trying them again in %.1f s", delay)
