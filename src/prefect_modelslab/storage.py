@@ -210,12 +210,13 @@ def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | No
     if isinstance(fs, LocalFileSystem):
         fs.makedirs(fs._parent(path), exist_ok=True)
         temp = get_filesystem(temp_sibling(url), storage_options)[1]
-        with open(temp, "xb") as handle:
-            handle.write(data)
         try:
-            os.link(temp, path)
-        except FileExistsError:
-            return False
+            with open(temp, "xb") as handle:
+                handle.write(data)
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return False
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import uuid
 from pathlib import Path
 from typing import Any
@@ -164,3 +165,32 @@ def test_remove_part_files_removes_only_that_files_parts(
         storage.write_bytes_atomic(storage.join_url(url, name), b"x", options)
     assert storage.remove_part_files(video, options) == 2
     assert _listing(url, options) == [".cat.gif.part-3", "fox.json"]
+
+
+class _FullDisk:
+    """A file handle whose writes fail as on a full disk."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_create_exclusive_removes_its_temp_file_when_the_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = open
+    monkeypatch.setattr(
+        storage, "open", lambda path, mode: _FullDisk(real_open(path, mode)), raising=False
+    )
+    claim = str(tmp_path / "out" / "fox.json")
+    with pytest.raises(OSError, match="No space left"):
+        storage.create_exclusive(claim, b"{}")
+    assert list((tmp_path / "out").iterdir()) == []
