@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import errno
+import sys
+import types
 import uuid
 from pathlib import Path
 from typing import Any
@@ -194,3 +196,15 @@ def test_create_exclusive_removes_its_temp_file_when_the_write_fails(
     with pytest.raises(OSError, match="No space left"):
         storage.create_exclusive(claim, b"{}")
     assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_s3_conditional_puts_are_not_assumed_without_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An s3fs whose sources are absent (compiled, frozen): inspect.getsource raises OSError.
+    frozen = types.ModuleType("frozen_s3fs")
+    exec("class S3File:\n    def commit(self):\n        pass\n", frozen.__dict__)
+    monkeypatch.setitem(sys.modules, "frozen_s3fs", frozen)
+    fake = type("S3FileSystem", (), {"__module__": "frozen_s3fs"})()
+    assert storage._s3_conditional(fake) is False
+    assert storage.exclusive_create_kind("memory://videos/a.json") == "exclusive"
