@@ -258,9 +258,6 @@ class BatchNotSucceededError(RunNotSucceededError):
         super().__init__(message)
         self.report = report
 
-    def __reduce__(self) -> tuple[type[BatchNotSucceededError], tuple[str, BatchReport]]:
-        return (type(self), (str(self), self.report))
-
 
 class VideoCheckFailedError(RunNotSucceededError):
     """`generate_video` stored a video that failed its check.
@@ -273,6 +270,3 @@ class VideoCheckFailedError(RunNotSucceededError):
     def __init__(self, message: str, result: VideoResult) -> None:
         super().__init__(message)
         self.result = result
-
-    def __reduce__(self) -> tuple[type[VideoCheckFailedError], tuple[str, VideoResult]]:
-        return (type(self), (str(self), self.result))

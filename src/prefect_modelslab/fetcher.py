@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 import httpx
 
-from prefect_modelslab.client import AsyncPool
+from prefect_modelslab.client import _USER_AGENT, AsyncPool, _ssl_context
 from prefect_modelslab.exceptions import DownloadError, DownloadFailure
 from prefect_modelslab.outcomes import check_http_url, retry_after_of
 from prefect_modelslab.results import StoredVideo
@@ -66,12 +66,13 @@ DEFAULT_LINK_WAIT_SECONDS = 30.0
 DEFAULT_DOWNLOAD_TIMEOUT = 600.0
 #: Transfers in all (first included) when transfers fail on the way.
 DEFAULT_RETRY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_retry_after=30.0)
+#: Backoff between rounds over links that answer 404/410 (no jitter).
+_LINK_WAIT = RetryPolicy(base_delay=0.5, max_delay=8.0, jitter=0.0)
 
 _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _CHUNK = 64 * 1024
 _FLUSH = 1 << 20  # hand the storage 1 MiB at a time
 _SNIFF = 12
-_USER_AGENT = "prefect-modelslab"
 
 VideoFormat = Literal["gif", "mp4"]
 _Verdict = Literal["retry", "wait", "drop", "fatal"]
@@ -193,6 +194,7 @@ class FileFetcher(AsyncPool):
             follow_redirects=True,
             transport=transport,
             event_hooks={"request": [self._guard]},
+            verify=_ssl_context(),
         )
 
     async def _guard(self, request: httpx.Request) -> None:
@@ -422,7 +424,7 @@ class FileFetcher(AsyncPool):
             if not candidates:
                 break
             waits += 1
-            delay = min(0.5 * 2 ** (waits - 1), 8.0)
+            delay = _LINK_WAIT.backoff(waits)
             if time.monotonic() + delay > waited_until:
                 break
             logger.info("Links answer 404; trying them again in %.1f s", delay)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import importlib
 import json
 import os
@@ -178,14 +179,22 @@ def exclusive_create_kind(url: str, storage_options: dict[str, Any] | None = Non
 
 def _s3_conditional(fs: Any) -> bool:
     """Whether `fs` is an s3fs filesystem whose mode "xb" is a conditional put."""
-    if type(fs).__name__ != "S3FileSystem":
-        return False
+    return type(fs).__name__ == "S3FileSystem" and _conditional_put(type(fs).__module__)
+
+
+@functools.cache
+def _conditional_put(module: str) -> bool:
     import inspect
 
     # s3fs sends If-None-Match: * for mode "xb" since 2024.12: checked, not assumed.
-    s3file = getattr(importlib.import_module(type(fs).__module__), "S3File", None)
+    s3file = getattr(importlib.import_module(module), "S3File", None)
     commit = getattr(s3file, "commit", None)
-    return commit is not None and "IfNoneMatch" in inspect.getsource(commit)
+    if commit is None:
+        return False
+    try:
+        return "IfNoneMatch" in inspect.getsource(commit)
+    except (OSError, TypeError):  # no source to read (a frozen or compiled install)
+        return False
 
 
 def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | None = None) -> bool:
@@ -210,12 +219,13 @@ def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | No
     if isinstance(fs, LocalFileSystem):
         fs.makedirs(fs._parent(path), exist_ok=True)
         temp = get_filesystem(temp_sibling(url), storage_options)[1]
-        with open(temp, "xb") as handle:
-            handle.write(data)
         try:
-            os.link(temp, path)
-        except FileExistsError:
-            return False
+            with open(temp, "xb") as handle:
+                handle.write(data)
+            try:
+                os.link(temp, path)
+            except FileExistsError:
+                return False
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(temp)

@@ -61,7 +61,7 @@ import re
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
@@ -71,9 +71,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from prefect_modelslab import storage
-
-if TYPE_CHECKING:
-    pass
 
 __all__ = [
     "DEFAULT_PATH",
@@ -295,7 +292,7 @@ class WebhookStore:
                 )
                 previous = None
             call = _merge(previous, track_id, generation_id, status)
-            storage.write_json_atomic(url, call.model_dump(mode="json"), self.storage_options)
+            storage.write_model(url, call, self.storage_options)
         logger.info(
             "webhook call stored: track_id=%s id=%s status=%s calls=%d",
             track_id,
@@ -351,13 +348,9 @@ class WebhookStore:
     def _load(self, url: str, track_id: str | None) -> WebhookCall | None:
         fs, path = storage.get_filesystem(url, self.storage_options)
         fs.invalidate_cache(path)  # a listing cached by s3fs may predate the receiver's write
-        data = storage.read_json(url, self.storage_options)
-        if data is None:
+        call = storage.read_model(url, WebhookCall, self.storage_options)
+        if call is None:
             return None
-        try:
-            call = WebhookCall.model_validate(data)
-        except ValueError as err:
-            raise ValueError(f"webhook record {url} cannot be read: {err}") from None
         expected = file_name(call.track_id) == url.rsplit("/", 1)[-1]
         if (track_id is not None and call.track_id != track_id) or not expected:
             raise ValueError(f"webhook record {url} holds another track id")

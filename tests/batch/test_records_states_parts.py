@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +113,8 @@ async def test_a_batch_with_problems_ends_failed_with_counts_and_keeps_its_repor
         "check_failed",
         "invalid",
     ]
+    again = pickle.loads(pickle.dumps(error))  # Prefect persists the error
+    assert str(again) == str(error) and again.report == error.report
     # Awaited plainly, the call raises with the report; with allow_partial it returns it.
     with pytest.raises(BatchNotSucceededError) as raised:
         await agenerate_videos_from_csv(str(path), out, credentials, defaults=TINY)
@@ -143,6 +146,8 @@ async def test_generate_video_fails_its_run_when_the_check_fails_unless_accepted
     with pytest.raises(VideoCheckFailedError) as raised:
         await agenerate_video(request, str(tmp_path), credentials)
     assert raised.value.result.check.passed is False
+    again = pickle.loads(pickle.dumps(raised.value))
+    assert str(again) == str(raised.value) and again.result == raised.value.result
     state = await agenerate_video(
         request, str(tmp_path), credentials, accept_failed_check=True, return_state=True
     )

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno
+import sys
+import types
 import uuid
 from pathlib import Path
 from typing import Any
@@ -164,3 +167,44 @@ def test_remove_part_files_removes_only_that_files_parts(
         storage.write_bytes_atomic(storage.join_url(url, name), b"x", options)
     assert storage.remove_part_files(video, options) == 2
     assert _listing(url, options) == [".cat.gif.part-3", "fox.json"]
+
+
+class _FullDisk:
+    """A file handle whose writes fail as on a full disk."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def __enter__(self) -> _FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def write(self, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_create_exclusive_removes_its_temp_file_when_the_write_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_open = open
+    monkeypatch.setattr(
+        storage, "open", lambda path, mode: _FullDisk(real_open(path, mode)), raising=False
+    )
+    claim = str(tmp_path / "out" / "fox.json")
+    with pytest.raises(OSError, match="No space left"):
+        storage.create_exclusive(claim, b"{}")
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_s3_conditional_puts_are_not_assumed_without_sources(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # An s3fs whose sources are absent (compiled, frozen): inspect.getsource raises OSError.
+    frozen = types.ModuleType("frozen_s3fs")
+    exec("class S3File:\n    def commit(self):\n        pass\n", frozen.__dict__)
+    monkeypatch.setitem(sys.modules, "frozen_s3fs", frozen)
+    fake = type("S3FileSystem", (), {"__module__": "frozen_s3fs"})()
+    assert storage._s3_conditional(fake) is False
+    assert storage.exclusive_create_kind("memory://videos/a.json") == "exclusive"

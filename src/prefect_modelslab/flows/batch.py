@@ -463,6 +463,7 @@ class _Batch:
         self.results: list[RowResult | None] = [
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
+        self.tally = Counter(r.status for r in self.results if r is not None)
         self.webhook_url: str | None = None
         self.done = 0
         self.total = len(plan.rows)
@@ -485,16 +486,19 @@ class _Batch:
             self.logger.warning("The progress callback failed (%r); no more calls to it", error)
 
     async def record(self, row: PlannedRow, result: RowResult) -> None:
+        previous = self.results[row.row - 1]
+        if previous is not None:
+            self.tally[previous.status] -= 1
         self.results[row.row - 1] = result
+        self.tally[result.status] += 1
         self.done += 1
         emit_row_event(result, self.plan.source)
         self.notify(result)
         await self.board.progress(self.done, self.total, counts=self.counts())
 
     def counts(self) -> dict[str, int]:
-        """How many rows ended so far, per status."""
-        tally = Counter(r.status for r in self.results if r is not None)
-        return {status: tally[status] for status in STATUSES if tally[status]}
+        """How many rows ended so far, per status (kept by `record`, not a scan per row)."""
+        return {status: self.tally[status] for status in STATUSES if self.tally[status]}
 
     def final_rows(self) -> list[RowResult]:
         return [

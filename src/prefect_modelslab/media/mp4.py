@@ -35,7 +35,6 @@ _MAX_HEADER_BOX = 256 << 20  # a moov/moof larger than this is refused, not read
 MAX_TOP_LEVEL_BOXES = 100_000
 #: Most child boxes one box (``moov``, ``trak``, ``moof``...) may hold.
 MAX_CHILD_BOXES = 100_000
-_CAPPED_PARENT = 8 * MAX_CHILD_BOXES  # only a parent larger than this can hold too many
 _U32 = struct.Struct(">I")
 _BOX = struct.Struct(">I4s")
 _U64 = struct.Struct(">Q")
@@ -137,12 +136,19 @@ def _is_box_type(box_type: bytes) -> bool:
 
 
 def _children(buf: bytes, start: int, end: int, parent: str) -> list[tuple[bytes, int, int]]:
-    """The boxes in `buf[start:end]` as (type, payload start, payload end)."""
-    if end - start > _CAPPED_PARENT:  # only so large a parent can hold too many children
-        end = _capped_end(buf, start, end, parent)
-    boxes = []
+    """The boxes in `buf[start:end]` as (type, payload start, payload end).
+
+    Raises:
+        VideoProbeError: More than `MAX_CHILD_BOXES` boxes (``unsupported``), or a
+            box that does not fit (``corrupt``).
+    """
+    boxes: list[tuple[bytes, int, int]] = []
     pos = start
     while pos + 8 <= end:
+        if len(boxes) == MAX_CHILD_BOXES:
+            raise VideoProbeError(
+                f"unsupported: more than {MAX_CHILD_BOXES} boxes in '{parent}'", "unsupported"
+            )
         size, box_type = _BOX.unpack_from(buf, pos)
         header = 8
         if size == 1:
@@ -159,29 +165,6 @@ def _children(buf: bytes, start: int, end: int, parent: str) -> list[tuple[bytes
         boxes.append((box_type, pos + header, pos + size))
         pos += size
     return boxes
-
-
-def _capped_end(buf: bytes, start: int, end: int, parent: str) -> int:
-    """`end`, once sure `buf[start:end]` holds at most `MAX_CHILD_BOXES` boxes.
-
-    Raises:
-        VideoProbeError: More boxes than that (``unsupported``).
-    """
-    pos = start
-    for _ in range(MAX_CHILD_BOXES):
-        if pos + 8 > end:
-            return end
-        size = _U32.unpack_from(buf, pos)[0]
-        if size == 1 and pos + 16 <= end:
-            size = _U64.unpack_from(buf, pos + 8)[0]
-        if size < 8:  # 0 (to the end) or invalid: `_children` decides
-            return end
-        pos += size
-    if pos + 8 <= end:
-        raise VideoProbeError(
-            f"unsupported: more than {MAX_CHILD_BOXES} boxes in '{parent}'", "unsupported"
-        )
-    return end
 
 
 def _child(boxes: list[tuple[bytes, int, int]], box_type: bytes) -> tuple[int, int] | None:
