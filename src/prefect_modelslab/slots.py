@@ -503,15 +503,13 @@ class GlobalSlots:
                     async with _slot_client() as own:
                         await own.release_concurrency_slots_with_lease(lease_id=lease_id)
                 break
-            except _ServerBusy as error:
+            except (_ServerBusy, RuntimeError) as error:
+                # RuntimeError: e.g. the poller closed its client meanwhile. A closed
+                # client raises before it awaits: the pause lets the poller clear it.
                 if loop.time() > give_up:
                     self._release_failed(error)
                     break
                 await asyncio.sleep(random.uniform(*BUSY_SECONDS))
-            except RuntimeError as error:  # e.g. the poller closed its client meanwhile
-                if loop.time() > give_up:
-                    self._release_failed(error)
-                    break
             except Exception as error:
                 self._release_failed(error)
                 break
