@@ -452,20 +452,20 @@ class GlobalSlots:
         every = self.lease_seconds / 3
         while self._held:
             await asyncio.sleep(every)
-            for lease_id in list(self._held):
-                try:
-                    async with get_client() as client:
+            async with get_client() as client:
+                for lease_id in list(self._held):
+                    try:
                         await client.renew_concurrency_lease(
                             lease_id=lease_id, lease_duration=self.lease_seconds
                         )
-                except Exception as error:
-                    if lease_id in self._held:
-                        _logger.warning(
-                            "Could not renew a slot lease of %r (%s): the limit may be "
-                            "exceeded if it expires",
-                            self.name,
-                            error,
-                        )
+                    except Exception as error:
+                        if lease_id in self._held:
+                            _logger.warning(
+                                "Could not renew a slot lease of %r (%s): the limit may be "
+                                "exceeded if it expires",
+                                self.name,
+                                error,
+                            )
 
     async def _give_back(self, lease_id: UUID) -> None:
         """Pass a lease to the next local waiter, or release it on the server.
