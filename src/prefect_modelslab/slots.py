@@ -600,23 +600,16 @@ def slot_factory(
     @asynccontextmanager
     async def slot() -> AsyncIterator[None]:
         await semaphore.acquire()
-        if shared is None:
-            try:
-                yield
-            finally:
-                semaphore.release()
-            return
+        lease_id: UUID | None = None
         try:
-            lease_id = await shared.acquire()
-        except BaseException:
-            semaphore.release()
-            raise
-        try:
+            if shared is not None:
+                lease_id = await shared.acquire()
             yield
         finally:
             # This run's next row passes its semaphore first, so that the lease
             # can go straight to it (no server round trip) in `release`.
             semaphore.release()
-            await shared.release(lease_id)
+            if shared is not None and lease_id is not None:
+                await shared.release(lease_id)
 
     return slot
