@@ -164,3 +164,20 @@ def test_remove_part_files_removes_only_that_files_parts(
         storage.write_bytes_atomic(storage.join_url(url, name), b"x", options)
     assert storage.remove_part_files(video, options) == 2
     assert _listing(url, options) == [".cat.gif.part-3", "fox.json"]
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("memory://videos", True),
+        ("memory:///videos/", True),
+        ("dir::memory://videos", True),
+        ("simplecache::memory://videos", True),
+        ("videos", False),
+        ("file:///tmp/videos", False),
+        ("simplecache::file:///tmp/videos", False),
+        ("nosuchproto://videos", False),
+    ],
+)
+def test_process_local_urls_are_found_behind_wrappers(url: str, local: bool) -> None:
+    assert storage.is_process_local(url) is local

@@ -377,23 +377,17 @@ def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, stri
 
 
 def _refuse_process_local(out: str) -> None:
-    """Refuse an output folder that lives only in this process (``memory://``)."""
-    from fsspec.core import url_to_fs
-    from fsspec.implementations.memory import MemoryFileSystem
+    """Refuse an output folder that lives only in this process (``memory://``).
 
-    if "://" not in out and "::" not in out:
-        return  # a local path
-    try:
-        fs: Any = url_to_fs(out)[0]
-    except Exception:  # an unusable URL is reported by `_check_output`
-        return
-    while fs is not None:  # wrappers (dir::, caches) keep the filesystem they write to
-        if isinstance(fs, MemoryFileSystem):
-            raise UsageError(
-                f"--out {out}: a memory:// folder lives only in this process; the videos "
-                "would be paid for and lost when the command exits (use a path or remote storage)"
-            )
-        fs = getattr(fs, "fs", None)
+    An unusable URL passes here: `_check_output` reports it.
+    """
+    from prefect_modelslab.storage import is_process_local
+
+    if is_process_local(out):
+        raise UsageError(
+            f"--out {out}: a memory:// folder lives only in this process; the videos "
+            "would be paid for and lost when the command exits (use a path or remote storage)"
+        )
 
 
 def _check_output(out: str) -> None:
