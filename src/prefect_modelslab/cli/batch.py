@@ -46,6 +46,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prefect_modelslab.cli._output import fail
+from prefect_modelslab.cli._output import one_line as _one_line
 from prefect_modelslab.cli.gallery import print_gallery_url
 from prefect_modelslab.cli.options import (
     BaseUrlOption,
@@ -155,11 +157,11 @@ def batch(
             **({"webhook_url": webhook_url} if webhook_url else {}),
         )
     except UsageError as error:
-        _fail(console, str(error), code=2)
+        fail(str(error), 2)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as error:  # the last guard: one line, never a traceback
-        _fail(console, f"unexpected error: {_one_line(error)}", code=1)
+        fail(f"unexpected error: {_one_line(error)}", 1)
     _finish(console, report, {"Videos": out}, gallery_of=out)
 
 
@@ -175,7 +177,7 @@ def demo(
         from prefect_modelslab.blocks import ModelsLabCredentials
         from prefect_modelslab.testing import ModelsLabEmulator
     except ImportError as error:  # the emulator needs the `emulator` extra (Pillow, PyAV)
-        _fail(console, f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+        fail(f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
     prompts = example_prompts()
     with ModelsLabEmulator(latency=DEMO_LATENCY_S, queue_limit=5) as emulator:
         console.print(f"[dim]Emulator serving {emulator.base_url} (latency {DEMO_LATENCY_S} s)")
@@ -192,7 +194,7 @@ def demo(
                 strict=False,
             )
         except UsageError as error:
-            _fail(console, str(error), code=2)
+            fail(str(error), 2)
     _finish(
         console,
         report,
@@ -279,7 +281,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 raise
             except Exception as error:
                 progress.stop()
-                _fail(console, f"the batch failed: {_one_line(error)}", code=1)
+                fail(f"the batch failed: {_one_line(error)}", 1)
 
 
 @contextmanager
@@ -570,13 +572,3 @@ def _ui_hint() -> str:
         "runs are in the local Prefect database; run `prefect server start` "
         "and open http://127.0.0.1:4200 to browse them"
     )
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _fail(console: Console, message: str, code: int) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
