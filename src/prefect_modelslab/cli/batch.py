@@ -343,14 +343,9 @@ def _written_since(url: str, since: float) -> bool:
 
 
 def _read_results(url: str) -> list[dict[str, Any]]:
-    import csv
+    from prefect_modelslab.gallery import read_results
 
-    from prefect_modelslab.storage import get_filesystem
-
-    fs, path = get_filesystem(url)
-    with fs.open(path, "r", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [{k: v for k, v in r.items() if v != ""} for r in rows]
+    return [{k: v for k, v in row.items() if v != ""} for row in read_results(url)]
 
 
 def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
