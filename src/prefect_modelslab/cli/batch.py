@@ -436,22 +436,15 @@ def _credentials_loader(block_name: str | None, base_url: str | None) -> Callabl
 
 
 def _credentials(block_name: str | None, base_url: str | None) -> Any:
-    from prefect_modelslab.blocks import ModelsLabCredentials
+    from prefect_modelslab.blocks import ModelsLabCredentials, load_credentials
 
-    if block_name:
+    try:
         with _quiet_prefect_console():
-            try:
-                loaded = ModelsLabCredentials.load(block_name)
-            except ValueError as error:
-                raise UsageError(f"cannot load credentials block {block_name!r}: {error}") from None
-        if not isinstance(loaded, ModelsLabCredentials):
-            raise UsageError(f"block {block_name!r} is not a ModelsLabCredentials block")
-        creds = loaded
-    else:
-        try:
-            creds = ModelsLabCredentials.from_env()
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+            creds = load_credentials(block_name or None)
+    except ValueError as error:
+        if block_name:
+            raise UsageError(f"cannot load credentials block {block_name!r}: {error}") from None
+        raise UsageError(str(error)) from None
     if base_url:
         try:
             creds = ModelsLabCredentials(
