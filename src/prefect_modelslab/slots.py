@@ -452,20 +452,20 @@ class GlobalSlots:
         every = self.lease_seconds / 3
         while self._held:
             await asyncio.sleep(every)
-            for lease_id in list(self._held):
-                try:
-                    async with get_client() as client:
+            async with get_client() as client:
+                for lease_id in list(self._held):
+                    try:
                         await client.renew_concurrency_lease(
                             lease_id=lease_id, lease_duration=self.lease_seconds
                         )
-                except Exception as error:
-                    if lease_id in self._held:
-                        _logger.warning(
-                            "Could not renew a slot lease of %r (%s): the limit may be "
-                            "exceeded if it expires",
-                            self.name,
-                            error,
-                        )
+                    except Exception as error:
+                        if lease_id in self._held:
+                            _logger.warning(
+                                "Could not renew a slot lease of %r (%s): the limit may be "
+                                "exceeded if it expires",
+                                self.name,
+                                error,
+                            )
 
     async def _give_back(self, lease_id: UUID) -> None:
         """Pass a lease to the next local waiter, or release it on the server.
@@ -503,15 +503,13 @@ class GlobalSlots:
                     async with _slot_client() as own:
                         await own.release_concurrency_slots_with_lease(lease_id=lease_id)
                 break
-            except _ServerBusy as error:
+            except (_ServerBusy, RuntimeError) as error:
+                # RuntimeError: e.g. the poller closed its client meanwhile. A closed
+                # client raises before it awaits: the pause lets the poller clear it.
                 if loop.time() > give_up:
                     self._release_failed(error)
                     break
                 await asyncio.sleep(random.uniform(*BUSY_SECONDS))
-            except RuntimeError as error:  # e.g. the poller closed its client meanwhile
-                if loop.time() > give_up:
-                    self._release_failed(error)
-                    break
             except Exception as error:
                 self._release_failed(error)
                 break
@@ -602,23 +600,16 @@ def slot_factory(
     @asynccontextmanager
     async def slot() -> AsyncIterator[None]:
         await semaphore.acquire()
-        if shared is None:
-            try:
-                yield
-            finally:
-                semaphore.release()
-            return
+        lease_id: UUID | None = None
         try:
-            lease_id = await shared.acquire()
-        except BaseException:
-            semaphore.release()
-            raise
-        try:
+            if shared is not None:
+                lease_id = await shared.acquire()
             yield
         finally:
             # This run's next row passes its semaphore first, so that the lease
             # can go straight to it (no server round trip) in `release`.
             semaphore.release()
-            await shared.release(lease_id)
+            if shared is not None and lease_id is not None:
+                await shared.release(lease_id)
 
     return slot

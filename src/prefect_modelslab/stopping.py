@@ -61,9 +61,8 @@ class Stopped(Exception):
         ```
     """
 
-    def __init__(self, signum: int, *, finished: bool = True):
+    def __init__(self, signum: int):
         self.signum = signum
-        self.finished = finished
         super().__init__(f"stopped by {signal.Signals(signum).name}")
 
     @property
@@ -111,8 +110,8 @@ def run_until_stopped(
         What the coroutine returned.
 
     Raises:
-        Stopped: A signal stopped the run (`finished` False when it did not
-            end within the grace period).
+        Stopped: A signal stopped the run (whether or not it ended within the
+            grace period).
 
     Example:
         ```python
@@ -170,7 +169,7 @@ def run_until_stopped(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if run.signum is not None:
-        raise Stopped(run.signum, finished=not worker.is_alive())
+        raise Stopped(run.signum)
     if run.error is not None:
         raise run.error
     return run.result  # type: ignore[no-any-return]
@@ -228,9 +227,7 @@ def _stop_process(process: subprocess.Popen[Any]) -> None:
 
 
 @contextmanager
-def local_prefect_server(
-    *, startup_timeout: float = 60.0, should_stop: Callable[[], bool] | None = None
-) -> Iterator[str | None]:
+def local_prefect_server(*, startup_timeout: float = 60.0) -> Iterator[str]:
     """Give this process a Prefect API: the configured one, else an embedded server of its own.
 
     When `PREFECT_API_URL` is set, nothing is started and its value is
@@ -242,10 +239,12 @@ def local_prefect_server(
 
     Args:
         startup_timeout: Seconds to wait for the server to answer.
-        should_stop: Polled while waiting; True abandons the start (yields None).
 
     Yields:
-        The API URL in use, or None when the start was abandoned.
+        The API URL in use.
+
+    Raises:
+        RuntimeError: The server exited or did not answer within `startup_timeout`.
 
     Example:
         ```python
@@ -281,10 +280,7 @@ def local_prefect_server(
     # hooks (log and event flushes), which register later, during the run.
     atexit.register(_stop_process, process)
     api_url = f"http://127.0.0.1:{port}/api"
-    if not _wait_healthy(api_url, process, startup_timeout, should_stop):
-        _stop_process(process)
-        yield None
-        return
+    _wait_healthy(api_url, process, startup_timeout)
     previous = os.environ.get("PREFECT_API_URL")
     os.environ["PREFECT_API_URL"] = api_url  # threads without a settings context read it
     try:
@@ -304,24 +300,17 @@ def _configured_api_url() -> str | None:
     return str(value) if value else None
 
 
-def _wait_healthy(
-    api_url: str,
-    process: subprocess.Popen[Any],
-    timeout: float,
-    should_stop: Callable[[], bool] | None,
-) -> bool:
+def _wait_healthy(api_url: str, process: subprocess.Popen[Any], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     with httpx.Client(timeout=2.0) as client:
         while time.monotonic() < deadline:
-            if should_stop is not None and should_stop():
-                return False
             if process.poll() is not None:
                 raise RuntimeError(
                     f"the embedded Prefect server exited with code {process.returncode}"
                 )
             try:
                 if client.get(f"{api_url}/health").status_code == 200:
-                    return True
+                    return
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)

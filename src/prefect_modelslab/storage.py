@@ -38,6 +38,7 @@ __all__ = [
     "exclusive_create_kind",
     "exists",
     "get_filesystem",
+    "is_process_local",
     "join_url",
     "read_json",
     "read_model",
@@ -115,6 +116,34 @@ def get_filesystem(url: str, storage_options: dict[str, Any] | None = None) -> t
     """
     fs, path = url_to_fs(url, **(storage_options or {}))
     return fs, path
+
+
+def is_process_local(url: str) -> bool:
+    """Whether the files at `url` live only in this process (``memory://``).
+
+    Another process could never read them, and they vanish when this one
+    exits. Wrappers are looked through: ``dir::memory://...`` and
+    ``simplecache::memory://...`` are process-local too. A local path is not,
+    nor is a URL fsspec cannot open (opening it tells why).
+
+    Example:
+        ```python
+        assert is_process_local("simplecache::memory://videos")
+        assert not is_process_local("videos")
+        ```
+    """
+    if "://" not in url and "::" not in url:
+        return False  # a local path
+    try:
+        fs: Any = url_to_fs(url)[0]
+    except Exception:
+        return False
+    while fs is not None:  # wrappers (dir::, caches) keep the filesystem they write to
+        protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
+        if isinstance(fs, MemoryFileSystem) or "memory" in protocols:
+            return True
+        fs = getattr(fs, "fs", None)
+    return False
 
 
 def exists(url: str, storage_options: dict[str, Any] | None = None) -> bool:

@@ -119,3 +119,29 @@ async def test_the_log_names_the_real_share_of_the_limit(
     assert "at most 5 queued" not in caplog.text
     assert fast_emulator.counters.max_queued <= 3
     assert await active_slots(name) == 0
+
+
+async def test_a_release_through_a_closed_client_lets_the_loop_run_and_gives_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from prefect_modelslab import slots as slots_module
+
+    name = await new_limit(1)
+    slots = account_slots(name)
+    lease = await slots.acquire()
+    async with slots_module._slot_client() as closed:
+        pass  # a closed client raises RuntimeError before it awaits anything
+
+    class ClosingPoller:
+        """The poller's client, closed, until the poller's next step clears it."""
+
+        async def release_concurrency_slots_with_lease(self, lease_id: uuid.UUID) -> None:
+            asyncio.get_running_loop().call_soon(setattr, slots, "_client", None)
+            await closed.release_concurrency_slots_with_lease(lease_id=lease_id)
+
+    slots._client = ClosingPoller()
+    # Spinning on the error without yielding would never let the poller clear its client.
+    monkeypatch.setattr(slots_module, "RELEASE_PATIENCE_SECONDS", 1.0)
+    await slots.release(lease)
+    assert slots._client is None
+    assert await active_slots(name) == 0

@@ -208,3 +208,20 @@ def test_s3_conditional_puts_are_not_assumed_without_sources(
     fake = type("S3FileSystem", (), {"__module__": "frozen_s3fs"})()
     assert storage._s3_conditional(fake) is False
     assert storage.exclusive_create_kind("memory://videos/a.json") == "exclusive"
+
+
+@pytest.mark.parametrize(
+    ("url", "local"),
+    [
+        ("memory://videos", True),
+        ("memory:///videos/", True),
+        ("dir::memory://videos", True),
+        ("simplecache::memory://videos", True),
+        ("videos", False),
+        ("file:///tmp/videos", False),
+        ("simplecache::file:///tmp/videos", False),
+        ("nosuchproto://videos", False),
+    ],
+)
+def test_process_local_urls_are_found_behind_wrappers(url: str, local: bool) -> None:
+    assert storage.is_process_local(url) is local

@@ -83,6 +83,7 @@ def app() -> typer.Typer:
     ("args", "message"),
     [
         (["--out", "memory://videos"], "lives in this process only"),
+        (["--out", "simplecache::memory://videos"], "lives in this process only"),
         (["--out", "nosuchproto://videos"], "cannot use --out"),
         (["--out", "videos", "--path", "modelslab/webhook"], "--path must start with '/'"),
     ],

@@ -46,6 +46,8 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prefect_modelslab.cli._output import fail
+from prefect_modelslab.cli._output import one_line as _one_line
 from prefect_modelslab.cli.gallery import print_gallery_url
 from prefect_modelslab.cli.options import (
     BaseUrlOption,
@@ -155,11 +157,11 @@ def batch(
             **({"webhook_url": webhook_url} if webhook_url else {}),
         )
     except UsageError as error:
-        _fail(console, str(error), code=2)
+        fail(str(error), 2)
     except (typer.Exit, typer.Abort):
         raise
     except Exception as error:  # the last guard: one line, never a traceback
-        _fail(console, f"unexpected error: {_one_line(error)}", code=1)
+        fail(f"unexpected error: {_one_line(error)}", 1)
     _finish(console, report, {"Videos": out}, gallery_of=out)
 
 
@@ -175,7 +177,7 @@ def demo(
         from prefect_modelslab.blocks import ModelsLabCredentials
         from prefect_modelslab.testing import ModelsLabEmulator
     except ImportError as error:  # the emulator needs the `emulator` extra (Pillow, PyAV)
-        _fail(console, f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+        fail(f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
     prompts = example_prompts()
     with ModelsLabEmulator(latency=DEMO_LATENCY_S, queue_limit=5) as emulator:
         console.print(f"[dim]Emulator serving {emulator.base_url} (latency {DEMO_LATENCY_S} s)")
@@ -192,7 +194,7 @@ def demo(
                 strict=False,
             )
         except UsageError as error:
-            _fail(console, str(error), code=2)
+            fail(str(error), 2)
     _finish(
         console,
         report,
@@ -279,7 +281,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 raise
             except Exception as error:
                 progress.stop()
-                _fail(console, f"the batch failed: {_one_line(error)}", code=1)
+                fail(f"the batch failed: {_one_line(error)}", 1)
 
 
 @contextmanager
@@ -341,14 +343,9 @@ def _written_since(url: str, since: float) -> bool:
 
 
 def _read_results(url: str) -> list[dict[str, Any]]:
-    import csv
+    from prefect_modelslab.gallery import read_results
 
-    from prefect_modelslab.storage import get_filesystem
-
-    fs, path = get_filesystem(url)
-    with fs.open(path, "r", encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return [{k: v for k, v in r.items() if v != ""} for r in rows]
+    return [{k: v for k, v in row.items() if v != ""} for row in read_results(url)]
 
 
 def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
@@ -377,23 +374,17 @@ def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, stri
 
 
 def _refuse_process_local(out: str) -> None:
-    """Refuse an output folder that lives only in this process (``memory://``)."""
-    from fsspec.core import url_to_fs
-    from fsspec.implementations.memory import MemoryFileSystem
+    """Refuse an output folder that lives only in this process (``memory://``).
 
-    if "://" not in out and "::" not in out:
-        return  # a local path
-    try:
-        fs: Any = url_to_fs(out)[0]
-    except Exception:  # an unusable URL is reported by `_check_output`
-        return
-    while fs is not None:  # wrappers (dir::, caches) keep the filesystem they write to
-        if isinstance(fs, MemoryFileSystem):
-            raise UsageError(
-                f"--out {out}: a memory:// folder lives only in this process; the videos "
-                "would be paid for and lost when the command exits (use a path or remote storage)"
-            )
-        fs = getattr(fs, "fs", None)
+    An unusable URL passes here: `_check_output` reports it.
+    """
+    from prefect_modelslab.storage import is_process_local
+
+    if is_process_local(out):
+        raise UsageError(
+            f"--out {out}: a memory:// folder lives only in this process; the videos "
+            "would be paid for and lost when the command exits (use a path or remote storage)"
+        )
 
 
 def _check_output(out: str) -> None:
@@ -445,22 +436,15 @@ def _credentials_loader(block_name: str | None, base_url: str | None) -> Callabl
 
 
 def _credentials(block_name: str | None, base_url: str | None) -> Any:
-    from prefect_modelslab.blocks import ModelsLabCredentials
+    from prefect_modelslab.blocks import ModelsLabCredentials, load_credentials
 
-    if block_name:
+    try:
         with _quiet_prefect_console():
-            try:
-                loaded = ModelsLabCredentials.load(block_name)
-            except ValueError as error:
-                raise UsageError(f"cannot load credentials block {block_name!r}: {error}") from None
-        if not isinstance(loaded, ModelsLabCredentials):
-            raise UsageError(f"block {block_name!r} is not a ModelsLabCredentials block")
-        creds = loaded
-    else:
-        try:
-            creds = ModelsLabCredentials.from_env()
-        except ValueError as error:
-            raise UsageError(str(error)) from None
+            creds = load_credentials(block_name or None)
+    except ValueError as error:
+        if block_name:
+            raise UsageError(f"cannot load credentials block {block_name!r}: {error}") from None
+        raise UsageError(str(error)) from None
     if base_url:
         try:
             creds = ModelsLabCredentials(
@@ -576,13 +560,3 @@ def _ui_hint() -> str:
         "runs are in the local Prefect database; run `prefect server start` "
         "and open http://127.0.0.1:4200 to browse them"
     )
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _fail(console: Console, message: str, code: int) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)

@@ -7,11 +7,13 @@ no traceback.
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+from prefect_modelslab.cli._output import fail, one_line
 
 __all__ = ["gallery", "print_gallery_url", "register"]
 
@@ -45,9 +47,9 @@ def gallery(
     try:
         url = write_gallery(out_url, results_file=results_file)
     except FileNotFoundError:
-        _fail(f"no {results_file} in {out_url}: run a batch into it first")
+        fail(f"no {results_file} in {out_url}: run a batch into it first", 2)
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        _fail(f"cannot write the gallery of {join_url(out_url, results_file)}: {_one_line(error)}")
+        fail(f"cannot write the gallery of {join_url(out_url, results_file)}: {one_line(error)}", 2)
     typer.echo(url)
 
 
@@ -69,13 +71,3 @@ def print_gallery_url(console: Console, label: str, output_url: str) -> None:
         found = False
     if found:
         console.print(f"{label}{escape(url)}", highlight=False)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _fail(message: str) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(2)

@@ -17,12 +17,13 @@ missing key). One line on stderr, never a traceback.
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from prefect_modelslab.cli._output import fail, one_line
 from prefect_modelslab.cli.options import BaseUrlOption, CredentialsOption
 
 __all__ = ["register", "resolve"]
@@ -62,7 +63,7 @@ def resolve(
 
     console = Console()
     if (generation_id is None) == (not resubmit):
-        _fail("give exactly one of --generation-id N and --resubmit", 2)
+        fail("give exactly one of --generation-id N and --resubmit", 2)
     try:
         if resubmit:
             entry = asyncio.run(clear_for_resubmit(out_url, row_id))
@@ -76,9 +77,9 @@ def resolve(
         with _quiet_prefect_console():
             result = asyncio.run(adopt_generation(out_url, row_id, generation_id, creds))
     except (UsageError, ResolveError, ValueError) as error:
-        _fail(_one_line(error), 2)
+        fail(one_line(error), 2)
     except ModelsLabError as error:
-        _fail(f"generation {generation_id} could not be adopted: {_one_line(error)}", 1)
+        fail(f"generation {generation_id} could not be adopted: {one_line(error)}", 1)
     problems = "; ".join(result.check.problems)
     verdict = "check passed" if result.passed else f"check FAILED: {problems}"
     console.print(
@@ -87,13 +88,3 @@ def resolve(
         highlight=False,
     )
     raise typer.Exit(0 if result.passed else 1)
-
-
-def _one_line(error: BaseException) -> str:
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    Console(stderr=True).print(f"[red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -99,15 +99,13 @@ def serve(
 
 async def _preflight(credentials: str, limit_name: str | None) -> None:
     """Fail now, not at 02:00, when the block or the global limit is missing."""
-    from prefect_modelslab.blocks import ModelsLabCredentials
+    from prefect_modelslab.blocks import aload_credentials
     from prefect_modelslab.slots import require_global_limit
 
     try:
-        loaded: Any = await ModelsLabCredentials.aload(credentials)
+        await aload_credentials(credentials)
     except ValueError as error:
         _fail(f"cannot load credentials block {credentials!r}: {str(error).splitlines()[0]}")
-    if not isinstance(loaded, ModelsLabCredentials):
-        _fail(f"block {credentials!r} is not a ModelsLabCredentials block")
     if limit_name:
         try:
             await require_global_limit(limit_name)

@@ -11,9 +11,6 @@ from typing import Annotated, Any
 
 import typer
 
-#: Protocols whose files live in this process only: another process could never read them.
-PROCESS_LOCAL = {"memory"}
-
 
 def webhook_receiver(
     out: Annotated[
@@ -41,11 +38,10 @@ def webhook_receiver(
     if not path.startswith("/"):
         _usage_error("--path must start with '/'")
     try:
-        fs, _ = storage.get_filesystem(out)
+        storage.get_filesystem(out)
     except (ValueError, ImportError, OSError) as exc:
         _usage_error(f"cannot use --out {out}: {exc}")
-    protocols = {fs.protocol} if isinstance(fs.protocol, str) else set(fs.protocol)
-    if protocols & PROCESS_LOCAL:
+    if storage.is_process_local(out):
         _usage_error(
             f"--out {out} lives in this process only; the runs that adopt webhook calls "
             "could never read it. Use a local folder or an object store."
