@@ -147,19 +147,23 @@ def _rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
-def _read_parts(output_url: str, options: dict[str, Any] | None) -> dict[str, bytes]:
+def _list_parts(output_url: str, options: dict[str, Any] | None) -> tuple[Any, list[str]]:
+    """The filesystem of the parts folder and the paths of the parts in it, by name."""
     fs, path = storage.get_filesystem(storage.join_url(output_url, PARTS_FOLDER), options)
     try:
         names = sorted(p for p in fs.ls(path, detail=False) if str(p).endswith(".csv"))
     except FileNotFoundError:
-        return {}
+        return fs, []
+    # A name starting with "." is a part being written.
+    return fs, [str(n) for n in names if not posixpath.basename(str(n)).startswith(".")]
+
+
+def _read_parts(output_url: str, options: dict[str, Any] | None) -> dict[str, bytes]:
+    fs, names = _list_parts(output_url, options)
     parts: dict[str, bytes] = {}
     for name in names:
-        base = posixpath.basename(str(name))
-        if base.startswith("."):
-            continue  # a part being written
         try:
-            parts[base] = fs.cat_file(name)
+            parts[posixpath.basename(name)] = fs.cat_file(name)
         except FileNotFoundError:
             continue
     # The earliest results first, then the sources by name.
@@ -179,7 +183,7 @@ def keep_earlier(
         ```
     """
     results_url = storage.join_url(output_url, results_file)
-    if _read_parts(output_url, options) or not storage.exists(results_url, options):
+    if _list_parts(output_url, options)[1] or not storage.exists(results_url, options):
         return
     fs, path = storage.get_filesystem(results_url, options)
     data = fs.cat_file(path)
