@@ -25,7 +25,7 @@ import csv
 import hashlib
 import io
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prefect_modelslab import storage
@@ -38,6 +38,7 @@ __all__ = [
     "merge_results",
     "part_url",
     "rebuild_results",
+    "replace_rows",
     "write_results",
 ]
 
@@ -118,6 +119,61 @@ def rebuild_results(
         storage.write_bytes_atomic(results_url, merge_results(parts), storage_options)
         merged = parts
     return results_url
+
+
+def replace_rows(
+    output_url: str,
+    row_id: str,
+    update: Callable[[RowResult], RowResult],
+    *,
+    results_file: str = "results.csv",
+    storage_options: dict[str, Any] | None = None,
+) -> int:
+    """Replace the row `row_id` in every part that has it by `update(row)`, then rebuild.
+
+    The parts are what `results.csv` is rebuilt from, so a row changed there
+    stays changed when any later run rebuilds it. Other rows are kept as they are.
+
+    Args:
+        output_url: The output folder.
+        row_id: The `id` of the row to replace.
+        update: The new row, from the row as it is.
+        results_file: The merged file's name in `output_url`.
+        storage_options: Passed to fsspec.
+
+    Returns:
+        How many rows were replaced (0: no part has `row_id`, nothing is written).
+
+    Example:
+        ```python
+        from prefect_modelslab.result_parts import replace_rows
+
+        replace_rows("videos", "fox-1", lambda row: row.model_copy(update={"error": None}))
+        ```
+    """
+    keep_earlier(output_url, results_file, storage_options)
+    fs, names = _list_parts(output_url, storage_options)
+    replaced = 0
+    for name in names:
+        try:
+            rows = _rows(fs.cat_file(name))
+        except FileNotFoundError:
+            continue
+        hits = [i for i, cells in enumerate(rows) if cells.get("id") == row_id]
+        for i in hits:
+            old = RowResult.model_validate({k: v for k, v in rows[i].items() if v != ""})
+            rows[i] = dict(zip(RESULT_COLUMNS, update(old).csv_cells(), strict=True))
+        if hits:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, RESULT_COLUMNS, extrasaction="ignore", restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+            url = storage.join_url(output_url, PARTS_FOLDER, posixpath.basename(name))
+            storage.write_bytes_atomic(url, buffer.getvalue().encode("utf-8"), storage_options)
+            replaced += len(hits)
+    if replaced:
+        rebuild_results(output_url, results_file, storage_options)
+    return replaced
 
 
 def merge_results(parts: dict[str, bytes]) -> bytes:
