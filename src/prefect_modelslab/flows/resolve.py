@@ -48,7 +48,7 @@ async def _entry(journal: Journal, name: str) -> JournalEntry:
             f"no journal entry for {name!r} in {journal.output_url}: nothing was sent for "
             "it, so nothing needs resolving (the next run submits it)"
         )
-    if entry.state in {"claimed", "submitting"} and entry.owner_alive():
+    if entry.held:
         raise ResolveError(
             f"a running run ({entry.owner}) holds {name!r} right now ({entry.state})"
         )

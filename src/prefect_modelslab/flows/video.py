@@ -374,8 +374,7 @@ async def _obtain(
             if reused is not None:
                 logger.info("Reusing %s: another run stored it", reused.video_url)
                 return reused
-        alive = entry.owner_alive()
-        if alive and entry.state in {"claimed", "submitting", "submitted"}:
+        if entry.held:
             if time.monotonic() >= deadline:
                 raise ModelsLabTimeoutError(
                     f"another run ({entry.owner}) still holds this video ({entry.state}) in "
