@@ -56,9 +56,8 @@ from prefect_modelslab.report import (
     BatchReport,
     RowResult,
     error_text,
-    write_results_csv,
 )
-from prefect_modelslab.result_parts import keep_earlier, part_url, rebuild_results
+from prefect_modelslab.result_parts import write_results
 from prefect_modelslab.run_states import batch_state
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.slots import require_global_limit, slot_factory
@@ -406,7 +405,14 @@ async def _run_batch(
         try:
             async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
                 rows = await batch.stopped_rows()
-                await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
+                await asyncio.to_thread(
+                    write_results,
+                    rows,
+                    output_url,
+                    csv_url,
+                    results_file=RESULTS_FILE,
+                    storage_options=options,
+                )
             logger.warning("The run stopped early; results so far are in %s", results_url)
         except BaseException as error:  # the original stop is re-raised below
             logger.error("Could not write %s while stopping: %r", results_url, error)
@@ -414,7 +420,14 @@ async def _run_batch(
     rows = batch.final_rows()
     written: str | None = results_url
     try:
-        await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
+        await asyncio.to_thread(
+            write_results,
+            rows,
+            output_url,
+            csv_url,
+            results_file=RESULTS_FILE,
+            storage_options=options,
+        )
     except Exception as error:
         # The videos are paid for and stored: return every row's outcome anyway
         # (the report, the table artifact) rather than failing the whole run.
@@ -427,15 +440,6 @@ async def _run_batch(
     await batch.board.finish(report, gallery_url=gallery)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
     return batch_state(report, allow_partial=allow_partial)
-
-
-def _write_results(
-    rows: list[RowResult], output_url: str, source: str, options: dict[str, Any]
-) -> str:
-    """This batch's part of `results.csv`, then the file merged from all parts (`result_parts`)."""
-    keep_earlier(output_url, RESULTS_FILE, options)
-    write_results_csv(rows, part_url(output_url, source), storage_options=options)
-    return rebuild_results(output_url, RESULTS_FILE, options)
 
 
 #: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.dispatch`).
