@@ -376,9 +376,7 @@ async def _run_batch(
         plan.raise_if_invalid()
     csv_url = plan.source
 
-    batch = _Batch(plan, output_url, options, logger)
-    batch.deadlines = deadlines
-    batch.webhook_url = webhook_url
+    batch = _Batch(plan, output_url, options, logger, deadlines=deadlines, webhook_url=webhook_url)
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -456,7 +454,16 @@ generate_videos_from_csv = dispatching(agenerate_videos_from_csv)
 class _Batch:
     """The state of one run: the outcome of each row so far, shown as it changes."""
 
-    def __init__(self, plan: BatchPlan, output_url: str, options: dict[str, Any], logger: Any):
+    def __init__(
+        self,
+        plan: BatchPlan,
+        output_url: str,
+        options: dict[str, Any],
+        logger: Any,
+        *,
+        deadlines: dict[str, float],
+        webhook_url: str | None,
+    ):
         self.plan = plan
         self.logger = logger
         self.output_url = output_url
@@ -467,11 +474,11 @@ class _Batch:
         self.results: list[RowResult | None] = [
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
-        self.webhook_url: str | None = None
+        self.webhook_url = webhook_url
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
-        self.deadlines: dict[str, float] = {}
+        self.deadlines = deadlines
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
@@ -634,13 +641,9 @@ async def _run_row(
             storage_options=batch.options,
             slot=slot,
             card=False,
-            max_wait_seconds=batch.deadlines.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
-            max_queue_wait_seconds=batch.deadlines.get(
-                "max_queue_wait_seconds", DEFAULT_MAX_QUEUE_WAIT_SECONDS
-            ),
-            download_timeout_seconds=batch.deadlines.get(
-                "download_timeout_seconds", DEFAULT_DOWNLOAD_TIMEOUT
-            ),
+            max_wait_seconds=batch.deadlines["max_wait_seconds"],
+            max_queue_wait_seconds=batch.deadlines["max_queue_wait_seconds"],
+            download_timeout_seconds=batch.deadlines["download_timeout_seconds"],
             webhook_url=batch.webhook_url,
         )
     except asyncio.CancelledError as error:
