@@ -185,9 +185,6 @@ class DispatchFlow(ModelsLabFlow[Any, Any]):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return _finish(super().__call__(*args, **kwargs))
 
-    def with_options(self, *args: Any, **kwargs: Any) -> Any:
-        return _as(super().with_options(*args, **kwargs), DispatchFlow)
-
 
 def dispatching(obj: T) -> T:
     """The dispatching twin of an async `Task` or `Flow`: same function, same settings.

@@ -151,6 +151,11 @@ class JournalEntry(BaseModel):
             return True
         return (_now() - self.updated_at).total_seconds() < ttl
 
+    @property
+    def held(self) -> bool:
+        """True when a live run is claiming, submitting or waiting on this entry right now."""
+        return self.state in {"claimed", "submitting", "submitted"} and self.owner_alive()
+
     def matches(self, request: Text2VideoRequest) -> bool:
         """True when this entry was written for `request`."""
         return self.request_hash == request_fingerprint(request)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import posixpath
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -222,43 +221,6 @@ class BatchReport(BaseModel):
         """One line of counts, e.g. `12 rows: 11 succeeded, 1 failed`."""
         parts = [f"{n} {status.replace('_', ' ')}" for status, n in self.counts.items() if n]
         return f"{self.total} rows: " + (", ".join(parts) if parts else "nothing to do")
-
-    def summary_markdown(self, *, shown: int = 50) -> str:
-        """The report as Markdown: counts, where things are, and the rows that did not succeed.
-
-        Args:
-            shown: Most rows listed among those that did not succeed.
-
-        Example:
-            ```python
-            print(report.summary_markdown())
-            ```
-        """
-        counts = self.counts
-        lines = [
-            f"# Batch: {posixpath.basename(self.csv_url)}",
-            "",
-            "| succeeded | check failed | failed | invalid | total |",
-            "|---:|---:|---:|---:|---:|",
-            f"| {counts['succeeded']} | {counts['check_failed']} | {counts['failed']} "
-            f"| {counts['invalid']} | {self.total} |",
-            "",
-            f"- Prompts: `{self.csv_url}`",
-            f"- Videos: `{self.output_url}`",
-            f"- Results: `{self.results_url}`"
-            if self.results_url
-            else "- Results: **results.csv could not be written** (see the flow run's logs)",
-        ]
-        not_ok = [r for r in self.rows if r.status != "succeeded"]
-        if not_ok:
-            lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
-            lines.append("|---:|---|---|---|")
-            for r in not_ok[:shown]:
-                error = (r.error or "").replace("|", "\\|").replace("\n", " ")
-                lines.append(f"| {r.row} | `{r.id}` | {r.status} | {error} |")
-            if len(not_ok) > shown:
-                lines.append(f"| | | | ... {len(not_ok) - shown} more in results.csv |")
-        return "\n".join(lines) + "\n"
 
 
 def render_results_csv(rows: Iterable[RowResult]) -> str:

@@ -25,7 +25,7 @@ import csv
 import hashlib
 import io
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prefect_modelslab import storage
@@ -38,6 +38,7 @@ __all__ = [
     "merge_results",
     "part_url",
     "rebuild_results",
+    "replace_rows",
     "write_results",
 ]
 
@@ -120,6 +121,61 @@ def rebuild_results(
     return results_url
 
 
+def replace_rows(
+    output_url: str,
+    row_id: str,
+    update: Callable[[RowResult], RowResult],
+    *,
+    results_file: str = "results.csv",
+    storage_options: dict[str, Any] | None = None,
+) -> int:
+    """Replace the row `row_id` in every part that has it by `update(row)`, then rebuild.
+
+    The parts are what `results.csv` is rebuilt from, so a row changed there
+    stays changed when any later run rebuilds it. Other rows are kept as they are.
+
+    Args:
+        output_url: The output folder.
+        row_id: The `id` of the row to replace.
+        update: The new row, from the row as it is.
+        results_file: The merged file's name in `output_url`.
+        storage_options: Passed to fsspec.
+
+    Returns:
+        How many rows were replaced (0: no part has `row_id`, nothing is written).
+
+    Example:
+        ```python
+        from prefect_modelslab.result_parts import replace_rows
+
+        replace_rows("videos", "fox-1", lambda row: row.model_copy(update={"error": None}))
+        ```
+    """
+    keep_earlier(output_url, results_file, storage_options)
+    fs, names = _list_parts(output_url, storage_options)
+    replaced = 0
+    for name in names:
+        try:
+            rows = _rows(fs.cat_file(name))
+        except FileNotFoundError:
+            continue
+        hits = [i for i, cells in enumerate(rows) if cells.get("id") == row_id]
+        for i in hits:
+            old = RowResult.model_validate({k: v for k, v in rows[i].items() if v != ""})
+            rows[i] = dict(zip(RESULT_COLUMNS, update(old).csv_cells(), strict=True))
+        if hits:
+            buffer = io.StringIO()
+            writer = csv.DictWriter(buffer, RESULT_COLUMNS, extrasaction="ignore", restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+            url = storage.join_url(output_url, PARTS_FOLDER, posixpath.basename(name))
+            storage.write_bytes_atomic(url, buffer.getvalue().encode("utf-8"), storage_options)
+            replaced += len(hits)
+    if replaced:
+        rebuild_results(output_url, results_file, storage_options)
+    return replaced
+
+
 def merge_results(parts: dict[str, bytes]) -> bytes:
     """One `results.csv` from its parts: the header once, then every part's rows in turn.
 
@@ -147,19 +203,23 @@ def _rows(data: bytes) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline="")))
 
 
-def _read_parts(output_url: str, options: dict[str, Any] | None) -> dict[str, bytes]:
+def _list_parts(output_url: str, options: dict[str, Any] | None) -> tuple[Any, list[str]]:
+    """The filesystem of the parts folder and the paths of the parts in it, by name."""
     fs, path = storage.get_filesystem(storage.join_url(output_url, PARTS_FOLDER), options)
     try:
         names = sorted(p for p in fs.ls(path, detail=False) if str(p).endswith(".csv"))
     except FileNotFoundError:
-        return {}
+        return fs, []
+    # A name starting with "." is a part being written.
+    return fs, [str(n) for n in names if not posixpath.basename(str(n)).startswith(".")]
+
+
+def _read_parts(output_url: str, options: dict[str, Any] | None) -> dict[str, bytes]:
+    fs, names = _list_parts(output_url, options)
     parts: dict[str, bytes] = {}
     for name in names:
-        base = posixpath.basename(str(name))
-        if base.startswith("."):
-            continue  # a part being written
         try:
-            parts[base] = fs.cat_file(name)
+            parts[posixpath.basename(name)] = fs.cat_file(name)
         except FileNotFoundError:
             continue
     # The earliest results first, then the sources by name.
@@ -179,7 +239,7 @@ def keep_earlier(
         ```
     """
     results_url = storage.join_url(output_url, results_file)
-    if _read_parts(output_url, options) or not storage.exists(results_url, options):
+    if _list_parts(output_url, options)[1] or not storage.exists(results_url, options):
         return
     fs, path = storage.get_filesystem(results_url, options)
     data = fs.cat_file(path)

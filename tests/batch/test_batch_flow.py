@@ -12,6 +12,7 @@ from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
 from prefect_modelslab import artifacts as artifacts_module
+from prefect_modelslab import result_parts
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.flows import batch as batch_module
@@ -299,7 +300,7 @@ async def test_a_failing_results_writer_still_returns_every_row(
     def storage_down(*args: Any, **kwargs: Any) -> str:
         raise OSError("the bucket refused the write")
 
-    monkeypatch.setattr(batch_module, "write_results_csv", storage_down)
+    monkeypatch.setattr(result_parts, "write_results_csv", storage_down)
     path = write_csv([["id", "prompt"], ["fox", "a red fox"], ["lake", "a calm lake"]])
     report = await run(path, tmp_path / "out", credentials)
     assert [r.status for r in report.rows] == ["succeeded", "succeeded"]

@@ -89,6 +89,31 @@ def test_an_unknown_row_exits_3_and_resolve_adopts_it(
     assert fast_emulator.counters.submits_by_prompt == {"a red fox": 1, "a dropped fox": 1}
 
 
+def test_a_resolved_row_stays_resolved_when_a_later_run_rebuilds_results_csv(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    """resolve updates the batch's own part, not only the merged view rebuilt from the parts."""
+    path = tiny_csv(write_csv, "a dropped fox")
+    out = tmp_path / "out"
+    fast_emulator.inject(Fault("submit_drop", prompt="dropped"))
+    first = invoke(cli, batch_args(path, out, fast_emulator), fast_emulator)
+    assert first.exit_code == 3, first.output
+    [row] = results(out)
+    [billed] = list(fast_emulator._state._generations)
+    args = ["resolve", str(out), row["id"], "--generation-id", billed]
+    settled = invoke(cli, [*args, "--base-url", fast_emulator.base_url], fast_emulator)
+    assert settled.exit_code == 0, settled.output
+
+    header = ["prompt", "width", "height", "num_frames", "fps"]
+    other = write_csv([header, ["a calm lake", "64", "64", "4", "4"]], "other.csv")
+    second = invoke(cli, batch_args(other, out, fast_emulator), fast_emulator)
+    assert second.exit_code == 0, second.output
+    rows = {r["id"]: r for r in results(out)}
+    assert rows[row["id"]]["status"] == "succeeded"
+    assert rows[row["id"]]["generation_id"] == billed
+    assert fast_emulator.counters.submits_by_prompt == {"a dropped fox": 1, "a calm lake": 1}
+
+
 def test_resolve_needs_exactly_one_way_out_and_an_entry(
     cli: typer.Typer, fast_emulator: ModelsLabEmulator, tmp_path: Path
 ) -> None:

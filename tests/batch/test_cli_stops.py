@@ -112,3 +112,27 @@ def test_a_signal_stops_the_batch_cleanly_and_results_csv_tells_the_truth(
     assert any(r["status"] == "succeeded" for r in rows.values())
     assert any(r["status"] != "succeeded" for r in rows.values())
     assert emulator.api_key not in stdout + stderr
+
+
+def test_a_stop_before_the_flow_wrote_results_csv_keeps_other_sources_rows(
+    write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    """The command writes this source's part and rebuilds, never results.csv over other parts."""
+    import typer
+    from rich.console import Console
+
+    from prefect_modelslab.cli.batch import _stopped
+    from prefect_modelslab.report import RowResult
+    from prefect_modelslab.result_parts import write_results
+    from prefect_modelslab.stopping import Stopped
+
+    out = tmp_path / "out"
+    lake = RowResult(row=1, id="lake", prompt="a calm lake", status="succeeded")
+    write_results([lake], str(out), str(tmp_path / "other.csv"))
+    path = write_csv([["id", "prompt"], ["fox", "a red fox"]])
+    parameters = {"csv_url": str(path), "output_url": str(out)}
+    with pytest.raises(typer.Exit):
+        _stopped(Console(), Stopped(signal.SIGINT), parameters, time.time() + 3600)
+    with (out / "results.csv").open(newline="") as f:
+        rows = {r["id"]: r["status"] for r in csv.DictReader(f)}
+    assert rows == {"lake": "succeeded", "fox": "not_started"}

@@ -26,7 +26,7 @@ from prefect_modelslab.exceptions import (
 )
 from prefect_modelslab.flows import run_video
 from prefect_modelslab.flows import video as video_flow
-from prefect_modelslab.flows.resolve import adopt_generation, clear_for_resubmit
+from prefect_modelslab.flows.resolve import ResolveError, adopt_generation, clear_for_resubmit
 from prefect_modelslab.journal import Journal, JournalEntry
 from prefect_modelslab.models import Text2VideoRequest, request_fingerprint
 from prefect_modelslab.naming import video_name
@@ -340,6 +340,25 @@ async def test_resolve_adopts_a_generation_found_in_the_account(
     assert sidecar["generation_id"] == billed
     again = await run_video(request, str(folder), credentials)
     assert again.reused and emulator.counters.submits_by_prompt == {request.prompt: 1}
+
+
+async def test_resolve_refuses_an_entry_another_live_run_is_waiting_on(
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
+) -> None:
+    """A live `submitted` entry is another run's generation in flight: neither way out takes it."""
+    request = _request("a fox another run waits for")
+    name = video_name(request)
+    waiting = _foreign_claim(request, owner="other-host:123:abc", age_s=1).model_copy(
+        update={"state": "submitted", "generation_id": "777"}
+    )
+    journal = Journal(str(folder))
+    await journal.save(name, waiting)
+    with pytest.raises(ResolveError, match="holds"):
+        await adopt_generation(str(folder), name, "888", credentials)
+    with pytest.raises(ResolveError, match="holds"):
+        await clear_for_resubmit(str(folder), name)
+    assert await journal.read(name) == waiting
+    assert emulator.counters.submit_requests == 0
 
 
 async def test_resolve_resubmit_clears_the_entry_so_the_next_run_pays_again(

@@ -304,7 +304,8 @@ def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: f
     """After a stop: make sure results.csv tells every row truthfully, say so, exit 128 + signal."""
     from prefect_modelslab.csv_input import plan_csv
     from prefect_modelslab.flows.batch import RESULTS_FILE, read_back_rows
-    from prefect_modelslab.report import BatchReport, write_results_csv
+    from prefect_modelslab.report import BatchReport
+    from prefect_modelslab.result_parts import write_results
     from prefect_modelslab.storage import join_url
 
     err = Console(stderr=True)
@@ -312,10 +313,10 @@ def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: f
     output_url = str(parameters["output_url"])
     results_url = join_url(output_url, RESULTS_FILE)
     try:
-        plan = plan_csv(str(parameters["csv_url"]), parameters.get("defaults"))
         if not _written_since(results_url, started):  # the flow could not write it
+            plan = plan_csv(str(parameters["csv_url"]), parameters.get("defaults"))
             rows = asyncio.run(asyncio.wait_for(read_back_rows(plan, output_url), 15))
-            write_results_csv(rows, results_url)
+            write_results(rows, output_url, plan.source, results_file=RESULTS_FILE)
         report = BatchReport.model_validate(
             {
                 "csv_url": parameters["csv_url"],

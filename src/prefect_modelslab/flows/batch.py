@@ -56,9 +56,8 @@ from prefect_modelslab.report import (
     BatchReport,
     RowResult,
     error_text,
-    write_results_csv,
 )
-from prefect_modelslab.result_parts import keep_earlier, part_url, rebuild_results
+from prefect_modelslab.result_parts import write_results
 from prefect_modelslab.run_states import batch_state
 from prefect_modelslab.sidecar import SidecarStore
 from prefect_modelslab.slots import require_global_limit, slot_factory
@@ -377,9 +376,7 @@ async def _run_batch(
         plan.raise_if_invalid()
     csv_url = plan.source
 
-    batch = _Batch(plan, output_url, options, logger)
-    batch.deadlines = deadlines
-    batch.webhook_url = webhook_url
+    batch = _Batch(plan, output_url, options, logger, deadlines=deadlines, webhook_url=webhook_url)
     results_url = storage.join_url(output_url, RESULTS_FILE)
     valid = plan.valid_rows
     logger.info(
@@ -406,7 +403,14 @@ async def _run_batch(
         try:
             async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
                 rows = await batch.stopped_rows()
-                await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
+                await asyncio.to_thread(
+                    write_results,
+                    rows,
+                    output_url,
+                    csv_url,
+                    results_file=RESULTS_FILE,
+                    storage_options=options,
+                )
             logger.warning("The run stopped early; results so far are in %s", results_url)
         except BaseException as error:  # the original stop is re-raised below
             logger.error("Could not write %s while stopping: %r", results_url, error)
@@ -414,7 +418,14 @@ async def _run_batch(
     rows = batch.final_rows()
     written: str | None = results_url
     try:
-        await asyncio.to_thread(_write_results, rows, output_url, csv_url, options)
+        await asyncio.to_thread(
+            write_results,
+            rows,
+            output_url,
+            csv_url,
+            results_file=RESULTS_FILE,
+            storage_options=options,
+        )
     except Exception as error:
         # The videos are paid for and stored: return every row's outcome anyway
         # (the report, the table artifact) rather than failing the whole run.
@@ -427,15 +438,6 @@ async def _run_batch(
     await batch.board.finish(report, gallery_url=gallery)
     logger.info("%s; results in %s", report.summary(), written or "the report only")
     return batch_state(report, allow_partial=allow_partial)
-
-
-def _write_results(
-    rows: list[RowResult], output_url: str, source: str, options: dict[str, Any]
-) -> str:
-    """This batch's part of `results.csv`, then the file merged from all parts (`result_parts`)."""
-    keep_earlier(output_url, RESULTS_FILE, options)
-    write_results_csv(rows, part_url(output_url, source), storage_options=options)
-    return rebuild_results(output_url, RESULTS_FILE, options)
 
 
 #: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.dispatch`).
@@ -452,7 +454,16 @@ generate_videos_from_csv = dispatching(agenerate_videos_from_csv)
 class _Batch:
     """The state of one run: the outcome of each row so far, shown as it changes."""
 
-    def __init__(self, plan: BatchPlan, output_url: str, options: dict[str, Any], logger: Any):
+    def __init__(
+        self,
+        plan: BatchPlan,
+        output_url: str,
+        options: dict[str, Any],
+        logger: Any,
+        *,
+        deadlines: dict[str, float],
+        webhook_url: str | None,
+    ):
         self.plan = plan
         self.logger = logger
         self.output_url = output_url
@@ -464,11 +475,11 @@ class _Batch:
             None if r.is_valid else RowResult.invalid(r) for r in plan.rows
         ]
         self.tally = Counter(r.status for r in self.results if r is not None)
-        self.webhook_url: str | None = None
+        self.webhook_url = webhook_url
         self.done = 0
         self.total = len(plan.rows)
         self.callback = _row_callback.get()
-        self.deadlines: dict[str, float] = {}
+        self.deadlines = deadlines
         for result in self.results:
             if result is not None:  # invalid rows are over before anything runs
                 self.done += 1
@@ -634,13 +645,9 @@ async def _run_row(
             storage_options=batch.options,
             slot=slot,
             card=False,
-            max_wait_seconds=batch.deadlines.get("max_wait_seconds", DEFAULT_MAX_WAIT_SECONDS),
-            max_queue_wait_seconds=batch.deadlines.get(
-                "max_queue_wait_seconds", DEFAULT_MAX_QUEUE_WAIT_SECONDS
-            ),
-            download_timeout_seconds=batch.deadlines.get(
-                "download_timeout_seconds", DEFAULT_DOWNLOAD_TIMEOUT
-            ),
+            max_wait_seconds=batch.deadlines["max_wait_seconds"],
+            max_queue_wait_seconds=batch.deadlines["max_queue_wait_seconds"],
+            download_timeout_seconds=batch.deadlines["download_timeout_seconds"],
             webhook_url=batch.webhook_url,
         )
     except asyncio.CancelledError as error:

@@ -21,17 +21,17 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any, cast
 
-from prefect_modelslab import storage
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.csv_input import PlannedRow
 from prefect_modelslab.flows.batch import RESULTS_FILE
 from prefect_modelslab.flows.video import run_video
-from prefect_modelslab.gallery import read_results, write_gallery_or_warn
+from prefect_modelslab.gallery import write_gallery_or_warn
 from prefect_modelslab.journal import Journal, JournalEntry
 from prefect_modelslab.logs import run_logger
 from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.naming import check_id
-from prefect_modelslab.report import RowResult, write_results_csv
+from prefect_modelslab.report import RowResult
+from prefect_modelslab.result_parts import replace_rows
 from prefect_modelslab.results import VideoResult
 
 __all__ = ["ResolveError", "adopt_generation", "clear_for_resubmit"]
@@ -48,7 +48,7 @@ async def _entry(journal: Journal, name: str) -> JournalEntry:
             f"no journal entry for {name!r} in {journal.output_url}: nothing was sent for "
             "it, so nothing needs resolving (the next run submits it)"
         )
-    if entry.state in {"claimed", "submitting"} and entry.owner_alive():
+    if entry.held:
         raise ResolveError(
             f"a running run ({entry.owner}) holds {name!r} right now ({entry.state})"
         )
@@ -143,18 +143,11 @@ async def clear_for_resubmit(
 def _update_results(
     output_url: str, options: dict[str, Any], name: str, result: VideoResult
 ) -> None:
-    """Replace `name`'s row of `results.csv` with the adopted video's result."""
-    url = storage.join_url(output_url, RESULTS_FILE)
-    try:
-        rows = read_results(url, storage_options=options)
-    except FileNotFoundError:
-        return
-    updated: list[RowResult] = []
-    for cells in rows:
-        old = RowResult.model_validate({k: v for k, v in cells.items() if v != ""})
-        if old.id == name:
-            planned = cast(PlannedRow, SimpleNamespace(row=old.row, id=old.id, prompt=old.prompt))
-            old = RowResult.from_video(planned, result)
-        updated.append(old)
-    write_results_csv(updated, url, storage_options=options)
-    write_gallery_or_warn(output_url, options, run_logger())
+    """Replace `name`'s row of `results.csv` (in its part) with the adopted video's result."""
+
+    def adopted(old: RowResult) -> RowResult:
+        planned = cast(PlannedRow, SimpleNamespace(row=old.row, id=old.id, prompt=old.prompt))
+        return RowResult.from_video(planned, result)
+
+    if replace_rows(output_url, name, adopted, results_file=RESULTS_FILE, storage_options=options):
+        write_gallery_or_warn(output_url, options, run_logger())

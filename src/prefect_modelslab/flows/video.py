@@ -57,7 +57,6 @@ __all__ = [
     "agenerate_video",
     "check_webhook_url",
     "generate_video",
-    "resolve_command",
     "run_video",
 ]
 
@@ -108,16 +107,9 @@ def check_webhook_url(url: str) -> str:
     return url
 
 
-def resolve_command(output_url: str, name: str) -> str:
-    """The commands that settle a video whose submit outcome is unknown.
-
-    Example:
-        ```python
-        resolve_command("videos", "fox-1")
-        # 'prefect-modelslab resolve videos fox-1 --generation-id ID (or --resubmit)'
-        ```
-    """
-    return f"prefect-modelslab resolve {output_url} {name} --generation-id ID (or --resubmit)"
+def _resolve_command(output_url: str, name: str, way: str = "--generation-id ID") -> str:
+    """The `prefect-modelslab resolve` command that settles `name` of `output_url` one `way`."""
+    return f"prefect-modelslab resolve {output_url} {name} {way}"
 
 
 def _unknown_outcome(entry: JournalEntry, output_url: str) -> SubmitOutcomeUnknownError:
@@ -129,8 +121,7 @@ def _unknown_outcome(entry: JournalEntry, output_url: str) -> SubmitOutcomeUnkno
         f"a submit of this request was sent at {when} but its answer was never read, so the "
         f"generation may exist and may be billed{webhook}; it is not submitted again "
         "automatically. Find it in your ModelsLab account, then adopt it with "
-        f"`prefect-modelslab resolve {output_url} {entry.name} --generation-id ID`, or accept "
-        "paying again with `--resubmit`",
+        f"`{_resolve_command(output_url, entry.name)}`, or accept paying again with `--resubmit`",
     )
 
 
@@ -189,7 +180,8 @@ async def run_video(
     Raises:
         SubmitOutcomeUnknownError: This submit, or a previous run's, was sent
             without an answer read and no webhook gave its id; it is never
-            re-sent automatically (see `resolve_command`).
+            re-sent automatically (its message says how to settle it with
+            `prefect-modelslab resolve`).
         GenerationFailedError: The server says the generation failed.
         GenerationTimeoutError: Not ready in time; a re-run resumes it.
         DownloadError: No link gave a whole video; a re-run downloads again
@@ -284,11 +276,10 @@ async def run_video(
         except ModelsLabError:
             logger.error(
                 "%s (generation %s) could not be downloaded; a re-run fetches it again without "
-                "paying (`prefect-modelslab resolve %s %s --resubmit` generates a new one instead)",
+                "paying (`%s` generates a new one instead)",
                 name,
                 job.generation_id,
-                output_url,
-                name,
+                _resolve_command(output_url, name, "--resubmit"),
             )
             raise
         timings["download_s"] = time.monotonic() - mark
@@ -374,8 +365,7 @@ async def _obtain(
             if reused is not None:
                 logger.info("Reusing %s: another run stored it", reused.video_url)
                 return reused
-        alive = entry.owner_alive()
-        if alive and entry.state in {"claimed", "submitting", "submitted"}:
+        if entry.held:
             if time.monotonic() >= deadline:
                 raise ModelsLabTimeoutError(
                     f"another run ({entry.owner}) still holds this video ({entry.state}) in "
@@ -477,9 +467,9 @@ async def _submit(
         # Journaled by the task, with the id when it was readable: say the way out.
         if error.generation_id is None:
             hint = (
-                f"find the generation in your ModelsLab account, then "
-                f"`prefect-modelslab resolve {claim.journal.output_url} {claim.name} "
-                "--generation-id ID`, or accept paying again with `--resubmit`"
+                "find the generation in your ModelsLab account, then "
+                f"`{_resolve_command(claim.journal.output_url, claim.name)}`, "
+                "or accept paying again with `--resubmit`"
             )
             if webhook_url:
                 hint = (
