@@ -46,8 +46,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from prefect_modelslab.cli._output import fail
-from prefect_modelslab.cli._output import one_line as _one_line
+from prefect_modelslab.cli._output import fail, one_line
 from prefect_modelslab.cli.gallery import print_gallery_url
 from prefect_modelslab.cli.options import (
     BaseUrlOption,
@@ -161,7 +160,7 @@ def batch(
     except (typer.Exit, typer.Abort):
         raise
     except Exception as error:  # the last guard: one line, never a traceback
-        fail(f"unexpected error: {_one_line(error)}", 1)
+        fail(f"unexpected error: {one_line(error)}", 1)
     _finish(console, report, {"Videos": out}, gallery_of=out)
 
 
@@ -274,14 +273,14 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 progress.stop()
                 _stopped(console, stop, parameters, started)
             except (InvalidCsvError, FileNotFoundError, IsADirectoryError) as error:
-                raise UsageError(_one_line(error)) from None
+                raise UsageError(one_line(error)) from None
             except ValueError as error:  # bad defaults (e.g. --model), bad parameters
-                raise UsageError(_one_line(error)) from None
+                raise UsageError(one_line(error)) from None
             except UsageError:
                 raise
             except Exception as error:
                 progress.stop()
-                fail(f"the batch failed: {_one_line(error)}", 1)
+                fail(f"the batch failed: {one_line(error)}", 1)
 
 
 @contextmanager
@@ -328,7 +327,7 @@ def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: f
         err.print(f"[yellow]Stopped by {name}:[/] {escape(report.summary())}", highlight=False)
         err.print(f"Results: {escape(results_url)}", highlight=False)
     except Exception as error:
-        err.print(f"[yellow]Stopped by {name};[/] {escape(_one_line(error))}", highlight=False)
+        err.print(f"[yellow]Stopped by {name};[/] {escape(one_line(error))}", highlight=False)
     raise typer.Exit(stop.exit_code)
 
 
@@ -359,7 +358,7 @@ def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, stri
         if strict:
             plan.raise_if_invalid()
     except (InvalidCsvError, FileNotFoundError, IsADirectoryError, ValueError) as error:
-        raise UsageError(_one_line(error)) from None
+        raise UsageError(one_line(error)) from None
     except Exception as error:  # storage: no credentials, unreachable, s3fs missing...
         raise UsageError(
             f"the prompts file {prompts} cannot be read: {_storage_reason(error)}"
@@ -406,7 +405,7 @@ def _check_output(out: str) -> None:
 def _storage_reason(error: BaseException) -> str:
     """One line for a storage error: its type (botocore's are telling) and message."""
     name = type(error).__name__
-    text = _one_line(error)
+    text = one_line(error)
     if name in ("OSError", "Exception") or text.startswith(name):
         return text
     return f"{name}: {text}"
