@@ -148,6 +148,12 @@ async def _raise_when_busy(response: httpx.Response) -> None:
         raise _ServerBusy(response.status_code)
 
 
+def _refused(error: httpx.HTTPStatusError) -> bool:
+    """A 4xx answer other than a timeout: bad credentials, no permission, a bad request."""
+    status = error.response.status_code
+    return 400 <= status < 500 and status != 408
+
+
 def _slot_client() -> Any:
     """A Prefect client whose busy answers raise `_ServerBusy` at once instead of sleeping."""
     return get_client(httpx_settings={"event_hooks": {"response": [_raise_when_busy]}})
@@ -374,6 +380,11 @@ class GlobalSlots:
                         continue
                     try:
                         lease_id = await self._try_take(client, waiter.holder)
+                    except httpx.HTTPStatusError as error:
+                        if _refused(error):
+                            raise  # asking again will not help: the waiters get the error
+                        await self._pause(self._after_error(error, "ask for a slot"))
+                        continue
                     except (_ServerBusy, httpx.HTTPError, OSError) as error:
                         await self._pause(self._after_error(error, "ask for a slot"))
                         continue

@@ -145,3 +145,21 @@ async def test_a_release_through_a_closed_client_lets_the_loop_run_and_gives_bac
     await slots.release(lease)
     assert slots._client is None
     assert await active_slots(name) == 0
+
+
+async def test_a_refusal_from_the_prefect_api_fails_the_waiters_instead_of_asking_forever(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import httpx
+
+    from prefect_modelslab.slots import GlobalSlots
+
+    async def forbidden(self: GlobalSlots, client: object, holder: object) -> None:
+        request = httpx.Request("GET", "http://prefect.test/api/v2/concurrency_limits/x")
+        response = httpx.Response(403, request=request)
+        raise httpx.HTTPStatusError("403 Forbidden", request=request, response=response)
+
+    monkeypatch.setattr(GlobalSlots, "_try_take", forbidden)
+    slots = account_slots(await new_limit(1))
+    with pytest.raises(httpx.HTTPStatusError, match="403"):
+        await asyncio.wait_for(slots.acquire(), 60)  # a hang guard: the old code asked forever
