@@ -66,7 +66,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     args = parser.parse_args()
 
-    from prefect_modelslab.csv_input import plan_csv
+    from prefect_modelslab.inputs.plan import plan_csv
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "prompts.csv"

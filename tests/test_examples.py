@@ -32,12 +32,12 @@ import pytest
 
 import prefect_modelslab
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient
-from prefect_modelslab.csv_input import plan_csv
+from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.flows.video import run_video
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.report import BatchReport, RowResult, write_results_csv
-from prefect_modelslab.sidecar import Sidecar
+from prefect_modelslab.inputs.plan import plan_csv
+from prefect_modelslab.ledger.report import BatchReport, RowResult, write_results_csv
+from prefect_modelslab.ledger.sidecar import Sidecar
 from prefect_modelslab.testing import ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from prefect_modelslab.models import (
+from prefect_modelslab.client.models import (
     KNOWN_MODEL_IDS,
     Text2VideoRequest,
     Text2VideoResponse,

@@ -50,29 +50,32 @@ def test_the_probe_imports_without_prefect() -> None:
 
 # Path order of docs/ARCHITECTURE.md: a module imports only modules listed before it.
 LAYERS = [
-    ["exceptions", "retries", "storage", "logs", "media", "serving"],
-    ["models"],
-    ["naming"],
-    ["csv_input"],
-    ["outcomes"],
-    ["client"],
+    ["exceptions", "media", "client.retries", "ledger.storage", "runtime.logs"],
+    ["runtime.serving", "runtime.dispatch"],
+    ["client.models"],
+    ["client.outcomes"],
+    ["client.api"],
+    ["client.fetcher"],
     ["blocks"],
-    ["journal"],
-    ["tasks._common", "tasks.submit", "tasks.wait"],
-    ["results"],
-    ["fetcher"],
-    ["tasks.download"],
-    ["tasks.check"],
+    ["ledger.names"],
+    ["inputs.plan"],
+    ["ledger.journal", "ledger.records", "ledger.webhooks"],
+    ["ledger.sidecar"],
+    ["ledger.report"],
+    ["ledger.result_parts"],
+    ["runtime.receiver", "runtime.slots"],
+    ["tasks._common"],
+    ["tasks.submit", "tasks.wait", "tasks.download", "tasks.check"],
     ["tasks"],
-    ["sidecar"],
-    ["report"],
-    ["gallery", "webhooks", "artifacts", "events", "slots"],
+    ["ui.keys", "ui.gallery"],
+    ["ui.artifacts", "ui.events", "ui.run_states"],
     ["flows.video"],
     ["flows.batch"],
     ["flows.resolve"],
     ["flows"],
     ["deployments"],
 ]
+_SUBPACKAGES = ("client", "inputs", "ledger", "runtime", "ui", "tasks", "flows")
 
 
 def _package_imports(path: Path) -> set[str]:
@@ -90,7 +93,10 @@ def _package_imports(path: Path) -> set[str]:
             if node.module == "prefect_modelslab":
                 found.update(alias.name for alias in node.names)
             elif node.module.startswith("prefect_modelslab."):
-                found.add(node.module.removeprefix("prefect_modelslab."))
+                module = node.module.removeprefix("prefect_modelslab.")
+                found.add(module)
+                if module in _SUBPACKAGES:  # `from prefect_modelslab.ledger import storage`
+                    found.update(f"{module}.{alias.name}" for alias in node.names)
     return found
 
 

@@ -1,5 +1,10 @@
 # The one list of public names; `__init__.py` imports them lazily from here.
 from .blocks import ModelsLabCredentials as ModelsLabCredentials
+from .client.fetcher import StoredVideo as StoredVideo
+from .client.models import Text2VideoRequest as Text2VideoRequest
+from .client.models import Text2VideoResponse as Text2VideoResponse
+from .client.models import VideoJob as VideoJob
+from .client.models import VideoMeta as VideoMeta
 from .deployments import batch_deployment as batch_deployment
 from .exceptions import BatchNotSucceededError as BatchNotSucceededError
 from .exceptions import DownloadError as DownloadError
@@ -25,18 +30,13 @@ from .flows import agenerate_videos_from_csv as agenerate_videos_from_csv
 from .flows import generate_video as generate_video
 from .flows import generate_videos as generate_videos
 from .flows import generate_videos_from_csv as generate_videos_from_csv
+from .ledger.records import VideoResult as VideoResult
+from .ledger.report import BatchReport as BatchReport
+from .ledger.report import RowResult as RowResult
 from .media import VideoCheck as VideoCheck
 from .media import VideoInfo as VideoInfo
 from .media import VideoProbeError as VideoProbeError
 from .media import probe_video as probe_video
-from .models import Text2VideoRequest as Text2VideoRequest
-from .models import Text2VideoResponse as Text2VideoResponse
-from .models import VideoJob as VideoJob
-from .models import VideoMeta as VideoMeta
-from .report import BatchReport as BatchReport
-from .report import RowResult as RowResult
-from .results import StoredVideo as StoredVideo
-from .results import VideoResult as VideoResult
 from .tasks import acheck_video as acheck_video
 from .tasks import adownload_video as adownload_video
 from .tasks import asubmit_video as asubmit_video

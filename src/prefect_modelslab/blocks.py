@@ -9,8 +9,8 @@ import httpx
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator
 
-from prefect_modelslab.client import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
-from prefect_modelslab.retries import RetryPolicy
+from prefect_modelslab.client.api import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.retries import RetryPolicy
 
 __all__ = [
     "API_KEY_ENV",

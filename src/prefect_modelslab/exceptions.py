@@ -37,9 +37,9 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from prefect_modelslab.csv_input import RowProblem
-    from prefect_modelslab.report import BatchReport
-    from prefect_modelslab.results import VideoResult
+    from prefect_modelslab.inputs.plan import RowProblem
+    from prefect_modelslab.ledger.records import VideoResult
+    from prefect_modelslab.ledger.report import BatchReport
 
 __all__ = [
     "BatchNotSucceededError",

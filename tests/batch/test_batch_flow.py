@@ -11,15 +11,15 @@ import pytest
 from prefect import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
-from prefect_modelslab import artifacts as artifacts_module
-from prefect_modelslab import result_parts
 from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.flows import batch as batch_module
 from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.report import RESULT_COLUMNS, BatchReport
+from prefect_modelslab.ledger import result_parts
+from prefect_modelslab.ledger.report import RESULT_COLUMNS, BatchReport
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
+from prefect_modelslab.ui import artifacts as artifacts_module
 
 from .conftest import TINY, WriteCsv
 

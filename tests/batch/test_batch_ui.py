@@ -31,13 +31,13 @@ from prefect.events.filters import (
 )
 from prefect.events.schemas.events import ReceivedEvent
 
-from prefect_modelslab.artifacts import BatchBoard, browsable_url
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import BatchNotSucceededError
 from prefect_modelslab.flows.batch import generate_videos_from_csv
-from prefect_modelslab.naming import batch_key_prefix, video_card_key
-from prefect_modelslab.report import BatchReport
+from prefect_modelslab.ledger.report import BatchReport
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
+from prefect_modelslab.ui.artifacts import BatchBoard, browsable_url
+from prefect_modelslab.ui.keys import batch_key_prefix, video_card_key
 
 from .conftest import TINY, WriteCsv
 

@@ -183,7 +183,7 @@ def test_results_csv_that_could_not_be_written_exits_1(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from prefect_modelslab import result_parts
+    from prefect_modelslab.ledger import result_parts
 
     def storage_down(*args: object, **kwargs: object) -> str:
         raise OSError("disk full")

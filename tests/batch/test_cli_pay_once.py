@@ -10,12 +10,13 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
-from prefect_modelslab.journal import Journal
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.naming import video_name
-from prefect_modelslab.serving import BackgroundServer
+from prefect_modelslab.client.models import Text2VideoRequest
+from prefect_modelslab.ledger.journal import Journal
+from prefect_modelslab.ledger.names import video_name
+from prefect_modelslab.ledger.webhooks import WebhookStore
+from prefect_modelslab.runtime.receiver import webhook_app
+from prefect_modelslab.runtime.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.webhooks import WebhookStore, webhook_app
 
 from .conftest import WriteCsv
 

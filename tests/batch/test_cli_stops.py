@@ -122,9 +122,9 @@ def test_a_stop_before_the_flow_wrote_results_csv_keeps_other_sources_rows(
     from rich.console import Console
 
     from prefect_modelslab.cli.batch import _stopped
-    from prefect_modelslab.report import RowResult
-    from prefect_modelslab.result_parts import write_results
-    from prefect_modelslab.stopping import Stopped
+    from prefect_modelslab.ledger.report import RowResult
+    from prefect_modelslab.ledger.result_parts import write_results
+    from prefect_modelslab.runtime.stopping import Stopped
 
     out = tmp_path / "out"
     lake = RowResult(row=1, id="lake", prompt="a calm lake", status="succeeded")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_modelslab.csv_input import BatchPlan, InvalidCsvError, plan_csv, plan_csv_lines
+from prefect_modelslab.inputs.plan import BatchPlan, InvalidCsvError, plan_csv, plan_csv_lines
 
 LIMIT = csv.field_size_limit()
 

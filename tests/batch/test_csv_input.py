@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from prefect_modelslab.csv_input import (
+from prefect_modelslab.client.models import Text2VideoRequest
+from prefect_modelslab.exceptions import InvalidCsvError
+from prefect_modelslab.inputs.plan import (
     merge_defaults,
     plan_csv,
     plan_csv_lines,
 )
-from prefect_modelslab.exceptions import InvalidCsvError
-from prefect_modelslab.models import Text2VideoRequest
 
 
 def plan_text(text: str, defaults: dict[str, object] | None = None):  # type: ignore[no-untyped-def]

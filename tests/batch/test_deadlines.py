@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.cli import batch as cli_batch
+from prefect_modelslab.client.fetcher import FileFetcher
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import GenerationTimeoutError, RateLimitError
-from prefect_modelslab.fetcher import FileFetcher
 from prefect_modelslab.flows.batch import generate_videos_from_csv
 from prefect_modelslab.flows.video import generate_video
-from prefect_modelslab.models import Text2VideoRequest
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 from .conftest import TINY, WriteCsv

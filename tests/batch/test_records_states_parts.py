@@ -19,8 +19,8 @@ from prefect_modelslab import (
     agenerate_videos,
     agenerate_videos_from_csv,
 )
-from prefect_modelslab.csv_input import plan_records
 from prefect_modelslab.exceptions import InvalidCsvError
+from prefect_modelslab.inputs.plan import plan_records
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 from .conftest import TINY, WriteCsv

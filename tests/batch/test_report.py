@@ -7,7 +7,7 @@ import io
 
 import fsspec
 
-from prefect_modelslab.report import (
+from prefect_modelslab.ledger.report import (
     RESULT_COLUMNS,
     BatchReport,
     RowResult,

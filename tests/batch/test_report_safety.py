@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from prefect_modelslab.report import RowResult, render_results_csv
+from prefect_modelslab.ledger.report import RowResult, render_results_csv
 
 
 def render_one(**fields: object) -> dict[str, str]:

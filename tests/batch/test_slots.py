@@ -13,7 +13,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.flows.batch import generate_videos_from_csv
-from prefect_modelslab.slots import account_slots, require_global_limit, slot_factory
+from prefect_modelslab.runtime.slots import account_slots, require_global_limit, slot_factory
 from prefect_modelslab.testing import ModelsLabEmulator
 
 from .conftest import TINY, WriteCsv
@@ -124,7 +124,7 @@ async def test_the_log_names_the_real_share_of_the_limit(
 async def test_a_release_through_a_closed_client_lets_the_loop_run_and_gives_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from prefect_modelslab import slots as slots_module
+    from prefect_modelslab.runtime import slots as slots_module
 
     name = await new_limit(1)
     slots = account_slots(name)
@@ -152,7 +152,7 @@ async def test_a_refusal_from_the_prefect_api_fails_the_waiters_instead_of_askin
 ) -> None:
     import httpx
 
-    from prefect_modelslab.slots import GlobalSlots
+    from prefect_modelslab.runtime.slots import GlobalSlots
 
     async def forbidden(self: GlobalSlots, client: object, holder: object) -> None:
         request = httpx.Request("GET", "http://prefect.test/api/v2/concurrency_limits/x")

@@ -17,7 +17,7 @@ from prefect.testing.standard_test_suites import BlockStandardTestSuite
 from pydantic import SecretStr, ValidationError
 
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.client import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.api import DEFAULT_BASE_URL, AsyncModelsLabClient, ModelsLabClient
 
 KEY = "sk-block-test-4b3c2d1e0f"
 

@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 import fsspec
 import httpx
 
-from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient
-from prefect_modelslab.fetcher import FileFetcher
-from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse
-from prefect_modelslab.retries import RetryPolicy
+from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.fetcher import FileFetcher
+from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
+from prefect_modelslab.client.retries import RetryPolicy
 
 KEY = "sk-live-9f8e7d6c5b4a3f2e1d0c"
 BASE = "https://modelslab.test/api/v6"

@@ -9,7 +9,7 @@ import pytest
 import respx
 from _client_helpers import BASE, KEY, Api, SleepLog
 
-from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
 
 
 @pytest.fixture

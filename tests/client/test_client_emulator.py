@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from _client_helpers import Api, SleepLog, assert_no_key
 
-from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
+from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
 from prefect_modelslab.exceptions import (
     DownloadError,
     GenerationFailedError,
@@ -21,7 +22,6 @@ from prefect_modelslab.exceptions import (
     ServerError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 SMALL = {"width": 64, "height": 64, "num_frames": 4, "fps": 8}

@@ -11,7 +11,13 @@ import respx
 from _client_helpers import BASE, KEY, Api, SleepLog, assert_no_key, chain
 from pydantic import SecretStr
 
-from prefect_modelslab.client import AsyncModelsLabClient, ModelsLabClient, fetch_url, same_origin
+from prefect_modelslab.client.api import (
+    AsyncModelsLabClient,
+    ModelsLabClient,
+    fetch_url,
+    same_origin,
+)
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import (
     ForbiddenError,
     GenerationFailedError,
@@ -26,7 +32,6 @@ from prefect_modelslab.exceptions import (
     ServerError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.models import Text2VideoRequest
 
 REQUEST = Text2VideoRequest(prompt="a red fox running through snow", num_frames=16, fps=8)
 QUEUED = {

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prefect_modelslab.retries import NO_RETRY, RetryPolicy
+from prefect_modelslab.client.retries import NO_RETRY, RetryPolicy
 
 
 def test_backoff_doubles_up_to_max_delay_without_jitter() -> None:

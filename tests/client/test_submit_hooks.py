@@ -9,9 +9,9 @@ import httpx
 import pytest
 from _client_helpers import KEY, SleepLog
 
-from prefect_modelslab.client import AsyncModelsLabClient
+from prefect_modelslab.client.api import AsyncModelsLabClient
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import ModelsLabConnectionError
-from prefect_modelslab.models import Text2VideoRequest
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 REQUEST = Text2VideoRequest(prompt="a heron at dawn", width=64, height=64, num_frames=4, fps=8)

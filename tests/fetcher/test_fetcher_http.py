@@ -10,9 +10,9 @@ import httpx
 import pytest
 import respx
 
+from prefect_modelslab.client.fetcher import FileFetcher, is_private_url, sniff_video
+from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import DownloadError
-from prefect_modelslab.fetcher import FileFetcher, is_private_url, sniff_video
-from prefect_modelslab.retries import RetryPolicy
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Logger 'prefect.task_runs' attempted to send logs:UserWarning"

@@ -25,8 +25,8 @@ from prefect_modelslab import (
     VideoJob,
     VideoResult,
 )
+from prefect_modelslab.client.fetcher import StoredVideo
 from prefect_modelslab.media import VideoCheck
-from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.testing import ModelsLabEmulator
 
 TINY = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
@@ -199,7 +199,7 @@ def test_the_async_context_rule_is_prefects() -> None:
     """`dispatch.in_async_context` restates Prefect's `async_dispatch` rule on public APIs."""
     from prefect._internal.compatibility.async_dispatch import is_in_async_context
 
-    from prefect_modelslab.dispatch import in_async_context
+    from prefect_modelslab.runtime.dispatch import in_async_context
 
     @flow
     def sync_flow() -> tuple[bool, bool]:

@@ -25,6 +25,7 @@ from prefect.client.schemas.objects import TaskRun
 from pydantic import SecretStr
 
 from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import (
     DownloadError,
     GenerationFailedError,
@@ -32,11 +33,11 @@ from prefect_modelslab.exceptions import (
     SubmitOutcomeUnknownError,
 )
 from prefect_modelslab.flows import generate_video, run_video
-from prefect_modelslab.journal import Journal
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.naming import video_card_key, video_name
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.ledger.journal import Journal
+from prefect_modelslab.ledger.names import video_name
+from prefect_modelslab.ledger.records import VideoResult
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
+from prefect_modelslab.ui.keys import video_card_key
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Logger 'prefect.task_runs' attempted to send logs:UserWarning"

@@ -19,6 +19,8 @@ import pytest
 from pydantic import SecretStr
 
 from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
+from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import (
     ModelsLabTimeoutError,
     ServerError,
@@ -27,14 +29,13 @@ from prefect_modelslab.exceptions import (
 from prefect_modelslab.flows import run_video
 from prefect_modelslab.flows import video as video_flow
 from prefect_modelslab.flows.resolve import ResolveError, adopt_generation, clear_for_resubmit
-from prefect_modelslab.journal import Journal, JournalEntry
-from prefect_modelslab.models import Text2VideoRequest, request_fingerprint
-from prefect_modelslab.naming import video_name
-from prefect_modelslab.retries import RetryPolicy
-from prefect_modelslab.serving import BackgroundServer
+from prefect_modelslab.ledger.journal import Journal, JournalEntry
+from prefect_modelslab.ledger.names import video_name
+from prefect_modelslab.ledger.webhooks import WebhookStore, check_track_id
+from prefect_modelslab.runtime.receiver import webhook_app
+from prefect_modelslab.runtime.serving import BackgroundServer
 from prefect_modelslab.tasks import submit_video, wait_for_video
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.webhooks import WebhookStore, check_track_id, webhook_app
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:Logger 'prefect.task_runs' attempted to send logs:UserWarning"
@@ -64,7 +65,7 @@ async def _wait_for(predicate: Any) -> None:
 def quick_fetch_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Fewer, shorter fetch retries and no Prefect task retries: a failing fetch fails fast."""
     policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
-    monkeypatch.setattr("prefect_modelslab.client.RetryPolicy", lambda: policy)
+    monkeypatch.setattr("prefect_modelslab.client.api.RetryPolicy", lambda: policy)
     monkeypatch.setattr(video_flow, "wait_for_video", wait_for_video.with_options(retries=0))
 
 
@@ -399,7 +400,7 @@ _CHILD = """
 import asyncio, sys
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.flows import run_video
-from prefect_modelslab.models import Text2VideoRequest
+from prefect_modelslab.client.models import Text2VideoRequest
 
 base_url, key, folder, hook = sys.argv[1:5]
 tiny = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}

@@ -20,9 +20,9 @@ import pytest_asyncio
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.flows.batch import generate_videos_from_csv
-from prefect_modelslab.gallery import render_gallery, video_file_name
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.testing.chromium import Chromium, Page, find_chromium
+from prefect_modelslab.ui.gallery import render_gallery, video_file_name
 
 from .conftest import ServedFolder, serve_folder
 

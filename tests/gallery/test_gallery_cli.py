@@ -9,11 +9,11 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from prefect_modelslab import gallery as gallery_module
 from prefect_modelslab.cli import batch as cli_batch
 from prefect_modelslab.cli import gallery as cli_gallery
-from prefect_modelslab.report import RowResult, write_results_csv
+from prefect_modelslab.ledger.report import RowResult, write_results_csv
 from prefect_modelslab.testing import ModelsLabEmulator
+from prefect_modelslab.ui import gallery as gallery_module
 
 
 @pytest.fixture

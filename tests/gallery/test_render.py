@@ -11,7 +11,8 @@ import re
 import fsspec
 import pytest
 
-from prefect_modelslab.gallery import (
+from prefect_modelslab.ledger.report import RowResult, write_results_csv
+from prefect_modelslab.ui.gallery import (
     read_results,
     render_gallery,
     status_counts,
@@ -19,7 +20,6 @@ from prefect_modelslab.gallery import (
     write_gallery,
     write_gallery_or_warn,
 )
-from prefect_modelslab.report import RowResult, write_results_csv
 
 ATTR_URLS = re.compile(r'\s(?:src|data-src|href)="([^"]*)"')
 

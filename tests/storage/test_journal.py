@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from prefect_modelslab import storage
-from prefect_modelslab.journal import TAKEOVER_TTL_SECONDS, Journal, JournalEntry
-from prefect_modelslab.models import Text2VideoRequest, VideoJob, request_fingerprint
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob, request_fingerprint
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.journal import TAKEOVER_TTL_SECONDS, Journal, JournalEntry
 
 
 @pytest.fixture

@@ -10,10 +10,10 @@ import pytest
 import s3fs
 
 from prefect_modelslab.blocks import ModelsLabCredentials
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import DownloadError
 from prefect_modelslab.flows import generate_video, run_video
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.naming import video_name
+from prefect_modelslab.ledger.names import video_name
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = [

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from prefect_modelslab import storage
+from prefect_modelslab.ledger import storage
 
 
 @pytest.fixture(params=["local", "memory", "s3"])

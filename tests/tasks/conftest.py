@@ -24,7 +24,7 @@ def out_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def ready_job(credentials: ModelsLabCredentials):  # type: ignore[no-untyped-def]
     """An async helper: submit and wait (task functions called directly) -> a ready job."""
-    from prefect_modelslab.models import Text2VideoRequest, VideoJob
+    from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
     from prefect_modelslab.tasks import submit_video, wait_for_video
 
     async def make(request: Text2VideoRequest) -> VideoJob:

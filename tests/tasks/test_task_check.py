@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from prefect_modelslab.client.fetcher import StoredVideo
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob, VideoMeta, expected_video
 from prefect_modelslab.media import VideoCheck
-from prefect_modelslab.models import Text2VideoRequest, VideoJob, VideoMeta, expected_video
-from prefect_modelslab.results import StoredVideo
 from prefect_modelslab.tasks import check_video, download_video
 from prefect_modelslab.tasks.check import check_video_verdict
 from prefect_modelslab.testing import Fault, ModelsLabEmulator

@@ -13,8 +13,8 @@ from typing import Any
 import fsspec
 import pytest
 
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.exceptions import DownloadError
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.tasks import download_video
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 

@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.client import AsyncModelsLabClient
+from prefect_modelslab.client.api import AsyncModelsLabClient
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
+from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     GenerationTimeoutError,
     RateLimitError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.retries import RetryPolicy
 from prefect_modelslab.tasks import submit_video, wait_for_video
 from prefect_modelslab.tasks.wait import PollSchedule
 from prefect_modelslab.testing import Fault, ModelsLabEmulator

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from prefect_modelslab.webhooks import WebhookStore
+from prefect_modelslab.ledger.webhooks import WebhookStore
 
 
 @pytest.fixture(params=["local", "memory"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from prefect_modelslab import storage
-from prefect_modelslab.webhooks import WebhookStore
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.webhooks import WebhookStore
 
 
 def stored_names(store: WebhookStore) -> list[str]:

@@ -12,7 +12,8 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from prefect_modelslab.webhooks import DEFAULT_PATH, WebhookStore, webhook_app
+from prefect_modelslab.ledger.webhooks import WebhookStore
+from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
 
 from .helpers import stored_names, success
 
@@ -217,7 +218,7 @@ async def test_a_storage_failure_answers_500_without_details(
         raise OSError("bucket DETAIL-MARKER is gone")
 
     monkeypatch.setattr(_store(app), "record", broken)
-    with caplog.at_level(logging.ERROR, logger="prefect_modelslab.webhooks"):
+    with caplog.at_level(logging.ERROR, logger="prefect_modelslab"):
         async with _client(app) as client:
             response = await client.post(HOOK, json=success())
 
@@ -256,7 +257,7 @@ async def test_the_log_holds_ids_and_reasons_only(
         "meta": {"prompt": "PROMPT-MARKER", "key": "KEY-MARKER"},
         "message": "MESSAGE-MARKER",
     }
-    with caplog.at_level(logging.DEBUG, logger="prefect_modelslab.webhooks"):
+    with caplog.at_level(logging.DEBUG, logger="prefect_modelslab"):
         async with _client(app) as client:
             ok = await client.post(HOOK, json=body)
             bad = await client.post(HOOK, json=body | {"status": "STATUS-MARKER"})

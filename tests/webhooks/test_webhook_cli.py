@@ -15,7 +15,7 @@ import typer
 from typer.testing import CliRunner
 
 from prefect_modelslab.cli.webhook import register
-from prefect_modelslab.webhooks import WebhookStore
+from prefect_modelslab.ledger.webhooks import WebhookStore
 
 from .helpers import success
 
@@ -100,7 +100,7 @@ def test_usage_errors_exit_2_with_a_message(
 def test_the_receiver_modules_import_without_prefect() -> None:
     code = (
         "import sys\n"
-        "import prefect_modelslab.webhooks, prefect_modelslab.cli.webhook\n"
+        "import prefect_modelslab.ledger.webhooks, prefect_modelslab.cli.webhook\n"
         "print('prefect' in sys.modules)"
     )
     result = subprocess.run(

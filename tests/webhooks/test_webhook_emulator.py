@@ -10,14 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_modelslab.serving import BackgroundServer
+from prefect_modelslab.ledger.webhooks import WebhookCall, WebhookStore
+from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
+from prefect_modelslab.runtime.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.webhooks import (
-    DEFAULT_PATH,
-    WebhookCall,
-    WebhookStore,
-    webhook_app,
-)
 
 SMALL = {"model_id": "cogvideox", "width": 64, "height": 64, "num_frames": 4}
 

@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_modelslab.webhooks import DEFAULT_PATH, WebhookStore, file_name, webhook_app
+from prefect_modelslab.ledger.webhooks import WebhookStore, file_name
+from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
 
 from .helpers import stored_names, success
 

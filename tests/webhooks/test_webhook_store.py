@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from prefect_modelslab import storage
-from prefect_modelslab.webhooks import (
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.webhooks import (
     MAX_GENERATION_IDS,
     InvalidWebhookError,
     WebhookStore,
@@ -211,7 +211,7 @@ def test_list_is_oldest_first_and_skips_temporary_and_unreadable_files(
     storage.write_bytes_atomic(f"{store.folder_url}/junk.json", b"not json")
     storage.write_bytes_atomic(f"{store.folder_url}/notes.txt", b"hello")
 
-    with caplog.at_level(logging.WARNING, logger="prefect_modelslab.webhooks"):
+    with caplog.at_level(logging.WARNING, logger="prefect_modelslab.ledger.webhooks"):
         calls = store.list()
 
     assert [call.track_id for call in calls] == ["b", "a", "c"]

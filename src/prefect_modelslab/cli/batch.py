@@ -54,7 +54,7 @@ from prefect_modelslab.cli.options import (
     ConcurrencyOption,
     CredentialsOption,
 )
-from prefect_modelslab.stopping import Stopped, local_prefect_server, run_until_stopped
+from prefect_modelslab.runtime.stopping import Stopped, local_prefect_server, run_until_stopped
 
 __all__ = ["batch", "demo", "register"]
 
@@ -286,7 +286,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
 @contextmanager
 def _stops_raise() -> Iterator[None]:
     """Until the run takes over the signals: SIGINT/SIGTERM raise `Stopped` (no traceback)."""
-    from prefect_modelslab.stopping import STOP_SIGNALS, Stopped
+    from prefect_modelslab.runtime.stopping import STOP_SIGNALS, Stopped
 
     def raise_stopped(signum: int, frame: Any) -> None:
         raise Stopped(signum)
@@ -301,11 +301,11 @@ def _stops_raise() -> Iterator[None]:
 
 def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: float) -> NoReturn:
     """After a stop: make sure results.csv tells every row truthfully, say so, exit 128 + signal."""
-    from prefect_modelslab.csv_input import plan_csv
     from prefect_modelslab.flows.batch import RESULTS_FILE, read_back_rows
-    from prefect_modelslab.report import BatchReport
-    from prefect_modelslab.result_parts import write_results
-    from prefect_modelslab.storage import join_url
+    from prefect_modelslab.inputs.plan import plan_csv
+    from prefect_modelslab.ledger.report import BatchReport
+    from prefect_modelslab.ledger.result_parts import write_results
+    from prefect_modelslab.ledger.storage import join_url
 
     err = Console(stderr=True)
     name = signal.Signals(stop.signum).name
@@ -332,7 +332,7 @@ def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: f
 
 
 def _written_since(url: str, since: float) -> bool:
-    from prefect_modelslab.storage import get_filesystem
+    from prefect_modelslab.ledger.storage import get_filesystem
 
     try:
         fs, path = get_filesystem(url)
@@ -343,15 +343,15 @@ def _written_since(url: str, since: float) -> bool:
 
 
 def _read_results(url: str) -> list[dict[str, Any]]:
-    from prefect_modelslab.gallery import read_results
+    from prefect_modelslab.ui.gallery import read_results
 
     return [{k: v for k, v in row.items() if v != ""} for row in read_results(url)]
 
 
 def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
     """Validate the CSV before Prefect starts: a bad file is a usage error, found in a second."""
-    from prefect_modelslab.csv_input import plan_csv
     from prefect_modelslab.exceptions import InvalidCsvError
+    from prefect_modelslab.inputs.plan import plan_csv
 
     try:
         plan = plan_csv(prompts, defaults)
@@ -378,7 +378,7 @@ def _refuse_process_local(out: str) -> None:
 
     An unusable URL passes here: `_check_output` reports it.
     """
-    from prefect_modelslab.storage import is_process_local
+    from prefect_modelslab.ledger.storage import is_process_local
 
     if is_process_local(out):
         raise UsageError(

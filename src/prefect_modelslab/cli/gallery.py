@@ -41,8 +41,8 @@ def gallery(
     Example:
         prefect-modelslab gallery s3://my-bucket/videos
     """
-    from prefect_modelslab.gallery import write_gallery
-    from prefect_modelslab.storage import join_url
+    from prefect_modelslab.ledger.storage import join_url
+    from prefect_modelslab.ui.gallery import write_gallery
 
     try:
         url = write_gallery(out_url, results_file=results_file)
@@ -61,8 +61,8 @@ def print_gallery_url(console: Console, label: str, output_url: str) -> None:
         print_gallery_url(Console(), "Gallery: ", "videos")  # Gallery: videos/index.html
         ```
     """
-    from prefect_modelslab.gallery import GALLERY_FILE
-    from prefect_modelslab.storage import exists, join_url
+    from prefect_modelslab.ledger.storage import exists, join_url
+    from prefect_modelslab.ui.gallery import GALLERY_FILE
 
     url = join_url(output_url, GALLERY_FILE)
     try:

@@ -100,7 +100,7 @@ def serve(
 async def _preflight(credentials: str, limit_name: str | None) -> None:
     """Fail now, not at 02:00, when the block or the global limit is missing."""
     from prefect_modelslab.blocks import aload_credentials
-    from prefect_modelslab.slots import require_global_limit
+    from prefect_modelslab.runtime.slots import require_global_limit
 
     try:
         await aload_credentials(credentials)

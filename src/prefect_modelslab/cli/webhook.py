@@ -33,7 +33,8 @@ def webhook_receiver(
         $ prefect-modelslab webhook-receiver --out s3://bucket/videos --port 8787
         webhook URL: http://127.0.0.1:8787/modelslab/webhook
     """
-    from prefect_modelslab import serving, storage, webhooks
+    from prefect_modelslab.ledger import storage, webhooks
+    from prefect_modelslab.runtime import receiver, serving
 
     if not path.startswith("/"):
         _usage_error("--path must start with '/'")
@@ -47,7 +48,7 @@ def webhook_receiver(
             "could never read it. Use a local folder or an object store."
         )
 
-    app = webhooks.webhook_app(out, path=path)
+    app = receiver.webhook_app(out, path=path)
     try:
         sock = serving.bind_socket(host, port)
     except OSError as exc:
@@ -69,7 +70,7 @@ def _serve(app: Any, sock: Any) -> str | None:
     """Serve until SIGINT or SIGTERM; the name of the signal that stopped it, if any."""
     import uvicorn
 
-    from prefect_modelslab.serving import uvicorn_config
+    from prefect_modelslab.runtime.serving import uvicorn_config
 
     server = uvicorn.Server(uvicorn_config(app))
     received: list[int] = []
@@ -95,7 +96,7 @@ def _log_calls() -> None:
     """Print one line per stored or refused call (ids and reasons only) on stderr."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    log = logging.getLogger("prefect_modelslab.webhooks")
+    log = logging.getLogger("prefect_modelslab.ledger.webhooks")
     log.addHandler(handler)
     log.setLevel(logging.INFO)
     log.propagate = False

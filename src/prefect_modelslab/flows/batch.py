@@ -25,20 +25,10 @@ from prefect import get_run_logger
 from prefect.runtime import flow_run
 from pydantic import BaseModel
 
-from prefect_modelslab import storage
-from prefect_modelslab.artifacts import BatchBoard
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
-from prefect_modelslab.csv_input import (
-    RECORDS_SOURCE,
-    BatchPlan,
-    PlannedRow,
-    plan_csv,
-    plan_records,
-)
-from prefect_modelslab.dispatch import dispatching, modelslab_flow
-from prefect_modelslab.events import emit_row_event
+from prefect_modelslab.client.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
-from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
 from prefect_modelslab.flows.video import (
     DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
@@ -47,20 +37,30 @@ from prefect_modelslab.flows.video import (
     check_webhook_url,
     run_video,
 )
-from prefect_modelslab.gallery import write_gallery_or_warn
-from prefect_modelslab.journal import Journal
-from prefect_modelslab.models import Text2VideoRequest
-from prefect_modelslab.naming import batch_key_prefix
-from prefect_modelslab.report import (
+from prefect_modelslab.inputs.plan import (
+    RECORDS_SOURCE,
+    BatchPlan,
+    PlannedRow,
+    plan_csv,
+    plan_records,
+)
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.journal import Journal
+from prefect_modelslab.ledger.report import (
     STATUSES,
     BatchReport,
     RowResult,
     error_text,
 )
-from prefect_modelslab.result_parts import write_results
-from prefect_modelslab.run_states import batch_state
-from prefect_modelslab.sidecar import SidecarStore
-from prefect_modelslab.slots import require_global_limit, slot_factory
+from prefect_modelslab.ledger.result_parts import write_results
+from prefect_modelslab.ledger.sidecar import SidecarStore
+from prefect_modelslab.runtime.dispatch import dispatching, modelslab_flow
+from prefect_modelslab.runtime.slots import require_global_limit, slot_factory
+from prefect_modelslab.ui.artifacts import BatchBoard
+from prefect_modelslab.ui.events import emit_row_event
+from prefect_modelslab.ui.gallery import write_gallery_or_warn
+from prefect_modelslab.ui.keys import batch_key_prefix
+from prefect_modelslab.ui.run_states import batch_state
 
 __all__ = [
     "RESULTS_FILE",
@@ -440,7 +440,7 @@ async def _run_batch(
     return batch_state(report, allow_partial=allow_partial)
 
 
-#: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 generate_videos = dispatching(agenerate_videos)
 
 #: `agenerate_videos_from_csv` for sync and async callers alike; a real `Flow`, so
@@ -551,7 +551,7 @@ async def read_back_rows(
 
     Example:
         ```python
-        from prefect_modelslab.csv_input import plan_csv
+        from prefect_modelslab.inputs.plan import plan_csv
         from prefect_modelslab.flows.batch import read_back_rows
 
         rows = await read_back_rows(plan_csv("prompts.csv"), "videos")

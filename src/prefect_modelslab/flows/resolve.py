@@ -22,17 +22,17 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.csv_input import PlannedRow
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.flows.batch import RESULTS_FILE
 from prefect_modelslab.flows.video import run_video
-from prefect_modelslab.gallery import write_gallery_or_warn
-from prefect_modelslab.journal import Journal, JournalEntry
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.naming import check_id
-from prefect_modelslab.report import RowResult
-from prefect_modelslab.result_parts import replace_rows
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.inputs.plan import PlannedRow
+from prefect_modelslab.ledger.journal import Journal, JournalEntry
+from prefect_modelslab.ledger.names import check_id
+from prefect_modelslab.ledger.records import VideoResult
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.ledger.result_parts import replace_rows
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.ui.gallery import write_gallery_or_warn
 
 __all__ = ["ResolveError", "adopt_generation", "clear_for_resubmit"]
 

@@ -29,27 +29,27 @@ from typing import Any
 
 from prefect.runtime import flow_run
 
-from prefect_modelslab import storage
-from prefect_modelslab.artifacts import create_video_card
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
-from prefect_modelslab.dispatch import dispatching, modelslab_flow
+from prefect_modelslab.client.fetcher import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_BYTES
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
     ModelsLabTimeoutError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.fetcher import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_BYTES
-from prefect_modelslab.journal import Claim, Journal, JournalEntry
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.naming import check_id, shorten, video_name
-from prefect_modelslab.results import Timings, VideoResult
-from prefect_modelslab.run_states import video_state
-from prefect_modelslab.sidecar import SidecarStore
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.journal import Claim, Journal, JournalEntry
+from prefect_modelslab.ledger.names import check_id, shorten, video_name
+from prefect_modelslab.ledger.records import Timings, VideoResult
+from prefect_modelslab.ledger.sidecar import SidecarStore
+from prefect_modelslab.ledger.webhooks import WebhookStore
+from prefect_modelslab.runtime.dispatch import dispatching, modelslab_flow
+from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.tasks import download_video, submit_video, wait_for_video
 from prefect_modelslab.tasks.check import check_video_verdict
-from prefect_modelslab.webhooks import WebhookStore
+from prefect_modelslab.ui.artifacts import create_video_card
+from prefect_modelslab.ui.run_states import video_state
 
 __all__ = [
     "OTHER_RUN_POLL_SECONDS",
@@ -585,5 +585,5 @@ async def agenerate_video(
     return video_state(result, accept_failed_check=accept_failed_check)  # type: ignore[no-any-return]
 
 
-#: `agenerate_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `agenerate_video` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 generate_video = dispatching(agenerate_video)

@@ -3,7 +3,7 @@
 Each comes twice, as Prefect tasks of the same function: `submit_video` returns
 its result in sync code (a sync flow, a script) and a coroutine in async code;
 `asubmit_video` (`await_for_video`, `adownload_video`, `acheck_video`) always
-returns a coroutine (see `prefect_modelslab.dispatch`). `credentials` may be a
+returns a coroutine (see `prefect_modelslab.runtime.dispatch`). `credentials` may be a
 block, a saved block's name or None (the environment), and `.map` passes a
 block to every run: `submit_video.map("modelslab", requests)`.
 

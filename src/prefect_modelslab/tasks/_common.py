@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, ParamSpec, TypeVar, cast
 
 from prefect import Task, task
@@ -16,8 +16,18 @@ from prefect_modelslab.exceptions import (
     ModelsLabTimeoutError,
     ServerError,
 )
+from prefect_modelslab.ledger.names import shorten
+from prefect_modelslab.ledger.storage import split_url
 
-__all__ = ["modelslab_task", "retry_on_transient"]
+__all__ = [
+    "check_run_name",
+    "download_run_name",
+    "modelslab_task",
+    "retry_on_transient",
+    "row_label",
+    "submit_run_name",
+    "wait_run_name",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -67,3 +77,47 @@ def modelslab_task(
         cache_policy=NO_CACHE,
         persist_result=False,
     )
+
+
+def row_label(job: Any) -> str:
+    """How a log line names the video a job is for: `<name> (generation <id>)`.
+
+    Example:
+        ```python
+        from prefect_modelslab.tasks._common import row_label
+
+        row_label(job)  # 'fox (generation 1234)'
+        ```
+    """
+    name = getattr(job, "name", None)
+    generation = f"generation {getattr(job, 'generation_id', '?')}"
+    return f"{name} ({generation})" if name else generation
+
+
+# --- task run names: each names the video (row id) it works on ----------------------
+
+
+def submit_run_name(parameters: Mapping[str, Any]) -> str:
+    """`submit · <name>`, or a short prompt when the submit has no name."""
+    request = parameters.get("request")
+    label = parameters.get("name") or shorten(getattr(request, "prompt", "?"))
+    return f"submit · {label}"
+
+
+def wait_run_name(parameters: Mapping[str, Any]) -> str:
+    """`wait · <name>`, or the generation id when the job has no name."""
+    job = parameters.get("job")
+    label = getattr(job, "name", None) or getattr(job, "generation_id", None)
+    return f"wait · {label}" if label else "wait"
+
+
+def download_run_name(parameters: Mapping[str, Any]) -> str:
+    """`download · <file name>`."""
+    video_url = parameters.get("video_url")
+    return f"download · {split_url(video_url)[1]}" if isinstance(video_url, str) else "download"
+
+
+def check_run_name(parameters: Mapping[str, Any]) -> str:
+    """`check · <file name>`."""
+    name = getattr(parameters.get("video"), "name", None)
+    return f"check · {name}" if name else "check"

@@ -9,13 +9,12 @@ from typing import Any, cast
 from prefect.client.schemas.objects import State
 from prefect.states import Failed
 
-from prefect_modelslab.dispatch import dispatching
-from prefect_modelslab.logs import run_logger
+from prefect_modelslab.client.fetcher import StoredVideo
+from prefect_modelslab.client.models import VideoJob, expected_video
 from prefect_modelslab.media import VideoCheck, VideoProbeError, check_media, probe_video
-from prefect_modelslab.models import VideoJob, expected_video
-from prefect_modelslab.naming import check_run_name, row_label
-from prefect_modelslab.results import StoredVideo
-from prefect_modelslab.tasks._common import modelslab_task
+from prefect_modelslab.runtime.dispatch import dispatching
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.tasks._common import check_run_name, modelslab_task, row_label
 
 __all__ = ["acheck_video", "check_video", "check_video_verdict"]
 
@@ -79,7 +78,7 @@ async def acheck_video(
     return Failed(message=f"{video.name} failed its check: {problems}", data=verdict)
 
 
-#: `acheck_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `acheck_video` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 check_video = dispatching(acheck_video)
 
 

@@ -5,20 +5,19 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from prefect_modelslab.dispatch import dispatching
-from prefect_modelslab.exceptions import DownloadError
-from prefect_modelslab.fetcher import (
+from prefect_modelslab.client.fetcher import (
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_LINK_WAIT_SECONDS,
     DEFAULT_MAX_BYTES,
     FileFetcher,
+    StoredVideo,
     is_private_url,
 )
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import VideoJob
-from prefect_modelslab.naming import download_run_name, row_label
-from prefect_modelslab.results import StoredVideo
-from prefect_modelslab.tasks._common import modelslab_task
+from prefect_modelslab.client.models import VideoJob
+from prefect_modelslab.exceptions import DownloadError
+from prefect_modelslab.runtime.dispatch import dispatching
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.tasks._common import download_run_name, modelslab_task, row_label
 
 __all__ = ["adownload_video", "download_video"]
 
@@ -113,5 +112,5 @@ async def adownload_video(
     return stored
 
 
-#: `adownload_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `adownload_video` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 download_video = dispatching(adownload_video)

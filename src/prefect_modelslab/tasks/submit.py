@@ -6,13 +6,12 @@ import asyncio
 import time
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
-from prefect_modelslab.dispatch import dispatching
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
 from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
-from prefect_modelslab.journal import Claim
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.naming import row_label, submit_run_name
-from prefect_modelslab.tasks._common import modelslab_task
+from prefect_modelslab.ledger.journal import Claim
+from prefect_modelslab.runtime.dispatch import dispatching
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.tasks._common import modelslab_task, row_label, submit_run_name
 
 __all__ = ["asubmit_video", "submit_video"]
 
@@ -132,5 +131,5 @@ async def _sleep(seconds: float, claim: Claim | None) -> None:
             await claim.heartbeat()
 
 
-#: `asubmit_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `asubmit_video` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 submit_video = dispatching(asubmit_video)

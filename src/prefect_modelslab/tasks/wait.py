@@ -9,13 +9,17 @@ from datetime import UTC, datetime
 from functools import cached_property
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
-from prefect_modelslab.dispatch import dispatching
+from prefect_modelslab.client.models import VideoJob
+from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import VideoJob
-from prefect_modelslab.naming import row_label, wait_run_name
-from prefect_modelslab.retries import RetryPolicy
-from prefect_modelslab.tasks._common import modelslab_task, retry_on_transient
+from prefect_modelslab.runtime.dispatch import dispatching
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.tasks._common import (
+    modelslab_task,
+    retry_on_transient,
+    row_label,
+    wait_run_name,
+)
 
 __all__ = ["PollSchedule", "await_for_video", "wait_for_video"]
 
@@ -185,5 +189,5 @@ async def await_for_video(
     )
 
 
-#: `await_for_video` for sync and async callers alike (see `prefect_modelslab.dispatch`).
+#: `await_for_video` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
 wait_for_video = dispatching(await_for_video)

@@ -1,7 +1,7 @@
 """The emulator's own view of the ModelsLab v6 text-to-video request.
 
 This module is written from the API contract alone and shares nothing with
-`prefect_modelslab.models`, so one wrong assumption cannot hide in both. It
+`prefect_modelslab.client.models`, so one wrong assumption cannot hide in both. It
 checks a request body the way the server does (messages, ranges) and decides
 the parameters the server really uses (defaults, sizes rounded down).
 """

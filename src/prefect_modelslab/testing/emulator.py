@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from prefect_modelslab.serving import BackgroundServer, bind_socket, url_host
+from prefect_modelslab.runtime.serving import BackgroundServer, bind_socket, url_host
 from prefect_modelslab.testing.app import API_PREFIX, EmulatorApp, Origins
 from prefect_modelslab.testing.connections import ConnectionRegistry, tracking_protocol
 from prefect_modelslab.testing.faults import Fault

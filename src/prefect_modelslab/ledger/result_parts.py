@@ -28,9 +28,9 @@ import posixpath
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from prefect_modelslab import storage
-from prefect_modelslab.naming import slug
-from prefect_modelslab.report import RESULT_COLUMNS, RowResult, write_results_csv
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.names import slug
+from prefect_modelslab.ledger.report import RESULT_COLUMNS, RowResult, write_results_csv
 
 __all__ = [
     "PARTS_FOLDER",
@@ -54,7 +54,7 @@ def part_url(output_url: str, source: str) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import part_url
+        from prefect_modelslab.ledger.result_parts import part_url
 
         part_url("videos", "s3://bucket/Nightly.csv")  # 'videos/.modelslab/results/nightly-…csv'
         ```
@@ -86,7 +86,7 @@ def write_results(
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import write_results
+        from prefect_modelslab.ledger.result_parts import write_results
 
         write_results(report.rows, "videos", "prompts.csv")
         ```
@@ -105,7 +105,7 @@ def rebuild_results(
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import rebuild_results
+        from prefect_modelslab.ledger.result_parts import rebuild_results
 
         rebuild_results("videos")
         ```
@@ -146,7 +146,7 @@ def replace_rows(
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import replace_rows
+        from prefect_modelslab.ledger.result_parts import replace_rows
 
         replace_rows("videos", "fox-1", lambda row: row.model_copy(update={"error": None}))
         ```
@@ -184,7 +184,7 @@ def merge_results(parts: dict[str, bytes]) -> bytes:
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import merge_results
+        from prefect_modelslab.ledger.result_parts import merge_results
 
         merge_results({"a.csv": b"row,id\\n1,a\\n", "b.csv": b"row,id\\n1,b\\n"})
         ```
@@ -233,7 +233,7 @@ def keep_earlier(
 
     Example:
         ```python
-        from prefect_modelslab.result_parts import keep_earlier
+        from prefect_modelslab.ledger.result_parts import keep_earlier
 
         keep_earlier("videos")
         ```

@@ -17,7 +17,7 @@ def run_logger() -> logging.Logger | logging.LoggerAdapter[logging.Logger]:
 
     Example:
         ```python
-        from prefect_modelslab.logs import run_logger
+        from prefect_modelslab.runtime.logs import run_logger
 
         run_logger().info("outside a run, this goes to the 'prefect_modelslab' logger")
         ```

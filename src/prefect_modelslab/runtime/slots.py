@@ -65,7 +65,7 @@ and every lease is either renewed by a live process, released, or expires.
 
 Example:
     ```python
-    from prefect_modelslab.slots import account_slots
+    from prefect_modelslab.runtime.slots import account_slots
 
     slots = account_slots("modelslab-account")
     size = await slots.require()  # ValueError when the limit does not exist
@@ -130,7 +130,7 @@ _HTTP_LOCKED = 423
 _SETTLE_STEPS = 3
 #: Answers that mean "not done, ask again": SQLite's "database is locked" comes back as 503.
 _TRANSIENT = frozenset({429, 502, 503, 504})
-_logger = logging.getLogger("prefect_modelslab.slots")
+_logger = logging.getLogger("prefect_modelslab.runtime.slots")
 
 
 class _ServerBusy(Exception):

@@ -15,9 +15,9 @@ from typing import Any
 
 from prefect.events import emit_event
 
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.naming import shorten
-from prefect_modelslab.report import RowResult
+from prefect_modelslab.ledger.names import shorten
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.runtime.logs import run_logger
 
 __all__ = ["EVENT_PREFIX", "emit_row_event", "row_event_name"]
 
@@ -31,7 +31,7 @@ def row_event_name(result: RowResult) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.events import row_event_name
+        from prefect_modelslab.ui.events import row_event_name
 
         row_event_name(report.rows[0])  # 'modelslab.video.succeeded'
         ```
@@ -48,7 +48,7 @@ def emit_row_event(result: RowResult, source: str) -> None:
 
     Example:
         ```python
-        from prefect_modelslab.events import emit_row_event
+        from prefect_modelslab.ui.events import emit_row_event
 
         emit_row_event(report.rows[0], "prompts.csv")
         ```

@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 from pydantic import SecretStr, ValidationError
 
+from prefect_modelslab.client.models import Text2VideoResponse
 from prefect_modelslab.exceptions import (
     ForbiddenError,
     GenerationFailedError,
@@ -35,7 +36,6 @@ from prefect_modelslab.exceptions import (
     ServerError,
     SubmitOutcomeUnknownError,
 )
-from prefect_modelslab.models import Text2VideoResponse
 
 Operation = Literal["submit", "fetch"]
 

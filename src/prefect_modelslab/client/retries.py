@@ -47,7 +47,7 @@ class RetryPolicy:
 
     Example:
         ```python
-        from prefect_modelslab.retries import RetryPolicy
+        from prefect_modelslab.client.retries import RetryPolicy
 
         policy = RetryPolicy(max_attempts=3, base_delay=0.5, jitter=0.0)
         policy.delay(1)                  # 0.5

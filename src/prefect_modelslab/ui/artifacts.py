@@ -21,11 +21,12 @@ from prefect.artifacts import (
 from prefect.context import FlowRunContext, TaskRunContext
 from prefect.settings import PREFECT_UI_URL
 
-from prefect_modelslab.gallery import video_file_name
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.naming import shorten, video_card_key
-from prefect_modelslab.report import STATUSES, BatchReport, RowResult
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.ledger.names import shorten
+from prefect_modelslab.ledger.records import VideoResult
+from prefect_modelslab.ledger.report import STATUSES, BatchReport, RowResult
+from prefect_modelslab.runtime.logs import run_logger
+from prefect_modelslab.ui.gallery import video_file_name
+from prefect_modelslab.ui.keys import video_card_key
 
 __all__ = [
     "STATUS_MARKS",
@@ -63,7 +64,7 @@ def status_label(status: str) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.artifacts import status_label
+        from prefect_modelslab.ui.artifacts import status_label
 
         status_label("check_failed")  # '⚠️ check_failed'
         ```
@@ -82,7 +83,7 @@ def browsable_url(url: str, storage_options: Mapping[str, Any] | None = None) ->
 
     Example:
         ```python
-        from prefect_modelslab.artifacts import browsable_url
+        from prefect_modelslab.ui.artifacts import browsable_url
 
         browsable_url("s3://media/videos/fox.gif")  # 'https://media.s3.amazonaws.com/videos/fox.gif'
         browsable_url("videos/fox.gif")             # None
@@ -116,7 +117,7 @@ def artifact_ui_url(artifact_id: UUID | str) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.artifacts import artifact_ui_url
+        from prefect_modelslab.ui.artifacts import artifact_ui_url
 
         artifact_ui_url("0b6c1f1e-0000-4000-8000-000000000000")
         # 'http://127.0.0.1:4200/artifacts/artifact/0b6c1f1e-...'
@@ -174,7 +175,7 @@ class BatchBoard:
 
     Example:
         ```python
-        from prefect_modelslab.artifacts import BatchBoard
+        from prefect_modelslab.ui.artifacts import BatchBoard
 
         board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
         await board.start(done=0, total=12)
@@ -383,7 +384,7 @@ async def create_video_card(
 
     Example:
         ```python
-        from prefect_modelslab.artifacts import create_video_card
+        from prefect_modelslab.ui.artifacts import create_video_card
 
         await create_video_card(result)
         ```

@@ -66,7 +66,7 @@ def uvicorn_config(app: ASGIApp, *, access_log: bool = False, **overrides: Any) 
     Example:
         ```python
         import uvicorn
-        from prefect_modelslab.webhooks import webhook_app
+        from prefect_modelslab.runtime.receiver import webhook_app
 
         server = uvicorn.Server(uvicorn_config(webhook_app("videos")))
         ```
@@ -98,7 +98,7 @@ class BackgroundServer:
 
     Example:
         ```python
-        from prefect_modelslab.webhooks import webhook_app
+        from prefect_modelslab.runtime.receiver import webhook_app
 
         with BackgroundServer(webhook_app("videos")) as server:
             hook = server.url("/modelslab/webhook")  # give this to ModelsLab
@@ -148,7 +148,7 @@ class BackgroundServer:
 
         Example:
             ```python
-            from prefect_modelslab.webhooks import webhook_app
+            from prefect_modelslab.runtime.receiver import webhook_app
 
             with BackgroundServer(webhook_app("videos")) as server:
                 server.url("/modelslab/webhook")  # 'http://127.0.0.1:53211/modelslab/webhook'

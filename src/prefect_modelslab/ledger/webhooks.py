@@ -34,8 +34,9 @@ name, then move), so a reader never sees half a file.
 Pieces:
 
 * `WebhookStore`: validate and record a call, read one track id, list all.
-* `webhook_app(...)`: a Starlette (ASGI) app to mount behind your own HTTPS.
-* `prefect_modelslab.serving.BackgroundServer` serves it in a thread (tests, demos).
+* `prefect_modelslab.runtime.receiver.webhook_app(...)`: the Starlette (ASGI) app to
+  mount behind your own HTTPS.
+* `prefect_modelslab.runtime.serving.BackgroundServer` serves it in a thread (tests, demos).
 * `prefect-modelslab webhook-receiver --out URL`: the same app from the shell.
 
 One receiver process per output folder: calls for one track id are serialised
@@ -43,7 +44,8 @@ inside a process, not across processes.
 
 Example:
     ```python
-    from prefect_modelslab.webhooks import WebhookStore, webhook_app
+    from prefect_modelslab.ledger.webhooks import WebhookStore
+    from prefect_modelslab.runtime.receiver import webhook_app
 
     app = webhook_app("videos")  # mount at https://you.example/modelslab/webhook
     call = WebhookStore("videos").read("a-red-fox-1a2b3c4d")
@@ -55,7 +57,6 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import re
 import threading
@@ -64,17 +65,10 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.applications import Starlette
-from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from prefect_modelslab import storage
+from prefect_modelslab.ledger import storage
 
 __all__ = [
-    "DEFAULT_PATH",
-    "MAX_BODY_BYTES",
     "MAX_GENERATION_IDS",
     "TRACK_ID_RE",
     "WEBHOOK_DIR",
@@ -85,17 +79,12 @@ __all__ = [
     "check_track_id",
     "file_name",
     "parse_call",
-    "webhook_app",
 ]
 
 logger = logging.getLogger(__name__)
 
 #: Folder, under the output folder, that holds one file per track id.
 WEBHOOK_DIR = ".modelslab/webhooks"
-#: Where `webhook_app` listens by default.
-DEFAULT_PATH = "/modelslab/webhook"
-#: Largest body `webhook_app` reads (a real call is well under 10 KiB).
-MAX_BODY_BYTES = 65536
 #: Distinct generation ids kept per track id; later new ids are not stored.
 MAX_GENERATION_IDS = 5
 #: The track ids we send, and the only ones accepted.
@@ -381,87 +370,3 @@ def _merge(
                 generation_id,
             )
     return previous.model_copy(update={"calls": previous.calls + 1, "generation_ids": ids})
-
-
-def _error(message: str, status_code: int) -> JSONResponse:
-    # `message` is one of our fixed sentences, never text from the body.
-    if status_code < 500:
-        logger.info("webhook call refused (%d): %s", status_code, message)
-    return JSONResponse({"status": "error", "message": message}, status_code=status_code)
-
-
-def _is_json(content_type: str | None) -> bool:
-    if content_type is None:
-        return True  # some senders omit it; the body still has to parse
-    media_type = content_type.split(";", 1)[0].strip().lower()
-    return media_type == "application/json" or (
-        media_type.startswith("application/") and media_type.endswith("+json")
-    )
-
-
-def webhook_app(
-    output_url: str,
-    *,
-    storage_options: dict[str, Any] | None = None,
-    path: str = DEFAULT_PATH,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> Starlette:
-    """A Starlette app that records ModelsLab webhook calls under `output_url`.
-
-    `POST path` with a JSON body: 200 `{"status": "ok"}` once stored; 400 for a
-    body that is not a call of the spec; 413 above `max_body_bytes`; 415 for a
-    non-JSON or compressed body; 500 when the storage fails. Other methods
-    answer 405, other paths 404. Answers never quote the body. The store is
-    written from a worker thread, so the event loop stays free. The app's
-    store is `app.state.store`.
-
-    Args:
-        output_url: The output folder (any fsspec URL) of the batch.
-        storage_options: Options for the folder's filesystem.
-        path: The path ModelsLab POSTs to.
-        max_body_bytes: The largest body read.
-
-    Example:
-        ```python
-        # behind your HTTPS reverse proxy: uvicorn module:app --host 127.0.0.1 --port 8787
-        app = webhook_app("s3://bucket/videos", path="/modelslab/webhook")
-        ```
-    """
-    if not path.startswith("/"):
-        raise ValueError("path must start with '/'")
-    if max_body_bytes < 1:
-        raise ValueError("max_body_bytes must be at least 1")
-    store = WebhookStore(output_url, storage_options)
-
-    async def receive(request: Request) -> Response:
-        if not _is_json(request.headers.get("content-type")):
-            return _error("the body must be application/json", 415)
-        if request.headers.get("content-encoding", "identity").strip().lower() != "identity":
-            return _error("compressed bodies are not accepted", 415)
-        declared = request.headers.get("content-length")
-        if declared is not None:
-            if not declared.strip().isdigit():
-                return _error("bad Content-Length", 400)
-            if int(declared) > max_body_bytes:
-                return _error(f"the body is larger than {max_body_bytes} bytes", 413)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body_bytes:
-                return _error(f"the body is larger than {max_body_bytes} bytes", 413)
-        try:
-            payload = json.loads(bytes(body))
-        except (ValueError, RecursionError):
-            return _error("the body is not JSON", 400)
-        try:
-            await run_in_threadpool(store.record, payload)
-        except InvalidWebhookError as err:
-            return _error(err.reason, 400)
-        except Exception:
-            logger.exception("webhook call could not be stored under %s", store.folder_url)
-            return _error("the call could not be stored", 500)
-        return JSONResponse({"status": "ok"})
-
-    app = Starlette(routes=[Route(path, receive, methods=["POST"])])
-    app.state.store = store
-    return app

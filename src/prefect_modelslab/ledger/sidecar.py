@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from prefect_modelslab import storage
-from prefect_modelslab.logs import run_logger
-from prefect_modelslab.models import Text2VideoRequest, VideoMeta, request_fingerprint
-from prefect_modelslab.results import VideoRecord, VideoResult
+from prefect_modelslab.client.models import Text2VideoRequest, VideoMeta, request_fingerprint
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.records import VideoRecord, VideoResult
+from prefect_modelslab.runtime.logs import run_logger
 
 __all__ = ["Sidecar", "SidecarStore"]
 
@@ -78,8 +78,8 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
 
     Example:
         ```python
-        from prefect_modelslab.models import Text2VideoRequest
-        from prefect_modelslab.sidecar import SidecarStore
+        from prefect_modelslab.client.models import Text2VideoRequest
+        from prefect_modelslab.ledger.sidecar import SidecarStore
 
         store = SidecarStore("videos")
         previous = await store.reusable("city-tram", Text2VideoRequest(prompt="a city tram"))

@@ -44,8 +44,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab import storage
-from prefect_modelslab.models import Text2VideoRequest, VideoJob, request_fingerprint
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob, request_fingerprint
+from prefect_modelslab.ledger import storage
 
 __all__ = [
     "CLAIM_TTL_SECONDS",
@@ -168,7 +168,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
 
     Example:
         ```python
-        from prefect_modelslab.journal import Journal
+        from prefect_modelslab.ledger.journal import Journal
 
         journal = Journal("videos")
         entry = await journal.read("a-red-fox-1a2b3c4d")
@@ -315,7 +315,7 @@ class Claim:
 
     Example:
         ```python
-        from prefect_modelslab.journal import Journal
+        from prefect_modelslab.ledger.journal import Journal
 
         claim = await Journal("videos").claim("fox-1", request)
         if claim is not None:

@@ -36,7 +36,9 @@ __all__ = [
     "Text2VideoResponse",
     "VideoJob",
     "VideoMeta",
+    "VideoRequest",
     "expected_video",
+    "parse_request",
     "request_fingerprint",
     "validation_problems",
 ]
@@ -147,6 +149,23 @@ class Text2VideoRequest(BaseModel):
         return self.output_type or "gif"
 
 
+#: Any request the integration can send (one model per endpoint).
+VideoRequest = Text2VideoRequest
+
+
+def parse_request(payload: dict[str, Any]) -> VideoRequest:
+    """The request a key-free payload (as `to_payload()` gave it) describes.
+
+    Example:
+        ```python
+        from prefect_modelslab.client.models import parse_request
+
+        parse_request({"model_id": "cogvideox", "prompt": "a fox"}).prompt  # 'a fox'
+        ```
+    """
+    return Text2VideoRequest.model_validate(payload)
+
+
 def request_fingerprint(request: Text2VideoRequest) -> str:
     """A stable hash of the video a request asks for (its payload, key-free).
 
@@ -157,7 +176,7 @@ def request_fingerprint(request: Text2VideoRequest) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.models import Text2VideoRequest, request_fingerprint
+        from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
 
         same = request_fingerprint(Text2VideoRequest(prompt="a fox", output_type="gif"))
         assert same == request_fingerprint(Text2VideoRequest(prompt="a fox"))
@@ -339,7 +358,11 @@ class VideoJob(BaseModel):
 
         Example:
             ```python
-            from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse, VideoJob
+            from prefect_modelslab.client.models import (
+                Text2VideoRequest,
+                Text2VideoResponse,
+                VideoJob,
+            )
 
             request = Text2VideoRequest(prompt="a red fox")
             answer = Text2VideoResponse.model_validate({"status": "processing", "id": 42})
@@ -408,7 +431,12 @@ def expected_video(job: VideoJob) -> tuple[ExpectedVideo, list[str]]:
 
     Example:
         ```python
-        from prefect_modelslab.models import Text2VideoRequest, VideoJob, VideoMeta, expected_video
+        from prefect_modelslab.client.models import (
+            Text2VideoRequest,
+            VideoJob,
+            VideoMeta,
+            expected_video,
+        )
 
         job = VideoJob(
             generation_id="42",

@@ -54,7 +54,7 @@ class Stopped(Exception):
 
     Example:
         ```python
-        from prefect_modelslab.stopping import Stopped
+        from prefect_modelslab.runtime.stopping import Stopped
         import signal
 
         assert Stopped(signal.SIGINT).exit_code == 130
@@ -115,7 +115,7 @@ def run_until_stopped(
 
     Example:
         ```python
-        from prefect_modelslab.stopping import run_until_stopped
+        from prefect_modelslab.runtime.stopping import run_until_stopped
         import asyncio
 
         async def work() -> int:
@@ -249,7 +249,7 @@ def local_prefect_server(*, startup_timeout: float = 60.0) -> Iterator[str]:
     Example:
         ```python
         # not run: starts a Prefect server (10-15 s)
-        from prefect_modelslab.stopping import local_prefect_server
+        from prefect_modelslab.runtime.stopping import local_prefect_server
 
         with local_prefect_server() as api_url:
             print("Prefect API at", api_url)

@@ -14,8 +14,8 @@ from typing import Any
 from prefect.states import Completed, Failed
 
 from prefect_modelslab.exceptions import BatchNotSucceededError, VideoCheckFailedError
-from prefect_modelslab.report import STATUSES, BatchReport
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.ledger.records import VideoResult
+from prefect_modelslab.ledger.report import STATUSES, BatchReport
 
 __all__ = ["batch_message", "batch_state", "video_message", "video_state"]
 
@@ -25,7 +25,7 @@ def batch_message(report: BatchReport) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.run_states import batch_message
+        from prefect_modelslab.ui.run_states import batch_message
 
         batch_message(report)  # '3 of 12 rows did not succeed (1 failed, ...); see .../results.csv'
         ```
@@ -51,7 +51,7 @@ def batch_state(report: BatchReport, *, allow_partial: bool = False) -> Any:
 
     Example:
         ```python
-        from prefect_modelslab.run_states import batch_state
+        from prefect_modelslab.ui.run_states import batch_state
 
         state = batch_state(report, allow_partial=True)
         state.message
@@ -68,7 +68,7 @@ def video_message(result: VideoResult) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.run_states import video_message
+        from prefect_modelslab.ui.run_states import video_message
 
         video_message(result)  # 'video red-fox-…: check passed (…/red-fox-….gif)'
         ```
@@ -84,7 +84,7 @@ def video_state(result: VideoResult, *, accept_failed_check: bool = False) -> An
 
     Example:
         ```python
-        from prefect_modelslab.run_states import video_state
+        from prefect_modelslab.ui.run_states import video_state
 
         video_state(result).is_completed()
         ```

@@ -439,8 +439,8 @@ def read_model(url: str, model: type[M], storage_options: dict[str, Any] | None 
 
     Example:
         ```python
-        from prefect_modelslab.journal import JournalEntry
-        from prefect_modelslab.storage import read_model
+        from prefect_modelslab.ledger.journal import JournalEntry
+        from prefect_modelslab.ledger.storage import read_model
 
         read_model("memory://videos/.modelslab/journal/fox.json", JournalEntry)
         ```
@@ -461,7 +461,7 @@ def write_model(
 
     Example:
         ```python
-        from prefect_modelslab.storage import write_model
+        from prefect_modelslab.ledger.storage import write_model
 
         write_model("memory://videos/fox.json", sidecar)
         ```
@@ -481,7 +481,7 @@ class DocumentStore(Generic[M]):
 
     Example:
         ```python
-        from prefect_modelslab.journal import Journal
+        from prefect_modelslab.ledger.journal import Journal
 
         entry = await Journal("videos").read("city-tram")  # a DocumentStore[JournalEntry]
         ```

@@ -40,9 +40,9 @@ from typing import Any
 import fsspec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from prefect_modelslab.client.models import Text2VideoRequest, validation_problems
 from prefect_modelslab.exceptions import InvalidCsvError
-from prefect_modelslab.models import Text2VideoRequest, validation_problems
-from prefect_modelslab.naming import id_problem, slug, video_name
+from prefect_modelslab.ledger.names import id_problem, slug, video_name
 
 __all__ = [
     "ID_COLUMN",
@@ -154,7 +154,7 @@ class BatchPlan:
 
         Example:
             ```python
-            from prefect_modelslab.csv_input import plan_csv
+            from prefect_modelslab.inputs.plan import plan_csv
 
             plan_csv("prompts.csv").raise_if_invalid()  # strict mode
             ```
@@ -189,7 +189,7 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
 
     Example:
         ```python
-        from prefect_modelslab.csv_input import merge_defaults
+        from prefect_modelslab.inputs.plan import merge_defaults
 
         merge_defaults({"output_type": "mp4", "num_frames": 16})
         ```
@@ -243,7 +243,7 @@ def plan_csv(
 
     Example:
         ```python
-        from prefect_modelslab.csv_input import plan_csv
+        from prefect_modelslab.inputs.plan import plan_csv
 
         plan = plan_csv("examples/prompts.csv", {"output_type": "mp4"})
         for problem in plan.problems:
@@ -279,7 +279,7 @@ def plan_csv_lines(
 
     Example:
         ```python
-        from prefect_modelslab.csv_input import plan_csv_lines
+        from prefect_modelslab.inputs.plan import plan_csv_lines
 
         plan = plan_csv_lines(["id,prompt,fps", "fox,a red fox,8"])
         plan.rows[0].request.fps  # 8
@@ -334,7 +334,7 @@ def plan_records(
 
     Example:
         ```python
-        from prefect_modelslab.csv_input import plan_records
+        from prefect_modelslab.inputs.plan import plan_records
 
         plan = plan_records([{"id": "fox", "prompt": "a red fox", "fps": 8}, {"prompt": ""}])
         plan.rows[0].request.fps  # 8

@@ -31,8 +31,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from prefect_modelslab import storage
-from prefect_modelslab.report import RESULT_COLUMNS, RowResult
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.report import RESULT_COLUMNS, RowResult
 
 __all__ = [
     "GALLERY_FILE",
@@ -185,7 +185,7 @@ def video_file_name(video: str) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.gallery import video_file_name
+        from prefect_modelslab.ui.gallery import video_file_name
 
         video_file_name("s3://bucket/videos/fox-1a2b3c4d.mp4")  # 'fox-1a2b3c4d.mp4'
         video_file_name("C:\\\\videos\\\\fox.gif")                 # 'fox.gif'
@@ -199,7 +199,7 @@ def status_counts(rows: Iterable[Mapping[str, Any] | RowResult]) -> dict[str, in
 
     Example:
         ```python
-        from prefect_modelslab.gallery import status_counts
+        from prefect_modelslab.ui.gallery import status_counts
 
         status_counts([{"status": "failed"}, {"status": "succeeded"}, {"status": "failed"}])
         # {'succeeded': 1, 'failed': 2}
@@ -237,7 +237,7 @@ def render_gallery(
 
     Example:
         ```python
-        from prefect_modelslab.gallery import render_gallery
+        from prefect_modelslab.ui.gallery import render_gallery
 
         page = render_gallery(report.rows, title="Nightly batch")  # or read_results(...)
         ```
@@ -298,7 +298,7 @@ def read_results(
 
     Example:
         ```python
-        from prefect_modelslab.gallery import read_results
+        from prefect_modelslab.ui.gallery import read_results
 
         rows = read_results(report.results_url)  # e.g. "s3://bucket/videos/results.csv"
         ```
@@ -334,7 +334,7 @@ def write_gallery(
 
     Example:
         ```python
-        from prefect_modelslab.gallery import write_gallery
+        from prefect_modelslab.ui.gallery import write_gallery
 
         write_gallery(report.output_url)  # e.g. "s3://bucket/videos" -> ".../index.html"
         ```

@@ -62,7 +62,7 @@ def in_async_context() -> bool:
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import in_async_context
+        from prefect_modelslab.runtime.dispatch import in_async_context
 
         in_async_context()  # False in a plain script, True under a running loop
         ```
@@ -91,7 +91,7 @@ class DispatchTask(Task[Any, Any]):
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import dispatching
+        from prefect_modelslab.runtime.dispatch import dispatching
         from prefect import task
 
         @task
@@ -125,7 +125,7 @@ class ModelsLabFlow(Flow[P, R]):
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import ModelsLabFlow
+        from prefect_modelslab.runtime.dispatch import ModelsLabFlow
 
         async def count(items: list[int]) -> int:
             return len(items)
@@ -148,7 +148,7 @@ def modelslab_flow(**options: Any) -> Callable[[Callable[P, R]], ModelsLabFlow[P
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import modelslab_flow
+        from prefect_modelslab.runtime.dispatch import modelslab_flow
 
         @modelslab_flow(name="hello")
         async def ahello() -> str:
@@ -170,7 +170,7 @@ class DispatchFlow(ModelsLabFlow[Any, Any]):
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import dispatching
+        from prefect_modelslab.runtime.dispatch import dispatching
         from prefect import flow
 
         @flow
@@ -195,7 +195,7 @@ def dispatching(obj: T) -> T:
 
     Example:
         ```python
-        from prefect_modelslab.dispatch import dispatching
+        from prefect_modelslab.runtime.dispatch import dispatching
         from prefect_modelslab.tasks import asubmit_video
 
         submit = dispatching(asubmit_video)

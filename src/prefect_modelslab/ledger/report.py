@@ -25,10 +25,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from prefect_modelslab import storage
-from prefect_modelslab.csv_input import PlannedRow
 from prefect_modelslab.exceptions import ModelsLabError
-from prefect_modelslab.results import VideoResult
+from prefect_modelslab.inputs.plan import PlannedRow
+from prefect_modelslab.ledger import storage
+from prefect_modelslab.ledger.records import VideoResult
 
 __all__ = [
     "RESULT_COLUMNS",
@@ -82,7 +82,7 @@ class RowResult(BaseModel):
 
     Example:
         ```python
-        from prefect_modelslab.report import RowResult
+        from prefect_modelslab.ledger.report import RowResult
 
         RowResult(row=3, id="fox", prompt="a red fox", status="invalid",
                   error="line 4 (row 3): height: must be in 1..512 (got '600')")
@@ -228,7 +228,7 @@ def render_results_csv(rows: Iterable[RowResult]) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.report import render_results_csv
+        from prefect_modelslab.ledger.report import render_results_csv
 
         print(render_results_csv(report.rows))
         ```
@@ -249,7 +249,7 @@ def write_results_csv(
     """Write `results.csv` to any fsspec URL, atomically.
 
     The file is written under a temporary name and moved into place (see
-    `prefect_modelslab.storage`), so a reader sees the old file or the new
+    `prefect_modelslab.ledger.storage`), so a reader sees the old file or the new
     one, never half of one.
 
     Args:
@@ -262,7 +262,7 @@ def write_results_csv(
 
     Example:
         ```python
-        from prefect_modelslab.report import write_results_csv
+        from prefect_modelslab.ledger.report import write_results_csv
 
         write_results_csv(report.rows, "videos/results.csv")
         ```
@@ -277,7 +277,7 @@ def error_text(error: BaseException) -> str:
 
     Example:
         ```python
-        from prefect_modelslab.report import error_text
+        from prefect_modelslab.ledger.report import error_text
 
         error_text(ValueError("bad"))  # 'ValueError: bad'
         ```

@@ -1,46 +1,15 @@
-"""What one video run produces: `StoredVideo` (a downloaded file) and `VideoResult`.
-
-The JSON sidecar that records a result next to its video, and reads it back
-for reuse, is `sidecar.py`'s business.
-"""
+"""What one video run produces: `VideoRecord` (a stored, checked video) and `VideoResult`."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prefect_modelslab.client.models import Text2VideoRequest, VideoMeta
 from prefect_modelslab.media import VideoCheck, VideoInfo
-from prefect_modelslab.models import Text2VideoRequest, VideoMeta
 
-__all__ = ["StoredVideo", "Timings", "VideoRecord", "VideoResult"]
-
-
-class StoredVideo(BaseModel):
-    """A downloaded video: where it is and what was written.
-
-    Attributes:
-        url: The file's URL (fsspec), e.g. `s3://bucket/videos/fox.gif`.
-        name: The file name.
-        bytes: Size in bytes.
-        sha256: Hex digest of the content.
-        source_url: The link it was downloaded from (never carries the key).
-        content_type: The `Content-Type` the file host sent.
-        format: `gif` or `mp4`, from the file's first bytes.
-        downloaded_at: When the download finished (UTC).
-    """
-
-    model_config = ConfigDict(frozen=True)
-
-    url: str
-    name: str
-    bytes: int = Field(ge=0)
-    sha256: str
-    source_url: str
-    content_type: str | None = None
-    format: Literal["gif", "mp4"]
-    downloaded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+__all__ = ["Timings", "VideoRecord", "VideoResult"]
 
 
 class Timings(BaseModel):

@@ -39,13 +39,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 import httpx
+from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab.client import _USER_AGENT, AsyncPool, _ssl_context
+from prefect_modelslab.client.api import _USER_AGENT, AsyncPool, _ssl_context
+from prefect_modelslab.client.outcomes import check_http_url, retry_after_of
+from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import DownloadError, DownloadFailure
-from prefect_modelslab.outcomes import check_http_url, retry_after_of
-from prefect_modelslab.results import StoredVideo
-from prefect_modelslab.retries import RetryPolicy
-from prefect_modelslab.storage import AtomicFile, split_url
+from prefect_modelslab.ledger.storage import AtomicFile, split_url
 
 __all__ = [
     "DEFAULT_DOWNLOAD_TIMEOUT",
@@ -78,6 +78,32 @@ VideoFormat = Literal["gif", "mp4"]
 _Verdict = Literal["retry", "wait", "drop", "fatal"]
 
 
+class StoredVideo(BaseModel):
+    """A downloaded video: where it is and what was written.
+
+    Attributes:
+        url: The file's URL (fsspec), e.g. `s3://bucket/videos/fox.gif`.
+        name: The file name.
+        bytes: Size in bytes.
+        sha256: Hex digest of the content.
+        source_url: The link it was downloaded from (never carries the key).
+        content_type: The `Content-Type` the file host sent.
+        format: `gif` or `mp4`, from the file's first bytes.
+        downloaded_at: When the download finished (UTC).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    name: str
+    bytes: int = Field(ge=0)
+    sha256: str
+    source_url: str
+    content_type: str | None = None
+    format: Literal["gif", "mp4"]
+    downloaded_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+
 def sniff_video(head: bytes) -> VideoFormat:
     """The format announced by a file's first bytes: `gif` or `mp4` (ISO BMFF `ftyp`).
 
@@ -88,7 +114,7 @@ def sniff_video(head: bytes) -> VideoFormat:
 
     Example:
         ```python
-        from prefect_modelslab.fetcher import sniff_video
+        from prefect_modelslab.client.fetcher import sniff_video
 
         sniff_video(b"GIF89a\\x40\\x00\\x40\\x00")                       # 'gif'
         sniff_video(b"\\x00\\x00\\x00\\x20ftypisom\\x00\\x00\\x02\\x00")  # 'mp4'
@@ -126,7 +152,7 @@ async def is_private_url(url: str) -> bool:
 
     Example:
         ```python
-        from prefect_modelslab.fetcher import is_private_url
+        from prefect_modelslab.client.fetcher import is_private_url
 
         await is_private_url("http://127.0.0.1:8765/api/v6")  # True
         await is_private_url("http://10.1.2.3/x.gif")         # True
@@ -170,7 +196,7 @@ class FileFetcher(AsyncPool):
     Example:
         ```python
         # not run: needs a bucket, and the emulator's links are on loopback
-        from prefect_modelslab.fetcher import FileFetcher
+        from prefect_modelslab.client.fetcher import FileFetcher
 
         async with FileFetcher() as fetcher:
             stored = await fetcher.download(job.download_urls, "s3://bucket/videos/fox.gif")

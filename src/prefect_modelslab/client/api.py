@@ -33,9 +33,8 @@ from typing import Any, Protocol, Self
 import httpx
 from pydantic import SecretStr
 
-from prefect_modelslab.exceptions import ModelsLabError
-from prefect_modelslab.models import Text2VideoRequest, Text2VideoResponse
-from prefect_modelslab.outcomes import (
+from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
+from prefect_modelslab.client.outcomes import (
     Operation,
     Outcome,
     Retry,
@@ -48,7 +47,8 @@ from prefect_modelslab.outcomes import (
     same_origin,
     with_attempts,
 )
-from prefect_modelslab.retries import RetryPolicy
+from prefect_modelslab.client.retries import RetryPolicy
+from prefect_modelslab.exceptions import ModelsLabError
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -175,7 +175,7 @@ class ModelsLabClient(_ClientCore):
     Example:
         ```python
         from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
-        from prefect_modelslab.client import ModelsLabClient
+        from prefect_modelslab.client.api import ModelsLabClient
 
         credentials = ModelsLabCredentials.from_env()  # MODELSLAB_API_KEY, MODELSLAB_BASE_URL
         with ModelsLabClient(credentials.api_key, base_url=credentials.base_url) as client:
@@ -318,7 +318,7 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
     Example:
         ```python
         from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
-        from prefect_modelslab.client import AsyncModelsLabClient
+        from prefect_modelslab.client.api import AsyncModelsLabClient
 
         credentials = ModelsLabCredentials.from_env()  # MODELSLAB_API_KEY, MODELSLAB_BASE_URL
         client = AsyncModelsLabClient(credentials.api_key, base_url=credentials.base_url)

@@ -1,0 +1,1 @@
+"""What a person sees of a run: Prefect artifacts, events, final run states, the HTML gallery."""
