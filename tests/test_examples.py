@@ -36,8 +36,8 @@ from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
 from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.flows.video import run_video
 from prefect_modelslab.inputs.plan import plan_csv
-from prefect_modelslab.ledger.report import BatchReport, RowResult, write_results_csv
-from prefect_modelslab.ledger.sidecar import Sidecar
+from prefect_modelslab.ledger.report import BatchReport, RowResult
+from prefect_modelslab.ledger.results import write_results_csv
 from prefect_modelslab.testing import ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -129,7 +129,6 @@ async def prepared(example_emulator: ModelsLabEmulator, tmp_path_factory: Any) -
         "video": stored,
         "url": job.output[0],
         "result": result,
-        "sidecar": Sidecar.of(result),
         "report": report,
         "plan": plan,
         "row": row,

@@ -21,6 +21,8 @@ ModelsLabError
 │   └── GenerationFailedError     submit refused in the body, or "failed" for our id on fetch
 ├── DownloadError                 the file could not be fetched or is not a video (`reason`)
 ├── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
+├── NameConflictError             an id belongs to another source in the folder; nothing was sent
+├── SubmitLimitError              the plan needs more new submits than allowed; nothing was sent
 └── RunNotSucceededError          a flow ran to its end but not everything succeeded
     ├── BatchNotSucceededError    rows failed, failed their check or were invalid; has `report`
     └── VideoCheckFailedError     `generate_video`'s video failed its check; has `result`
@@ -55,10 +57,12 @@ __all__ = [
     "ModelsLabConnectionError",
     "ModelsLabError",
     "ModelsLabTimeoutError",
+    "NameConflictError",
     "RateLimitError",
     "RequestRejectedError",
     "RunNotSucceededError",
     "ServerError",
+    "SubmitLimitError",
     "SubmitOutcomeUnknownError",
     "VideoCheckFailedError",
 ]
@@ -236,6 +240,20 @@ class InvalidCsvError(ModelsLabError, ValueError):
     def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class NameConflictError(ModelsLabError, ValueError):
+    """An id of the batch belongs to another source in the output folder; nothing was sent.
+
+    A name belongs to the source that first used it: another source asking a
+    different request under it would replace a paid video. The message names
+    the id, both sources and the ways out (another id, another folder, or
+    `replace_names=True`, which keeps the paid video under a versioned name).
+    """
+
+
+class SubmitLimitError(ModelsLabError, ValueError):
+    """A batch's plan needs more new submits than `max_submits` allows; nothing was sent."""
 
 
 class RunNotSucceededError(ModelsLabError):

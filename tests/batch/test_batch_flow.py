@@ -16,8 +16,9 @@ from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.flows import batch as batch_module
 from prefect_modelslab.flows.batch import batch_progress, generate_videos_from_csv
-from prefect_modelslab.ledger import result_parts
-from prefect_modelslab.ledger.report import RESULT_COLUMNS, BatchReport
+from prefect_modelslab.ledger.ledger import Ledger
+from prefect_modelslab.ledger.report import BatchReport
+from prefect_modelslab.ledger.results import RESULT_COLUMNS
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.ui import artifacts as artifacts_module
 
@@ -297,10 +298,10 @@ async def test_a_failing_results_writer_still_returns_every_row(
 ) -> None:
     """Paid videos are not thrown away because results.csv could not be written."""
 
-    def storage_down(*args: Any, **kwargs: Any) -> str:
+    async def storage_down(*args: Any, **kwargs: Any) -> str:
         raise OSError("the bucket refused the write")
 
-    monkeypatch.setattr(result_parts, "write_results_csv", storage_down)
+    monkeypatch.setattr(Ledger, "write_results", storage_down)
     path = write_csv([["id", "prompt"], ["fox", "a red fox"], ["lake", "a calm lake"]])
     report = await run(path, tmp_path / "out", credentials)
     assert [r.status for r in report.rows] == ["succeeded", "succeeded"]

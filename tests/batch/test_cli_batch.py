@@ -183,12 +183,12 @@ def test_results_csv_that_could_not_be_written_exits_1(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from prefect_modelslab.ledger import result_parts
+    from prefect_modelslab.ledger.ledger import Ledger
 
-    def storage_down(*args: object, **kwargs: object) -> str:
+    async def storage_down(*args: object, **kwargs: object) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(result_parts, "write_results_csv", storage_down)
+    monkeypatch.setattr(Ledger, "write_results", storage_down)
     path = write_csv([["prompt"], ["a red fox"]])
     result = invoke(cli, batch_args(path, tmp_path / "out", fast_emulator), key_env(fast_emulator))
     assert result.exit_code == 1, result.output

@@ -10,8 +10,9 @@ from pathlib import Path
 import typer
 from typer.testing import CliRunner
 
+from ledger_helpers import plant
 from prefect_modelslab.client.models import Text2VideoRequest
-from prefect_modelslab.ledger.journal import Journal
+from prefect_modelslab.ledger import Ledger
 from prefect_modelslab.ledger.names import video_name
 from prefect_modelslab.ledger.webhooks import WebhookStore
 from prefect_modelslab.runtime.receiver import webhook_app
@@ -121,17 +122,17 @@ def test_resolve_needs_exactly_one_way_out_and_an_entry(
     neither = invoke(cli, ["resolve", str(tmp_path), "fox"], fast_emulator)
     assert neither.exit_code == 2 and "exactly one" in neither.output
     missing = invoke(cli, ["resolve", str(tmp_path), "fox", "--resubmit"], fast_emulator)
-    assert missing.exit_code == 2 and "no journal entry" in missing.output
+    assert missing.exit_code == 2 and "no entry" in missing.output
 
 
 def test_resolve_resubmit_clears_an_unknown_row(
     cli: typer.Typer, fast_emulator: ModelsLabEmulator, tmp_path: Path
 ) -> None:
-    journal = Journal(str(tmp_path))
-    asyncio.run(journal.record_intent("fox", Text2VideoRequest(prompt="a fox")))
+    asyncio.run(plant(str(tmp_path), "fox", Text2VideoRequest(prompt="a fox"), state="submitting"))
     cleared = invoke(cli, ["resolve", str(tmp_path), "fox", "--resubmit"], fast_emulator)
     assert cleared.exit_code == 0, cleared.output
-    assert asyncio.run(journal.read("fox")) is None
+    entry = asyncio.run(Ledger(str(tmp_path)).read("fox"))
+    assert entry is not None and entry.state == "idle"  # the next run submits it again
 
 
 def test_webhook_url_goes_with_every_submit_and_a_rerun_adopts_the_dropped_one(

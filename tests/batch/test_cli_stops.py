@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
-import json
 import os
 import signal
 import subprocess
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from prefect.settings import PREFECT_API_URL
 
+from prefect_modelslab.ledger import Ledger
 from prefect_modelslab.testing import ModelsLabEmulator
 
 from .conftest import TINY, WriteCsv
@@ -23,14 +24,14 @@ HANG_GUARD_S = 120  # a bound, so a hang fails the test instead of hanging it
 
 
 def _finished(out: Path, row_id: str) -> bool:
-    """The video, its sidecar and a `finished` journal entry are all there."""
-    journal = out / ".modelslab" / "journal" / f"{row_id}.json"
+    """The video, its sidecar and a `finished` entry are all there."""
     if not (out / f"{row_id}.gif").exists() or not (out / f"{row_id}.json").exists():
         return False
     try:
-        return bool(json.loads(journal.read_text())["state"] == "finished")
-    except (OSError, ValueError, KeyError):
+        entry = asyncio.run(Ledger(str(out)).read(row_id))
+    except (OSError, ValueError):
         return False
+    return entry is not None and entry.state == "finished"
 
 
 @pytest.mark.parametrize(
@@ -117,22 +118,41 @@ def test_a_signal_stops_the_batch_cleanly_and_results_csv_tells_the_truth(
 def test_a_stop_before_the_flow_wrote_results_csv_keeps_other_sources_rows(
     write_csv: WriteCsv, tmp_path: Path
 ) -> None:
-    """The command writes this source's part and rebuilds, never results.csv over other parts."""
+    """The command rebuilds results.csv from the folder's entries, never over other sources."""
     import typer
-    from rich.console import Console
 
     from prefect_modelslab.cli.batch import _stopped
-    from prefect_modelslab.ledger.report import RowResult
-    from prefect_modelslab.ledger.result_parts import write_results
+    from prefect_modelslab.client.models import Text2VideoRequest
+    from prefect_modelslab.ledger import Entry
+    from prefect_modelslab.ledger.entry import StoredRecord
+    from prefect_modelslab.media import VideoCheck
     from prefect_modelslab.runtime.stopping import Stopped
 
     out = tmp_path / "out"
-    lake = RowResult(row=1, id="lake", prompt="a calm lake", status="succeeded")
-    write_results([lake], str(out), str(tmp_path / "other.csv"))
+    out.mkdir()
+    (out / "lake.gif").write_bytes(b"GIF89a lake")
+    video = StoredRecord(
+        name="lake",
+        generation_id="7",
+        source_url="https://cdn.example/lake.gif",
+        sha256="0" * 64,
+        bytes=11,
+        format="gif",
+        check=VideoCheck(passed=True),
+        video_file="lake.gif",
+    )
+    lake = Entry.for_request(
+        "lake",
+        Text2VideoRequest(prompt="a calm lake"),
+        source=str(tmp_path / "other.csv"),
+        seq=1,
+    ).model_copy(update={"state": "finished", "generation_id": "7", "video": video})
+    assert asyncio.run(Ledger(str(out)).write(lake))
     path = write_csv([["id", "prompt"], ["fox", "a red fox"]])
     parameters = {"csv_url": str(path), "output_url": str(out)}
     with pytest.raises(typer.Exit):
-        _stopped(Console(), Stopped(signal.SIGINT), parameters, time.time() + 3600)
+        _stopped(Stopped(signal.SIGINT), parameters)
     with (out / "results.csv").open(newline="") as f:
         rows = {r["id"]: r["status"] for r in csv.DictReader(f)}
-    assert rows == {"lake": "succeeded", "fox": "not_started"}
+    # The stop came before this CSV's rows were planned: the folder knows only the lake.
+    assert rows == {"lake": "succeeded"}

@@ -7,10 +7,9 @@ import io
 
 import fsspec
 
-from prefect_modelslab.ledger.report import (
+from prefect_modelslab.ledger.report import BatchReport, RowResult
+from prefect_modelslab.ledger.results import (
     RESULT_COLUMNS,
-    BatchReport,
-    RowResult,
     render_results_csv,
     write_results_csv,
 )

@@ -7,7 +7,8 @@ import io
 
 import pytest
 
-from prefect_modelslab.ledger.report import RowResult, render_results_csv
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.ledger.results import render_results_csv
 
 
 def render_one(**fields: object) -> dict[str, str]:

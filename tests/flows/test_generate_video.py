@@ -24,6 +24,7 @@ from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRun
 from prefect.client.schemas.objects import TaskRun
 from pydantic import SecretStr
 
+from ledger_helpers import folder_files, forget, plant
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import (
@@ -33,7 +34,7 @@ from prefect_modelslab.exceptions import (
     SubmitOutcomeUnknownError,
 )
 from prefect_modelslab.flows import generate_video, run_video
-from prefect_modelslab.ledger.journal import Journal
+from prefect_modelslab.ledger import Ledger
 from prefect_modelslab.ledger.names import video_name
 from prefect_modelslab.ledger.records import VideoResult
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
@@ -59,12 +60,6 @@ def _contents(folder: Path) -> list[str]:
     return [p.read_bytes().decode("latin-1") for p in folder.rglob("*") if p.is_file()]
 
 
-def _files(folder: Path) -> list[str]:
-    if not folder.exists():
-        return []
-    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file())
-
-
 async def test_gif_end_to_end_as_a_flow(
     credentials: ModelsLabCredentials,
     emulator: ModelsLabEmulator,
@@ -79,7 +74,7 @@ async def test_gif_end_to_end_as_a_flow(
     assert result.passed and not result.reused and not result.resumed
     assert result.name == name and result.format == "gif"
     assert result.video_url == str(folder / f"{name}.gif")
-    assert _files(folder) == [f".modelslab/journal/{name}.json", f"{name}.gif", f"{name}.json"]
+    assert folder_files(folder) == [f".modelslab/entries/{name}", f"{name}.gif", f"{name}.json"]
     content = (folder / f"{name}.gif").read_bytes()
     assert result.sha256 == hashlib.sha256(content).hexdigest()
     assert result.bytes == len(content)
@@ -98,7 +93,7 @@ async def test_gif_end_to_end_as_a_flow(
     assert sidecar["video_file"] == f"{name}.gif"
     assert set(sidecar["timings"]) == {"submit_s", "wait_s", "download_s", "check_s", "total_s"}
 
-    entry = await Journal(str(folder)).read(name)
+    entry = await Ledger(str(folder)).read(name)
     assert entry is not None and entry.state == "finished" and entry.check_passed is True
     assert entry.generation_id == result.generation_id
 
@@ -138,7 +133,7 @@ async def test_mp4_into_memory_storage_with_a_given_name(
         assert hashlib.sha256(handle.read()).hexdigest() == result.sha256
     sidecar = json.loads(fs.cat(f"{folder}/whale-01.json"))
     assert sidecar["check"]["passed"] is True and sidecar["format"] == "mp4"
-    assert fs.exists(f"{folder}/.modelslab/journal/whale-01.json")
+    assert fs.exists(f"{folder}/.modelslab/entries/whale-01")
 
 
 async def test_prompt_string_and_saved_block_name(
@@ -190,11 +185,11 @@ async def test_killed_after_submit_resumes_without_a_second_submit(
     emulator.configure(latency=2.0)  # long enough to be killed while waiting
     request = _request("a fox interrupted")
     name = video_name(request)
-    journal = Journal(str(folder))
+    ledger = Ledger(str(folder))
     run = asyncio.create_task(run_video(request, str(folder), credentials))
     entry = None
     for _ in range(500):
-        entry = await journal.read(name)
+        entry = await ledger.read(name)
         if entry is not None and entry.has_generation:
             break
         await asyncio.sleep(0.01)
@@ -202,7 +197,7 @@ async def test_killed_after_submit_resumes_without_a_second_submit(
     run.cancel()  # the kill: between submit and download
     with pytest.raises(asyncio.CancelledError):
         await run
-    assert _files(folder) == [f".modelslab/journal/{name}.json"]
+    assert folder_files(folder) == [f".modelslab/entries/{name}"]
 
     result = await run_video(request, str(folder), credentials)
     assert result.resumed and result.passed
@@ -215,11 +210,11 @@ async def test_unknown_submit_outcome_is_never_resubmitted(
 ) -> None:
     request = _request("a fox lost in transit")
     name = video_name(request)
-    journal = Journal(str(folder))
+    ledger = Ledger(str(folder))
     emulator.inject(Fault("submit_drop"))
     with pytest.raises(SubmitOutcomeUnknownError):
         await run_video(request, str(folder), credentials)
-    entry = await journal.read(name)
+    entry = await ledger.read(name)
     assert entry is not None and entry.state == "outcome_unknown"
 
     with pytest.raises(SubmitOutcomeUnknownError) as caught:
@@ -229,7 +224,7 @@ async def test_unknown_submit_outcome_is_never_resubmitted(
     assert f"prefect-modelslab resolve {folder} {name} --generation-id ID" in message
     assert emulator.counters.submit_requests == 1
 
-    await journal.forget(name)  # what a person does after checking the account
+    await forget(str(folder), name)  # what a person does after checking the account
     result = await run_video(request, str(folder), credentials)
     assert result.passed
     assert emulator.counters.submits_by_prompt == {request.prompt: 2}
@@ -239,29 +234,42 @@ async def test_an_intent_left_by_a_crash_blocks_a_blind_resubmit(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     request = _request("a fox mid-crash")
-    await Journal(str(folder)).record_intent(video_name(request), request)
+    await plant(str(folder), video_name(request), request, state="submitting")
     with pytest.raises(SubmitOutcomeUnknownError, match="answer was never read"):
         await run_video(request, str(folder), credentials)
     assert emulator.counters.submit_requests == 0
 
 
-async def test_failed_generation_raises_and_clears_the_journal(
+async def test_failed_generation_raises_and_frees_the_name(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     emulator.inject(Fault("generation_failed", message="NSFW content detected"))
     request = _request("a forbidden fox")
+    name = video_name(request)
     with pytest.raises(GenerationFailedError, match="NSFW content detected"):
         await run_video(request, str(folder), credentials)
-    assert _files(folder) == []
+    assert folder_files(folder) == [f".modelslab/entries/{name}"]
+    entry = await Ledger(str(folder)).read(name)
+    assert entry is not None and entry.state == "idle" and entry.generation_id is None
+    assert entry.outcome is not None and entry.outcome.status == "failed"
+    assert "NSFW content detected" in (entry.outcome.error or "")
+
+    result = await run_video(request, str(folder), credentials)  # over for good: a new submit
+    assert result.passed
+    assert emulator.counters.submits_by_prompt == {request.prompt: 2}
 
 
-async def test_submit_error_200_raises_and_clears_the_journal(
+async def test_submit_error_200_raises_and_frees_the_name(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
     emulator.inject(Fault("submit_error_200", message="Model overloaded"))
+    request = _request("an overloaded fox")
     with pytest.raises(GenerationFailedError, match="Model overloaded"):
-        await run_video(_request("an overloaded fox"), str(folder), credentials)
-    assert _files(folder) == []
+        await run_video(request, str(folder), credentials)
+    name = video_name(request)
+    assert folder_files(folder) == [f".modelslab/entries/{name}"]
+    entry = await Ledger(str(folder)).read(name)
+    assert entry is not None and entry.state == "idle" and not entry.paid
 
 
 async def test_deadline_keeps_the_generation_id_for_a_later_resume(
@@ -272,7 +280,7 @@ async def test_deadline_keeps_the_generation_id_for_a_later_resume(
     with pytest.raises(GenerationTimeoutError) as caught:
         await run_video(request, str(folder), credentials, max_wait_seconds=1.0)
     assert caught.value.generation_id
-    entry = await Journal(str(folder)).read(video_name(request))
+    entry = await Ledger(str(folder)).read(video_name(request))
     assert entry is not None and entry.state == "submitted"
     assert entry.generation_id == caught.value.generation_id
 
@@ -288,9 +296,31 @@ async def test_truncated_file_is_a_failed_check_and_a_rerun_does_not_pay_again(
     sidecar = json.loads(_read(result.sidecar_url))
     assert sidecar["check"]["passed"] is False
 
-    again = await run_video(request, str(folder), credentials)
-    assert again.resumed and not again.reused and not again.passed
+    again = await run_video(request, str(folder), credentials)  # reported again, not paid
+    assert again.reused and not again.passed
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
+    assert emulator.counters.download_requests == 1
+
+
+async def test_a_failed_check_is_paid_again_only_when_asked_and_the_bad_video_is_kept(
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
+) -> None:
+    emulator.inject(Fault("wrong_frames"))
+    request = _request("a fox redone on request")
+    first = await run_video(request, str(folder), credentials)
+    assert not first.passed
+    bad = (folder / f"{first.name}.gif").read_bytes()
+
+    redone = await run_video(request, str(folder), credentials, resubmit_check_failed=True)
+    assert redone.passed and redone.generation_id != first.generation_id
+    assert emulator.counters.submits_by_prompt == {request.prompt: 2}
+    kept = folder / f"{first.name}~1.gif"
+    assert kept.read_bytes() == bad  # the paid, failed video is kept, never deleted
+    entry = await Ledger(str(folder)).read(first.name)
+    assert entry is not None
+    assert [k.video_file for k in entry.kept] == [kept.name]
+    assert entry.kept[0].generation_id == first.generation_id
+    assert entry.generation_ids == [first.generation_id, redone.generation_id]
 
 
 async def test_wrong_frame_count_is_a_failed_check(
@@ -310,7 +340,7 @@ async def test_html_page_is_refused_and_nothing_is_left_at_the_final_path(
     name = video_name(request)
     with pytest.raises(DownloadError, match="not a video: body starts with '<!DOCTYPE html"):
         await run_video(request, str(folder), credentials)
-    assert _files(folder) == [f".modelslab/journal/{name}.json"]
+    assert folder_files(folder) == [f".modelslab/entries/{name}"]
 
 
 async def test_all_links_expired_fails_and_a_rerun_does_not_pay_again(
@@ -326,7 +356,7 @@ async def test_all_links_expired_fails_and_a_rerun_does_not_pay_again(
     for _ in range(2):
         with pytest.raises(DownloadError, match="404"):
             await run_video(request, str(folder), credentials)
-    assert _files(folder) == [f".modelslab/journal/{name}.json"]
+    assert folder_files(folder) == [f".modelslab/entries/{name}"]
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
 
 
@@ -455,27 +485,35 @@ async def test_the_key_never_appears_in_logs_files_results_or_artifacts(
         assert SECRET not in text
 
 
-async def test_a_failed_journal_write_after_submit_does_not_throw_the_paid_video_away(
+async def test_a_billed_submit_whose_id_cannot_be_recorded_is_unknown_and_names_the_id(
     credentials: ModelsLabCredentials,
     emulator: ModelsLabEmulator,
     folder: Path,
     monkeypatch: pytest.MonkeyPatch,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The submit is billed: a storage hiccup recording its id must not lose the video."""
+    """A full disk after a billed submit: the row is unknown, its error names the id and the way."""
+    from prefect_modelslab.flows.resolve import adopt_generation
+    from prefect_modelslab.ledger.claims import Claim
 
-    async def storage_hiccup(self: Journal, name: str, job: Any) -> None:
-        raise OSError("the bucket is briefly unavailable")
+    async def disk_full(self: Claim, job: Any) -> None:
+        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(Journal, "record_submitted", storage_hiccup)
-    request = _request("a fox on a flaky bucket")
-    with caplog.at_level(logging.ERROR):
-        result = await run_video(request, str(folder), credentials)
-    assert result.passed
+    request = _request("a fox on a full disk")
+    with monkeypatch.context() as patched:
+        patched.setattr(Claim, "submitted", disk_full)
+        with pytest.raises(SubmitOutcomeUnknownError) as caught:
+            await run_video(request, str(folder), credentials)
+    (billed,) = emulator.counters.submits_by_prompt.values()
+    assert billed == 1
+    error = caught.value
+    assert error.generation_id is not None and error.generation_id in str(error)
+    name = video_name(request)
+    way = f"prefect-modelslab resolve {folder} {name} --generation-id {error.generation_id}"
+    assert way in str(error) and "No space left on device" in str(error)
+
+    result = await adopt_generation(str(folder), name, error.generation_id, credentials)
+    assert result.passed and result.generation_id == error.generation_id
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
-    assert result.generation_id in caplog.text  # a person can find the paid generation
-    entry = await Journal(str(folder)).read(result.name)
-    assert entry is not None and entry.state == "finished"
 
 
 async def test_a_failed_check_fails_its_task_run_not_the_flow(

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 from prefect_modelslab.cli import batch as cli_batch
 from prefect_modelslab.cli import gallery as cli_gallery
-from prefect_modelslab.ledger.report import RowResult, write_results_csv
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.ledger.results import write_results_csv
 from prefect_modelslab.testing import ModelsLabEmulator
 from prefect_modelslab.ui import gallery as gallery_module
 

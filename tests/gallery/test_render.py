@@ -11,7 +11,8 @@ import re
 import fsspec
 import pytest
 
-from prefect_modelslab.ledger.report import RowResult, write_results_csv
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.ledger.results import write_results_csv
 from prefect_modelslab.ui.gallery import (
     read_results,
     render_gallery,

@@ -28,9 +28,13 @@ def _request(prompt: str, **extra: Any) -> Text2VideoRequest:
 
 
 def _keys(fs: s3fs.S3FileSystem, folder: str) -> list[str]:
+    """The folder's keys, relative; an entry's versions listed once (`.modelslab/entries/NAME`)."""
     fs.invalidate_cache()
     root = folder.removeprefix("s3://")
-    return sorted(key.removeprefix(root + "/") for key in fs.find(root))
+    keys = {key.removeprefix(root + "/") for key in fs.find(root)}
+    return sorted(
+        key.rsplit("/", 1)[0] if key.startswith(".modelslab/entries/") else key for key in keys
+    )
 
 
 async def test_video_sidecar_and_journal_land_in_s3_and_are_reused(
@@ -47,7 +51,7 @@ async def test_video_sidecar_and_journal_land_in_s3_and_are_reused(
 
     fs = s3fs.S3FileSystem(**s3_options)
     assert _keys(fs, s3_folder) == [
-        f".modelslab/journal/{name}.json",
+        f".modelslab/entries/{name}",
         f"{name}.json",
         f"{name}.mp4",
     ]
@@ -72,7 +76,7 @@ async def test_failed_download_leaves_no_object_in_s3(
     with pytest.raises(DownloadError, match="not a video"):
         await run_video(request, s3_folder, credentials, storage_options=s3_options)
     fs = s3fs.S3FileSystem(**s3_options)
-    assert _keys(fs, s3_folder) == [f".modelslab/journal/{video_name(request)}.json"]
+    assert _keys(fs, s3_folder) == [f".modelslab/entries/{video_name(request)}"]
 
 
 async def test_truncated_video_in_s3_fails_its_check_cleanly(

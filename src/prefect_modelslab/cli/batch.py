@@ -26,7 +26,6 @@ import importlib.resources
 import logging
 import os
 import signal
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -55,6 +54,9 @@ from prefect_modelslab.cli.options import (
     CredentialsOption,
 )
 from prefect_modelslab.runtime.stopping import Stopped, local_prefect_server, run_until_stopped
+
+#: Seconds a stopped command may spend rebuilding results.csv from the folder.
+STOP_WRITE_TIMEOUT_S = 15.0
 
 __all__ = ["batch", "demo", "register"]
 
@@ -125,6 +127,38 @@ def batch(
             show_default=False,
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Plan against --out and print what would be submitted, reused, resumed, "
+            "redone and is invalid; submit, claim and write nothing.",
+        ),
+    ] = False,
+    max_submits: Annotated[
+        int | None,
+        typer.Option(
+            "--max-submits",
+            min=0,
+            help="Refuse (exit 2, before any submit) a batch whose plan needs more new submits.",
+            show_default=False,
+        ),
+    ] = None,
+    resubmit_check_failed: Annotated[
+        bool,
+        typer.Option(
+            "--resubmit-check-failed",
+            help="Pay again for rows whose video failed its check (the failed video is kept).",
+        ),
+    ] = False,
+    replace_names: Annotated[
+        bool,
+        typer.Option(
+            "--replace-names",
+            help="Take ids another source owns in --out (their paid videos are kept under "
+            "versioned names) instead of refusing.",
+        ),
+    ] = False,
 ) -> None:
     """Generate one checked video per row of PROMPTS into --out, with a live progress bar."""
     console = Console()
@@ -136,12 +170,11 @@ def batch(
             defaults["model_id"] = model
         if output_type:
             defaults["output_type"] = output_type.value
-        creds = _credentials_loader(credentials, base_url)
+        creds = (lambda: None) if dry_run else _credentials_loader(credentials, base_url)
         if webhook_url and not _is_http_url(webhook_url):
             raise UsageError(f"--webhook-url must be an http(s) URL (got {webhook_url!r})")
-        _preflight(console, prompts, defaults, strict=strict)
         _check_output(out)
-        report = _run(
+        outcome = _run(
             console,
             creds,
             csv_url=prompts,
@@ -153,6 +186,10 @@ def batch(
             max_wait_seconds=max_wait,
             max_queue_wait_seconds=max_queue_wait,
             download_timeout_seconds=download_timeout,
+            resubmit_check_failed=resubmit_check_failed,
+            replace_names=replace_names,
+            dry_run=dry_run,
+            max_submits=max_submits,
             **({"webhook_url": webhook_url} if webhook_url else {}),
         )
     except UsageError as error:
@@ -161,7 +198,10 @@ def batch(
         raise
     except Exception as error:  # the last guard: one line, never a traceback
         fail(f"unexpected error: {one_line(error)}", 1)
-    _finish(console, report, {"Videos": out}, gallery_of=out)
+    if dry_run:
+        _print_plan(console, outcome)
+        raise typer.Exit(0)
+    _finish(console, outcome, {"Videos": out}, gallery_of=out)
 
 
 def demo(
@@ -223,14 +263,21 @@ def example_prompts() -> Path:
 
 
 def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) -> Any:
-    """Run the batch flow with a progress bar; usage problems become `UsageError`.
+    """Run the batch flow with a progress bar: its report (or plan, with `dry_run`).
 
-    `credentials` is called once the Prefect API is up, so loading a saved
-    block uses the server the run starts instead of starting one of its own.
+    The CSV is read once, by the flow; what the CLI shows of it (invalid rows,
+    each row's end, the report) comes from the flow through a `BatchObserver`.
+    Usage problems become `UsageError`. `credentials` is called once the
+    Prefect API is up, so loading a saved block uses the server the run starts
+    instead of starting one of its own.
     """
     with _quiet_prefect_console():
-        from prefect_modelslab.exceptions import BatchNotSucceededError, InvalidCsvError
-        from prefect_modelslab.flows.batch import agenerate_videos_from_csv, batch_progress
+        from prefect_modelslab.exceptions import BatchNotSucceededError, ModelsLabError
+        from prefect_modelslab.flows.batch import (
+            BatchObserver,
+            agenerate_videos_from_csv,
+            batch_observer,
+        )
 
         progress = Progress(
             SpinnerColumn(),
@@ -244,6 +291,10 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
         task = progress.add_task("starting Prefect", total=None, ok=0, bad=0)
         counts = {"ok": 0, "bad": 0}
 
+        def on_planned(plan: Any, forecast: Any) -> None:
+            _print_problems(progress.console, plan)
+            progress.update(task, description="videos", total=len(plan.rows))
+
         def on_row(result: Any, done: int, total: int) -> None:
             counts["ok" if result.status == "succeeded" else "bad"] += 1
             progress.update(
@@ -255,8 +306,10 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 bad=counts["bad"],
             )
 
-        started = time.time()
-        with progress, batch_progress(on_row):
+        observer = BatchObserver(planned=on_planned, row=on_row)
+        reports: list[Any] = []
+        observer.finished = reports.append
+        with progress, batch_observer(observer):
             try:
                 with _stops_raise(), local_prefect_server() as _api:
                     parameters["credentials"] = credentials()
@@ -267,14 +320,18 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                             task, description=f"stopping ({signal.Signals(signum).name})"
                         ),
                     )
-            except BatchNotSucceededError as error:
-                return error.report  # the run is Failed; the exit code says so (1)
+            except BatchNotSucceededError:
+                if reports:  # the run is Failed; the exit code says so (1)
+                    return reports[-1]
+                raise
             except Stopped as stop:
                 progress.stop()
-                _stopped(console, stop, parameters, started)
-            except (InvalidCsvError, FileNotFoundError, IsADirectoryError) as error:
-                raise UsageError(one_line(error)) from None
-            except ValueError as error:  # bad defaults (e.g. --model), bad parameters
+                _stopped(stop, parameters)
+            except (ModelsLabError, FileNotFoundError, IsADirectoryError, ValueError) as error:
+                if isinstance(error, ModelsLabError) and not isinstance(error, ValueError):
+                    progress.stop()
+                    fail(f"the batch failed: {one_line(error)}", 1)
+                # a bad CSV or defaults, an id of another source, too many submits: nothing was paid
                 raise UsageError(one_line(error)) from None
             except UsageError:
                 raise
@@ -299,78 +356,64 @@ def _stops_raise() -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def _stopped(console: Console, stop: Any, parameters: dict[str, Any], started: float) -> NoReturn:
-    """After a stop: make sure results.csv tells every row truthfully, say so, exit 128 + signal."""
-    from prefect_modelslab.flows.batch import RESULTS_FILE, read_back_rows
-    from prefect_modelslab.inputs.plan import plan_csv
+def _stopped(stop: Any, parameters: dict[str, Any]) -> NoReturn:
+    """After a stop: results.csv tells every row truthfully (from the folder), say so, exit.
+
+    The flow rebuilds results.csv from the folder's entries as it stops; when
+    it could not (stopped before it began, or its write timed out), it is
+    rebuilt here, within a deadline. The summary comes from the same entries.
+    """
+    from prefect_modelslab.ledger import Ledger, normalise_source
     from prefect_modelslab.ledger.report import BatchReport
-    from prefect_modelslab.ledger.result_parts import write_results
-    from prefect_modelslab.ledger.storage import join_url
 
     err = Console(stderr=True)
     name = signal.Signals(stop.signum).name
-    output_url = str(parameters["output_url"])
-    results_url = join_url(output_url, RESULTS_FILE)
-    try:
-        if not _written_since(results_url, started):  # the flow could not write it
-            plan = plan_csv(str(parameters["csv_url"]), parameters.get("defaults"))
-            rows = asyncio.run(asyncio.wait_for(read_back_rows(plan, output_url), 15))
-            write_results(rows, output_url, plan.source, results_file=RESULTS_FILE)
-        report = BatchReport.model_validate(
-            {
-                "csv_url": parameters["csv_url"],
-                "output_url": output_url,
-                "results_url": results_url,
-                "rows": _read_results(results_url),
-            }
+    ledger = Ledger(str(parameters["output_url"]))
+    source = normalise_source(str(parameters["csv_url"]))
+
+    async def settle() -> BatchReport:
+        async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
+            await ledger.write_results()
+            rows = [row for row in await ledger.rows() if row.source == source]
+        return BatchReport(
+            csv_url=source, output_url=ledger.output_url, results_url=ledger.results_url, rows=rows
         )
+
+    try:
+        report = asyncio.run(settle())
         err.print(f"[yellow]Stopped by {name}:[/] {escape(report.summary())}", highlight=False)
-        err.print(f"Results: {escape(results_url)}", highlight=False)
+        err.print(f"Results: {escape(ledger.results_url)}", highlight=False)
     except Exception as error:
         err.print(f"[yellow]Stopped by {name};[/] {escape(one_line(error))}", highlight=False)
     raise typer.Exit(stop.exit_code)
 
 
-def _written_since(url: str, since: float) -> bool:
-    from prefect_modelslab.ledger.storage import get_filesystem
-
-    try:
-        fs, path = get_filesystem(url)
-        modified = fs.modified(path)
-    except Exception:
-        return False
-    return float(modified.timestamp()) >= since - 1
-
-
-def _read_results(url: str) -> list[dict[str, Any]]:
-    from prefect_modelslab.ui.gallery import read_results
-
-    return [{k: v for k, v in row.items() if v != ""} for row in read_results(url)]
-
-
-def _preflight(console: Console, prompts: str, defaults: dict[str, Any], *, strict: bool) -> None:
-    """Validate the CSV before Prefect starts: a bad file is a usage error, found in a second."""
-    from prefect_modelslab.exceptions import InvalidCsvError
-    from prefect_modelslab.inputs.plan import plan_csv
-
-    try:
-        plan = plan_csv(prompts, defaults)
-        if strict:
-            plan.raise_if_invalid()
-    except (InvalidCsvError, FileNotFoundError, IsADirectoryError, ValueError) as error:
-        raise UsageError(one_line(error)) from None
-    except Exception as error:  # storage: no credentials, unreachable, s3fs missing...
-        raise UsageError(
-            f"the prompts file {prompts} cannot be read: {_storage_reason(error)}"
-        ) from None
+def _print_problems(console: Console, plan: Any) -> None:
+    """Say which rows will not run (the first few; results.csv has them all)."""
     problems = plan.problems
-    if problems:
-        rows = len(plan.invalid_rows)
-        console.print(f"[yellow]{rows} invalid row{'s' if rows != 1 else ''} will not run:")
-        for problem in problems[:5]:
-            console.print(f"  [yellow]{escape(str(problem))}", highlight=False)
-        if len(problems) > 5:
-            console.print(f"  [yellow]... and {len(problems) - 5} more (see results.csv)")
+    if not problems:
+        return
+    rows = len(plan.invalid_rows)
+    console.print(f"[yellow]{rows} invalid row{'s' if rows != 1 else ''} will not run:")
+    for problem in problems[:5]:
+        console.print(f"  [yellow]{escape(str(problem))}", highlight=False)
+    if len(problems) > 5:
+        console.print(f"  [yellow]... and {len(problems) - 5} more (see results.csv)")
+
+
+def _print_plan(console: Console, plan: Any) -> None:
+    """A dry run's plan: the counts, then the rows that would pay or need a person."""
+    console.print(f"[bold]Dry run[/] of {escape(plan.source)} into {escape(plan.output_url)}:")
+    console.print(escape(plan.summary()), highlight=False)
+    shown = [r for r in plan.rows if r.action not in ("reuse", "resume")]
+    for row in shown[:30]:
+        console.print(
+            f"  row {row.row} {escape(row.id)}: [bold]{row.action}[/] ({escape(row.reason)})",
+            highlight=False,
+        )
+    if len(shown) > 30:
+        console.print(f"  ... and {len(shown) - 30} more")
+    console.print("Nothing was submitted, claimed or written.")
 
 
 def _refuse_process_local(out: str) -> None:

@@ -1,8 +1,8 @@
-"""`prefect-modelslab gallery`: rebuild a batch's `index.html` from its `results.csv`.
+"""`prefect-modelslab gallery`: rebuild an output folder's `index.html` from its entries.
 
 Exit codes: 0 when the page was written (its URL is printed), 2 when the folder
-has no `results.csv` or cannot be read or written, with a one-line message and
-no traceback.
+holds no videos of a batch or cannot be read or written, with a one-line
+message and no traceback.
 """
 
 from __future__ import annotations
@@ -28,28 +28,24 @@ def gallery(
         str,
         typer.Argument(
             metavar="OUT_URL",
-            help="A batch's output folder (path or fsspec URL) holding results.csv.",
+            help="A batch's output folder (path or fsspec URL).",
             show_default=False,
         ),
     ],
-    results_file: Annotated[
-        str, typer.Option("--results", help="The results table's name in the folder.")
-    ] = "results.csv",
 ) -> None:
-    """Write OUT_URL/index.html: every row's video, prompt, status and problems, on one page.
+    """Write OUT_URL/index.html: every video's prompt, status and problems, on one page.
 
     Example:
         prefect-modelslab gallery s3://my-bucket/videos
     """
-    from prefect_modelslab.ledger.storage import join_url
     from prefect_modelslab.ui.gallery import write_gallery
 
     try:
-        url = write_gallery(out_url, results_file=results_file)
+        url = write_gallery(out_url)
     except FileNotFoundError:
-        fail(f"no {results_file} in {out_url}: run a batch into it first", 2)
+        fail(f"no videos of a batch in {out_url}: run a batch into it first", 2)
     except (OSError, ValueError, UnicodeDecodeError) as error:
-        fail(f"cannot write the gallery of {join_url(out_url, results_file)}: {one_line(error)}", 2)
+        fail(f"cannot write the gallery of {out_url}: {one_line(error)}", 2)
     typer.echo(url)
 
 

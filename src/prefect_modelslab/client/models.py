@@ -38,6 +38,7 @@ __all__ = [
     "VideoMeta",
     "VideoRequest",
     "expected_video",
+    "meta_disagreements",
     "parse_request",
     "request_fingerprint",
     "validation_problems",
@@ -414,6 +415,44 @@ class VideoJob(BaseModel):
         if response.message:
             changes["message"] = response.message
         return self.model_copy(update=changes)
+
+
+#: What a generation's `meta` must repeat of the request for the generation to be its own.
+_IDENTIFYING_FIELDS = ("prompt", "width", "height", "num_frames", "fps")
+
+
+def meta_disagreements(request: VideoRequest, meta: VideoMeta | None) -> list[str]:
+    """Where the server's account of a generation (`meta`) does not match `request`.
+
+    The prompt and each size, frame and fps field the request sent must come
+    back in `meta` with the same value; a field the request left out is not
+    compared. No `meta` at all cannot be compared, which is a disagreement too.
+
+    Example:
+        ```python
+        from prefect_modelslab.client.models import Text2VideoRequest, VideoMeta, meta_disagreements
+
+        meta_disagreements(Text2VideoRequest(prompt="a whale"), VideoMeta(prompt="a fox"))
+        # ["prompt: the request asked 'a whale', the server's meta says 'a fox'"]
+        ```
+    """
+    if meta is None:
+        return ["the server's answer has no meta to compare with the request"]
+    sent = request.to_payload()
+    problems = []
+    for field in _IDENTIFYING_FIELDS:
+        if field not in sent:
+            continue
+        asked, used = sent[field], getattr(meta, field, None)
+        if used is None:
+            problems.append(f"{field}: not in the server's meta")
+        elif (str(used).strip() if field == "prompt" else used) != (
+            str(asked).strip() if field == "prompt" else asked
+        ):
+            problems.append(
+                f"{field}: the request asked {asked!r}, the server's meta says {used!r}"
+            )
+    return problems
 
 
 # request field -> meta field, for the values the post-check compares

@@ -1,14 +1,20 @@
 """The batch: records (`generate_videos`) or a prompts CSV (`generate_videos_from_csv`) in,
 a folder of checked videos and `results.csv` out.
 
-Both flows plan their rows (validated, named) and hand them to one engine.
+Both flows plan their rows (validated, named), then hand them to one engine:
 
-The account's queue is kept full: a row takes a slot just before it submits
-and gives it back the moment its generation is ready, so downloads and checks
-never hold one and the next row is submitted at once. A 429 is back-pressure
-(the submit waits and tries again), never a row failure. Every row ends with
-an outcome; a re-run into the same folder reuses finished videos, resumes
-journaled generations and retries failed rows.
+1. every row's entry is read from the output folder and what the row would
+   do is decided (`ledger.decide`): reuse, resume, submit, redo... A name
+   another source owns stops the batch before anything is paid
+   (`NameConflictError`), and so does a plan that needs more new submits than
+   `max_submits` (`SubmitLimitError`). With `dry_run` the plan is returned
+   and nothing is claimed, submitted or written;
+2. the source's rows are recorded in the folder (what `results.csv` lists);
+3. the account's queue is kept full: a row takes a slot just before it submits
+   and gives it back the moment its generation is ready, so downloads and
+   checks never hold one. A 429 is back-pressure, never a row failure;
+4. every row ends with an outcome in its entry; `results.csv` and the gallery
+   are rebuilt from the entries (also when the run is stopped).
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import get_run_logger
@@ -27,8 +34,8 @@ from pydantic import BaseModel
 
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.client.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
-from prefect_modelslab.client.models import Text2VideoRequest
-from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
+from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
+from prefect_modelslab.exceptions import NameConflictError, SubmitLimitError
 from prefect_modelslab.flows.video import (
     DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
@@ -37,60 +44,95 @@ from prefect_modelslab.flows.video import (
     check_webhook_url,
     run_video,
 )
-from prefect_modelslab.inputs.plan import (
-    RECORDS_SOURCE,
-    BatchPlan,
-    PlannedRow,
-    plan_csv,
-    plan_records,
+from prefect_modelslab.inputs.plan import BatchPlan, PlannedRow, plan_csv, plan_records
+from prefect_modelslab.ledger import Entry, Ledger, decide, normalise_source
+from prefect_modelslab.ledger.decisions import Decision, shown_source
+from prefect_modelslab.ledger.ledger import RESULTS_FILE
+from prefect_modelslab.ledger.plans import PlannedBatch, PlannedRowDecision
+from prefect_modelslab.ledger.report import STATUSES, BatchReport, RowResult, error_text
+from prefect_modelslab.ledger.sources import (
+    SourceRow,
+    SourceRows,
+    records_source,
+    source_label,
 )
-from prefect_modelslab.ledger import storage
-from prefect_modelslab.ledger.journal import Journal
-from prefect_modelslab.ledger.report import (
-    STATUSES,
-    BatchReport,
-    RowResult,
-    error_text,
-)
-from prefect_modelslab.ledger.result_parts import write_results
-from prefect_modelslab.ledger.sidecar import SidecarStore
 from prefect_modelslab.runtime.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.runtime.slots import require_global_limit, slot_factory
 from prefect_modelslab.ui.artifacts import BatchBoard
 from prefect_modelslab.ui.events import emit_row_event
-from prefect_modelslab.ui.gallery import write_gallery_or_warn
+from prefect_modelslab.ui.gallery import awrite_gallery_or_warn
 from prefect_modelslab.ui.keys import batch_key_prefix
 from prefect_modelslab.ui.run_states import batch_state
 
 __all__ = [
     "RESULTS_FILE",
+    "BatchObserver",
+    "PlannedBatch",
+    "PlannedRowDecision",
     "RowCallback",
     "agenerate_videos",
     "agenerate_videos_from_csv",
+    "batch_observer",
     "batch_progress",
     "generate_videos",
     "generate_videos_from_csv",
-    "read_back_rows",
 ]
-
-#: Name of the results table written in the output folder.
-RESULTS_FILE = "results.csv"
 
 #: Called as `callback(result, done, total)` each time a row ends.
 RowCallback = Callable[[RowResult, int, int], None]
 
-_row_callback: ContextVar[RowCallback | None] = ContextVar("modelslab_row_callback", default=None)
 _LOGGED_PROBLEMS = 50
-#: Seconds a stopping run may spend reading back the folder and writing results.csv.
+_CONFLICTS_SHOWN = 5
+#: Seconds a stopping run may spend writing results.csv from the folder.
 STOP_WRITE_TIMEOUT_S = 15.0
+
+
+@dataclass
+class BatchObserver:
+    """What the code that starts a batch hears of it, in this process (a CLI, a notebook).
+
+    Flow parameters must be serialisable, so a live display is attached from
+    outside the flow (`batch_observer`). Each attribute is called when that
+    happens; a failing callback is dropped, never fatal to the batch.
+
+    Attributes:
+        planned: `planned(plan, forecast)` once the rows are planned against the folder.
+        row: `row(result, done, total)` as each row ends.
+        finished: `finished(report)` once `results.csv` is written.
+    """
+
+    planned: Callable[[BatchPlan, PlannedBatch], None] | None = None
+    row: RowCallback | None = None
+    finished: Callable[[BatchReport], None] | None = None
+    errors: list[BaseException] = field(default_factory=list)
+
+
+_observer: ContextVar[BatchObserver | None] = ContextVar("modelslab_batch_observer", default=None)
+
+
+@contextmanager
+def batch_observer(observer: BatchObserver) -> Iterator[BatchObserver]:
+    """Tell `observer` about each batch run in this context (see `BatchObserver`).
+
+    Example:
+        ```python
+        from prefect_modelslab.flows.batch import BatchObserver, batch_observer
+
+        seen = BatchObserver(finished=lambda report: print(report.summary()))
+        with batch_observer(seen):
+            generate_videos_from_csv("prompts.csv", "videos", "prod", allow_partial=True)
+        ```
+    """
+    token = _observer.set(observer)
+    try:
+        yield observer
+    finally:
+        _observer.reset(token)
 
 
 @contextmanager
 def batch_progress(callback: RowCallback) -> Iterator[None]:
     """Call `callback(result, done, total)` as each row of a batch run in this context ends.
-
-    Flow parameters must be serialisable, so a live progress display (a
-    terminal bar, a notebook widget) is attached from outside the flow.
 
     Example:
         ```python
@@ -100,11 +142,24 @@ def batch_progress(callback: RowCallback) -> Iterator[None]:
             report = generate_videos_from_csv("prompts.csv", "videos", "prod", allow_partial=True)
         ```
     """
-    token = _row_callback.set(callback)
-    try:
+    with batch_observer(BatchObserver(row=callback)):
         yield
-    finally:
-        _row_callback.reset(token)
+
+
+def _tell(observer: BatchObserver | None, what: str, *args: Any) -> None:
+    """Call the observer's `what`; a failing one is dropped (and kept in `errors`)."""
+    callback = getattr(observer, what, None) if observer is not None else None
+    if callback is None:
+        return
+    try:
+        callback(*args)
+    except Exception as error:
+        assert observer is not None
+        setattr(observer, what, None)
+        observer.errors.append(error)
+        get_run_logger().warning(
+            "The batch observer's %s failed (%r); not called again", what, error
+        )
 
 
 def _flow_run_name() -> str:
@@ -113,7 +168,10 @@ def _flow_run_name() -> str:
 
 
 def _records_run_name() -> str:
-    return f"batch · {flow_run.parameters.get('source') or RECORDS_SOURCE}"
+    source = flow_run.parameters.get("source") or records_source(
+        flow_run.parameters.get("requests") or []
+    )
+    return f"batch · {source}"
 
 
 @modelslab_flow(
@@ -131,12 +189,16 @@ async def agenerate_videos(
     strict: bool = False,
     storage_options: dict[str, Any] | None = None,
     allow_partial: bool = False,
-    source: str = RECORDS_SOURCE,
+    source: str | None = None,
     webhook_url: str | None = None,
     max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     max_queue_wait_seconds: float = DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
-) -> BatchReport:
+    resubmit_check_failed: bool = False,
+    replace_names: bool = False,
+    dry_run: bool = False,
+    max_submits: int | None = None,
+) -> BatchReport | PlannedBatch:
     """Generate one checked video per record, into any fsspec folder: the batch engine.
 
     A record is a `Text2VideoRequest`, or a mapping with the fields of a CSV
@@ -146,12 +208,18 @@ async def agenerate_videos(
     `generate_videos(df.to_dict("records"), ...)`. Every record is validated
     before anything is submitted (errors name the record number, the field and
     why); then the batch runs like `generate_videos_from_csv`: at most
-    `max_concurrency` generations queued at once, journaled and resumable,
-    one video and sidecar per record, and the record's line in `results.csv`.
+    `max_concurrency` generations queued at once, resumable, one video and
+    sidecar per record, and a line per name in `results.csv`.
 
     The records are a flow parameter, so Prefect stores them with the run
     (~0.1 KB per small dict, ~0.55 KB per `Text2VideoRequest`): fine for
     thousands; for more, write a CSV and use `generate_videos_from_csv`.
+
+    Without `source`, the records are named after what they hold
+    (`records-<hash>`): the same records run again resume; other records are
+    another source, and an `id` they share with it is refused (a name belongs to
+    one source). Give runs of one pipeline a `source` of their own to let them
+    share ids (an edited prompt then keeps the earlier video under a versioned name).
 
     `generate_videos` returns the report in sync code and a coroutine in async
     code; `agenerate_videos` always returns a coroutine. The run ends
@@ -174,9 +242,9 @@ async def agenerate_videos(
         storage_options: fsspec options for the output folder.
         allow_partial: End `Completed` and return the report even when rows
             did not succeed.
-        source: The batch's name: its run name, artifact keys, and its part
-            of `results.csv` (runs with other sources into the same folder
-            keep their rows).
+        source: The name of the records' source (its run name, artifact keys,
+            its rows in `results.csv`, the owner of its ids); default
+            `records-<hash of the records>`.
         webhook_url: Sent as every submit's `webhook`; a `webhook-receiver` for
             `output_url` behind it lets a re-run adopt generations whose submit
             answer was lost.
@@ -187,12 +255,24 @@ async def agenerate_videos(
             the row is `not_started` (nothing was taken).
         download_timeout_seconds: Deadline of each whole download, retries
             included, in seconds (default 600).
+        resubmit_check_failed: Pay again for rows whose video failed its check
+            (the failed video is kept under a versioned name).
+        replace_names: Take ids another source owns in the folder (their paid
+            videos are kept under versioned names) instead of refusing.
+        dry_run: Plan against the folder and return the plan (`PlannedBatch`:
+            how many rows would be submitted, reused, resumed, redone, are
+            invalid); nothing is claimed, submitted or written.
+        max_submits: Refuse, before any submit, a batch whose plan needs more
+            new submits than this (`SubmitLimitError`).
 
     Returns:
-        The report: one `RowResult` per record, in order, and the counts.
+        The report: one `RowResult` per record, in order, and the counts; the
+        plan (`PlannedBatch`) with `dry_run`.
 
     Raises:
         InvalidCsvError: (strict) a record is invalid; nothing was submitted.
+        NameConflictError: An id belongs to another source in the folder.
+        SubmitLimitError: The plan needs more than `max_submits` new submits.
         BatchNotSucceededError: Rows did not succeed (not with `allow_partial`).
 
     Example:
@@ -213,21 +293,26 @@ async def agenerate_videos(
         max_queue_wait_seconds=max_queue_wait_seconds,
         download_timeout_seconds=download_timeout_seconds,
     )
-    logger = get_run_logger()
-    plan = plan_records(requests, defaults, source=source)
-    return await _run_batch(  # type: ignore[no-any-return]
+    records = list(requests)
+    owner = source or records_source(records)
+    plan = plan_records(records, defaults, source=owner)
+    return await _Batch(  # type: ignore[no-any-return]
         plan,
+        owner,
         output_url,
         credentials,
         deadlines=deadlines,
-        logger=logger,
         max_concurrency=max_concurrency,
         concurrency_limit_name=concurrency_limit_name,
         strict=strict,
         storage_options=storage_options,
         allow_partial=allow_partial,
         webhook_url=webhook_url,
-    )
+        resubmit_check_failed=resubmit_check_failed,
+        replace_names=replace_names,
+        dry_run=dry_run,
+        max_submits=max_submits,
+    ).run()
 
 
 @modelslab_flow(
@@ -249,7 +334,11 @@ async def agenerate_videos_from_csv(
     download_timeout_seconds: float = DEFAULT_DOWNLOAD_TIMEOUT,
     allow_partial: bool = False,
     webhook_url: str | None = None,
-) -> BatchReport:
+    resubmit_check_failed: bool = False,
+    replace_names: bool = False,
+    dry_run: bool = False,
+    max_submits: int | None = None,
+) -> BatchReport | PlannedBatch:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
     Every row is validated before anything is submitted. Invalid rows are
@@ -257,8 +346,12 @@ async def agenerate_videos_from_csv(
     anything). Then at most `max_concurrency` generations are queued at the
     provider at once; each row's video is downloaded, checked and described
     by a JSON sidecar next to it, and `results.csv` lists every row's outcome
-    in input order. It reads the CSV and hands its rows to the batch engine
-    of `generate_videos`.
+    (with every other source's rows in the same folder). It reads the CSV and
+    hands its rows to the batch engine of `generate_videos`.
+
+    The CSV is the source of its rows: an absolute path or a canonical URL
+    however it is spelled. Its ids belong to it in the output folder: another
+    source's request under one of them is refused before anything is paid.
 
     The run ends `Completed` only when every row succeeded. Otherwise it ends
     `Failed` with a message that counts the rows ("3 of 12 rows did not
@@ -298,14 +391,25 @@ async def agenerate_videos_from_csv(
         webhook_url: Sent as every submit's `webhook`; a `webhook-receiver` for
             `output_url` behind it lets a re-run adopt generations whose submit
             answer was lost.
+        resubmit_check_failed: Pay again for rows whose video failed its check
+            (the failed video is kept under a versioned name).
+        replace_names: Take ids another source owns in the folder (their paid
+            videos are kept under versioned names) instead of refusing.
+        dry_run: Plan against the folder and return the plan (`PlannedBatch`);
+            nothing is claimed, submitted or written.
+        max_submits: Refuse, before any submit, a batch whose plan needs more
+            new submits than this (`SubmitLimitError`).
 
     Returns:
-        The report: one `RowResult` per data row, in input order, and the counts.
-        Its `results_url` is None when `results.csv` could not be written (an
-        error is logged; the rows are still in the report and the table artifact).
+        The report: one `RowResult` per data row, in input order, and the
+        counts (the plan with `dry_run`). Its `results_url` is None when
+        `results.csv` could not be written (an error is logged; the rows are
+        still in the report and the table artifact).
 
     Raises:
         InvalidCsvError: The CSV cannot be read, or (strict) a row is invalid.
+        NameConflictError: An id belongs to another source in the folder.
+        SubmitLimitError: The plan needs more than `max_submits` new submits.
         BatchNotSucceededError: Rows did not succeed (not with `allow_partial`).
 
     Example:
@@ -326,118 +430,25 @@ async def agenerate_videos_from_csv(
         max_queue_wait_seconds=max_queue_wait_seconds,
         download_timeout_seconds=download_timeout_seconds,
     )
-    logger = get_run_logger()
     options = dict(storage_options or {})
     plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
-    return await _run_batch(  # type: ignore[no-any-return]
+    return await _Batch(  # type: ignore[no-any-return]
         plan,
+        normalise_source(csv_url),
         output_url,
         credentials,
         deadlines=deadlines,
-        logger=logger,
         max_concurrency=max_concurrency,
         concurrency_limit_name=concurrency_limit_name,
         strict=strict,
         storage_options=options,
         allow_partial=allow_partial,
         webhook_url=webhook_url,
-    )
-
-
-async def _run_batch(
-    plan: BatchPlan,
-    output_url: str,
-    credentials: CredentialsLike,
-    *,
-    deadlines: dict[str, float],
-    logger: Any,
-    max_concurrency: int,
-    concurrency_limit_name: str | None,
-    strict: bool,
-    storage_options: dict[str, Any] | None,
-    allow_partial: bool,
-    webhook_url: str | None,
-) -> Any:
-    """The batch engine: validated rows in, the final state (with the report) out."""
-    if max_concurrency < 1:
-        raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
-    if webhook_url is not None:
-        check_webhook_url(webhook_url)
-    options = dict(storage_options or {})
-    creds = await aload_credentials(credentials)
-    queued_at_once, limit_note = max_concurrency, ""
-    if concurrency_limit_name:
-        # Fails before any submit when the limit does not exist; log its real size.
-        limit = await require_global_limit(concurrency_limit_name)
-        queued_at_once = min(max_concurrency, limit.limit)
-        limit_note = f" (global limit {concurrency_limit_name!r} of {limit.limit} slots, shared)"
-    _log_problems(logger, plan)
-    if strict:
-        plan.raise_if_invalid()
-    csv_url = plan.source
-
-    batch = _Batch(plan, output_url, options, logger, deadlines=deadlines, webhook_url=webhook_url)
-    results_url = storage.join_url(output_url, RESULTS_FILE)
-    valid = plan.valid_rows
-    logger.info(
-        "%s: %d rows (%d to run, %d invalid); at most %d queued at once%s",
-        csv_url,
-        len(plan.rows),
-        len(valid),
-        len(plan.rows) - len(valid),
-        queued_at_once,
-        limit_note,
-    )
-    await batch.board.start(batch.done, batch.total, counts=batch.counts())
-    try:
-        await _run_rows(
-            valid,
-            batch,
-            creds,
-            slot_factory(max_concurrency, concurrency_limit_name),
-            max_in_flight=max(4 * max_concurrency, 16),
-        )
-    except BaseException:
-        # The run is stopping (cancelled, interrupted, crashed): keep what is known,
-        # from the folder only (the Prefect API may be gone), within a deadline.
-        try:
-            async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
-                rows = await batch.stopped_rows()
-                await asyncio.to_thread(
-                    write_results,
-                    rows,
-                    output_url,
-                    csv_url,
-                    results_file=RESULTS_FILE,
-                    storage_options=options,
-                )
-            logger.warning("The run stopped early; results so far are in %s", results_url)
-        except BaseException as error:  # the original stop is re-raised below
-            logger.error("Could not write %s while stopping: %r", results_url, error)
-        raise
-    rows = batch.final_rows()
-    written: str | None = results_url
-    try:
-        await asyncio.to_thread(
-            write_results,
-            rows,
-            output_url,
-            csv_url,
-            results_file=RESULTS_FILE,
-            storage_options=options,
-        )
-    except Exception as error:
-        # The videos are paid for and stored: return every row's outcome anyway
-        # (the report, the table artifact) rather than failing the whole run.
-        logger.error("Could not write %s: %s", results_url, error_text(error))
-        written = None
-    gallery: str | None = None
-    if written:  # the gallery is built from results.csv; its failure is only a warning
-        gallery = await asyncio.to_thread(write_gallery_or_warn, output_url, options, logger)
-    report = BatchReport(csv_url=csv_url, output_url=output_url, results_url=written, rows=rows)
-    await batch.board.finish(report, gallery_url=gallery)
-    logger.info("%s; results in %s", report.summary(), written or "the report only")
-    return batch_state(report, allow_partial=allow_partial)
+        resubmit_check_failed=resubmit_check_failed,
+        replace_names=replace_names,
+        dry_run=dry_run,
+        max_submits=max_submits,
+    ).run()
 
 
 #: `agenerate_videos` for sync and async callers alike (see `prefect_modelslab.runtime.dispatch`).
@@ -448,231 +459,291 @@ generate_videos = dispatching(agenerate_videos)
 generate_videos_from_csv = dispatching(agenerate_videos_from_csv)
 
 
-# --- the rows ---------------------------------------------------------------------
+# --- the engine ----------------------------------------------------------------------
 
 
 class _Batch:
-    """The state of one run: the outcome of each row so far, shown as it changes."""
+    """One run of the engine: the plan, the folder, the outcome of each row so far."""
 
     def __init__(
         self,
         plan: BatchPlan,
+        source: str,
         output_url: str,
-        options: dict[str, Any],
-        logger: Any,
+        credentials: CredentialsLike,
         *,
         deadlines: dict[str, float],
+        max_concurrency: int,
+        concurrency_limit_name: str | None,
+        strict: bool,
+        storage_options: dict[str, Any] | None,
+        allow_partial: bool,
         webhook_url: str | None,
-    ):
+        resubmit_check_failed: bool,
+        replace_names: bool,
+        dry_run: bool,
+        max_submits: int | None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
+        if max_submits is not None and max_submits < 0:
+            raise ValueError(f"max_submits must not be negative (got {max_submits})")
+        if webhook_url is not None:
+            check_webhook_url(webhook_url)
         self.plan = plan
-        self.logger = logger
+        self.source = source
         self.output_url = output_url
-        self.options = options
-        self.board = BatchBoard(
-            batch_key_prefix(plan.source, output_url), plan.source, storage_options=options
-        )
-        self.results: list[RowResult | None] = [
-            None if r.is_valid else RowResult.invalid(r) for r in plan.rows
-        ]
-        self.tally = Counter(r.status for r in self.results if r is not None)
+        self.credentials = credentials
+        self.deadlines = deadlines
+        self.max_concurrency = max_concurrency
+        self.concurrency_limit_name = concurrency_limit_name
+        self.strict = strict
+        self.options = dict(storage_options or {})
+        self.allow_partial = allow_partial
         self.webhook_url = webhook_url
+        self.resubmit_check_failed = resubmit_check_failed
+        self.replace_names = replace_names
+        self.dry_run = dry_run
+        self.max_submits = max_submits
+        self.ledger = Ledger(output_url, self.options)
+        self.logger = get_run_logger()
+        self.observer = _observer.get()
+        self.results: list[RowResult | None] = [None] * len(plan.rows)
+        self.tally: Counter[str] = Counter()
         self.done = 0
         self.total = len(plan.rows)
-        self.callback = _row_callback.get()
-        self.deadlines = deadlines
-        for result in self.results:
-            if result is not None:  # invalid rows are over before anything runs
-                self.done += 1
-                emit_row_event(result, plan.source)
-                self.notify(result)
+        self.board = BatchBoard(
+            batch_key_prefix(source, output_url), source_label(source), storage_options=self.options
+        )
 
-    def notify(self, result: RowResult) -> None:
-        """Tell the progress callback; a failing callback is dropped, never fatal to a row."""
-        if self.callback is None:
-            return
+    async def run(self) -> Any:
+        """Plan against the folder, then run every row; the final state (or the plan).
+
+        The final state's data is the report (`batch_state`); the flow's caller
+        gets the report or `BatchNotSucceededError`.
+        """
+        self._log_problems()
+        if self.strict:
+            self.plan.raise_if_invalid()
+        valid = self.plan.valid_rows
+        entries = await self.ledger.read_many(
+            [row.id for row in valid], import_legacy=not self.dry_run
+        )
+        decisions = {row.id: self._decide(row, entries.get(row.id)) for row in valid}
+        forecast = PlannedBatch.of(
+            self.plan,
+            decisions,
+            source=self.source,
+            output_url=self.output_url,
+        )
+        _tell(self.observer, "planned", self.plan, forecast)
+        self._refuse_conflicts(decisions)
+        self.logger.info("%s", forecast.summary())
+        if self.max_submits is not None and forecast.submits > self.max_submits:
+            raise SubmitLimitError(
+                f"{self.source}: the plan needs {forecast.submits} new submits, more than "
+                f"max_submits={self.max_submits}; nothing was submitted "
+                f"({forecast.summary()})"
+            )
+        if self.dry_run:
+            return forecast
+        creds = await aload_credentials(self.credentials)
+        queued_at_once, limit_note = self.max_concurrency, ""
+        if self.concurrency_limit_name:
+            # Fails before any submit when the limit does not exist; log its real size.
+            limit = await require_global_limit(self.concurrency_limit_name)
+            queued_at_once = min(self.max_concurrency, limit.limit)
+            limit_note = (
+                f" (global limit {self.concurrency_limit_name!r} of {limit.limit} slots, shared)"
+            )
+        await self.ledger.record_source(self._source_rows())
+        for index, row in enumerate(self.plan.rows):
+            if not row.is_valid:  # invalid rows are over before anything runs
+                self._record(index, RowResult.invalid(row, source=self.source))
+        self.logger.info(
+            "%s: %d rows (%d to run, %d invalid); at most %d queued at once%s",
+            self.source,
+            len(self.plan.rows),
+            len(valid),
+            len(self.plan.rows) - len(valid),
+            queued_at_once,
+            limit_note,
+        )
+        await self.board.start(self.done, self.total, counts=self.counts())
         try:
-            self.callback(result, self.done, self.total)
-        except Exception as error:
-            self.callback = None
-            self.logger.warning("The progress callback failed (%r); no more calls to it", error)
+            await self._run_rows(
+                valid,
+                entries,
+                creds,
+                slot_factory(self.max_concurrency, self.concurrency_limit_name),
+                max_in_flight=max(4 * self.max_concurrency, 16),
+            )
+        except BaseException:
+            # The run is stopping (cancelled, interrupted, crashed): results.csv from
+            # the folder only (the Prefect API may be gone), within a deadline.
+            try:
+                async with asyncio.timeout(STOP_WRITE_TIMEOUT_S):
+                    await self.ledger.write_results()
+                self.logger.warning(
+                    "The run stopped early; results so far are in %s", self.ledger.results_url
+                )
+            except BaseException as error:  # the original stop is re-raised below
+                self.logger.error(
+                    "Could not write %s while stopping: %r", self.ledger.results_url, error
+                )
+            raise
+        return await self._finish()
 
-    async def record(self, row: PlannedRow, result: RowResult) -> None:
-        previous = self.results[row.row - 1]
+    def _decide(self, row: PlannedRow, entry: Entry | None) -> Decision:
+        assert row.request is not None
+        return decide(
+            entry,
+            row.request,
+            source=self.source,
+            resubmit_check_failed=self.resubmit_check_failed,
+            replace_names=self.replace_names,
+        )
+
+    def _refuse_conflicts(self, decisions: Mapping[str, Decision]) -> None:
+        conflicts = [(name, d) for name, d in decisions.items() if d.kind == "conflict"]
+        if not conflicts:
+            return
+        shown = "; ".join(f"{name}: {d.reason}" for name, d in conflicts[:_CONFLICTS_SHOWN])
+        more = len(conflicts) - _CONFLICTS_SHOWN
+        raise NameConflictError(
+            f"{len(conflicts)} id{'s' if len(conflicts) != 1 else ''} of "
+            f"{shown_source(self.source)} already belong to another source in "
+            f"{self.output_url}, nothing was submitted: {shown}"
+            + (f"; and {more} more" if more > 0 else "")
+        )
+
+    def _source_rows(self) -> SourceRows:
+        rows = [
+            SourceRow(
+                row=row.row,
+                name=row.id,
+                prompt=row.prompt,
+                request_hash=None if row.request is None else _fingerprint(row),
+                problems=None if row.is_valid else "; ".join(str(p) for p in row.problems),
+            )
+            for row in self.plan.rows
+        ]
+        return SourceRows(source=self.source, rows=rows)
+
+    async def _run_rows(
+        self,
+        rows: list[PlannedRow],
+        entries: dict[str, Entry],
+        credentials: ModelsLabCredentials,
+        slot: Slot,
+        *,
+        max_in_flight: int,
+    ) -> None:
+        # Rows past the slot phase (downloading, checking) must not stop the next
+        # submit, so more rows are in flight than there are slots; the bound only
+        # keeps memory flat for huge CSVs.
+        in_flight = asyncio.Semaphore(max_in_flight)
+        index = {id(row): i for i, row in enumerate(self.plan.rows)}
+
+        async def one(row: PlannedRow) -> None:
+            try:
+                result = await self._run_row(row, entries.pop(row.id, None), credentials, slot)
+                self._record(index[id(row)], result)
+                await self.board.progress(self.done, self.total, counts=self.counts())
+            finally:
+                in_flight.release()
+
+        async with asyncio.TaskGroup() as group:
+            for row in rows:
+                await in_flight.acquire()
+                group.create_task(one(row))
+
+    async def _run_row(
+        self, row: PlannedRow, entry: Entry | None, credentials: ModelsLabCredentials, slot: Slot
+    ) -> RowResult:
+        assert row.request is not None
+        try:
+            video = await run_video(
+                row.request,
+                self.output_url,
+                credentials,
+                name=row.id,
+                source=self.source,
+                storage_options=self.options,
+                slot=slot,
+                card=False,
+                max_wait_seconds=self.deadlines["max_wait_seconds"],
+                max_queue_wait_seconds=self.deadlines["max_queue_wait_seconds"],
+                download_timeout_seconds=self.deadlines["download_timeout_seconds"],
+                webhook_url=self.webhook_url,
+                resubmit_check_failed=self.resubmit_check_failed,
+                replace_names=self.replace_names,
+                ledger=self.ledger,
+                entry=entry,
+            )
+        except asyncio.CancelledError as error:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # the run itself is being cancelled
+            # A CancelledError this row's code raised on its own: the row failed.
+            return RowResult.failed(row, error, source=self.source)
+        except Exception as error:  # one row's failure must never lose the others
+            return RowResult.failed(row, error, source=self.source)
+        return RowResult.from_video(row, video, source=self.source)
+
+    def _record(self, index: int, result: RowResult) -> None:
+        previous = self.results[index]
         if previous is not None:
             self.tally[previous.status] -= 1
-        self.results[row.row - 1] = result
+        self.results[index] = result
         self.tally[result.status] += 1
         self.done += 1
-        emit_row_event(result, self.plan.source)
-        self.notify(result)
-        await self.board.progress(self.done, self.total, counts=self.counts())
+        emit_row_event(result, self.source)
+        _tell(self.observer, "row", result, self.done, self.total)
 
     def counts(self) -> dict[str, int]:
-        """How many rows ended so far, per status (kept by `record`, not a scan per row)."""
+        """How many rows ended so far, per status (kept by `_record`, not a scan per row)."""
         return {status: self.tally[status] for status in STATUSES if self.tally[status]}
 
-    def final_rows(self) -> list[RowResult]:
-        return [
+    async def _finish(self) -> Any:
+        rows = [
             result
             if result is not None
             else RowResult.of(
-                row, "failed", error="not finished: the run stopped before this row ended"
+                row,
+                "failed",
+                source=self.source,
+                error="not finished: the run stopped before this row ended",
             )
             for row, result in zip(self.plan.rows, self.results, strict=True)
         ]
-
-    async def stopped_rows(self) -> list[RowResult]:
-        """Every row after a stop: ended rows as recorded, the others read back from the folder."""
-        return await read_back_rows(self.plan, self.output_url, self.options, self.results)
-
-
-async def read_back_rows(
-    plan: BatchPlan,
-    output_url: str,
-    storage_options: dict[str, Any] | None = None,
-    known: list[RowResult | None] | None = None,
-) -> list[RowResult]:
-    """The outcome of every row of `plan` as the output folder tells it, after a stop.
-
-    A row whose video, sidecar and journal say it ended is `succeeded` (or
-    `check_failed`); a row with a journal entry but no end is `unknown` (it was
-    submitted, or may have been: a re-run resumes it or refuses to pay twice);
-    a row with neither was never submitted (`not_started`). Only the folder is
-    read, never the Prefect API or ModelsLab.
-
-    Args:
-        plan: The batch's plan.
-        output_url: The batch's output folder.
-        storage_options: fsspec options for the folder.
-        known: Outcomes already recorded, by row (None: read back every row).
-
-    Returns:
-        One result per row of the plan, in order.
-
-    Example:
-        ```python
-        from prefect_modelslab.inputs.plan import plan_csv
-        from prefect_modelslab.flows.batch import read_back_rows
-
-        rows = await read_back_rows(plan_csv("prompts.csv"), "videos")
-        print([r.status for r in rows])
-        ```
-    """
-    options = dict(storage_options or {})
-    sidecars = SidecarStore(output_url, options)
-    journal = Journal(output_url, options)
-    results = list(known) if known is not None else [None] * len(plan.rows)
-    reads = asyncio.Semaphore(16)  # a few reads at a time: remote folders are slow
-
-    async def one(row: PlannedRow, result: RowResult | None) -> RowResult:
-        if result is not None:
-            return result
-        async with reads:
-            return await _read_back(row, output_url, sidecars, journal)
-
-    return list(await asyncio.gather(*map(one, plan.rows, results)))
-
-
-async def _read_back(
-    row: PlannedRow, output_url: str, sidecars: SidecarStore, journal: Journal
-) -> RowResult:
-    if row.request is None:
-        return RowResult.invalid(row)
-    try:
-        entry = await journal.read(row.id)
-    except ValueError:
-        return RowResult.of(row, "unknown", error=f"unreadable journal {journal.url_for(row.id)}")
-    if entry is not None and not entry.matches(row.request):
-        entry = None  # another request's entry: nothing was sent for this one
-    if entry is None or entry.state == "finished":
-        assert row.request is not None
-        video = await sidecars.stored(row.id, row.request, reused=False)
-        if video is not None:
-            return RowResult.from_video(row, video)
-    if entry is None:
-        return RowResult.of(row, "not_started", error="the run stopped before this row began")
-    if entry.generation_id:
-        why = f"the run stopped before generation {entry.generation_id} was stored"
-    else:
-        why = "the run stopped while submitting; the generation may exist"
-    return RowResult.of(
-        row,
-        "unknown",
-        generation_id=entry.generation_id,
-        error=f"{why} (journal {journal.url_for(row.id)}; a re-run takes it from there)",
-    )
-
-
-async def _run_rows(
-    rows: list[PlannedRow],
-    batch: _Batch,
-    credentials: ModelsLabCredentials,
-    slot: Slot,
-    *,
-    max_in_flight: int,
-) -> None:
-    # Rows past the slot phase (downloading, checking) must not stop the next
-    # submit, so more rows are in flight than there are slots; the bound only
-    # keeps memory flat for huge CSVs.
-    in_flight = asyncio.Semaphore(max_in_flight)
-
-    async def one(row: PlannedRow) -> None:
+        written: str | None
+        gallery: str | None = None
         try:
-            result = await _run_row(row, batch, credentials, slot)
-            await batch.record(row, result)
-        finally:
-            in_flight.release()
+            written = await self.ledger.write_results()
+        except Exception as error:
+            # The videos are paid for and stored: return every row's outcome anyway
+            # (the report, the table artifact) rather than failing the whole run.
+            self.logger.error("Could not write %s: %s", self.ledger.results_url, error_text(error))
+            written = None
+        if written:  # the gallery is a view too: failing to write it is only a warning
+            gallery = await awrite_gallery_or_warn(self.ledger, self.logger)
+        report = BatchReport(
+            csv_url=self.source, output_url=self.output_url, results_url=written, rows=rows
+        )
+        await self.board.finish(report, gallery_url=gallery)
+        self.logger.info("%s; results in %s", report.summary(), written or "the report only")
+        _tell(self.observer, "finished", report)
+        return batch_state(report, allow_partial=self.allow_partial)
 
-    async with asyncio.TaskGroup() as group:
-        for row in rows:
-            await in_flight.acquire()
-            group.create_task(one(row))
+    def _log_problems(self) -> None:
+        problems = self.plan.problems
+        for problem in problems[:_LOGGED_PROBLEMS]:
+            self.logger.warning("invalid row: %s", problem)
+        if len(problems) > _LOGGED_PROBLEMS:
+            self.logger.warning("... and %d more invalid fields", len(problems) - _LOGGED_PROBLEMS)
 
 
-async def _run_row(
-    row: PlannedRow,
-    batch: _Batch,
-    credentials: ModelsLabCredentials,
-    slot: Slot,
-) -> RowResult:
+def _fingerprint(row: PlannedRow) -> str:
     assert row.request is not None
-    try:
-        video = await run_video(
-            row.request,
-            batch.output_url,
-            credentials,
-            name=row.id,
-            storage_options=batch.options,
-            slot=slot,
-            card=False,
-            max_wait_seconds=batch.deadlines["max_wait_seconds"],
-            max_queue_wait_seconds=batch.deadlines["max_queue_wait_seconds"],
-            download_timeout_seconds=batch.deadlines["download_timeout_seconds"],
-            webhook_url=batch.webhook_url,
-        )
-    except asyncio.CancelledError as error:
-        task = asyncio.current_task()
-        if task is not None and task.cancelling():
-            raise  # the run itself is being cancelled
-        # A CancelledError this row's code raised on its own: the row failed.
-        return RowResult.failed(row, error)
-    except RateLimitError as error:  # the queue stayed full: nothing was taken
-        return RowResult.of(row, "not_started", error=error_text(error))
-    except SubmitOutcomeUnknownError as error:  # may be billed: neither failed nor done
-        return RowResult.of(
-            row, "unknown", generation_id=error.generation_id, error=error_text(error)
-        )
-    except Exception as error:  # one row's failure must never lose the others
-        return RowResult.failed(row, error)
-    return RowResult.from_video(row, video)
-
-
-# --- slots, credentials, UI ---------------------------------------------------------
-
-
-def _log_problems(logger: Any, plan: BatchPlan) -> None:
-    problems = plan.problems
-    for problem in problems[:_LOGGED_PROBLEMS]:
-        logger.warning("invalid row: %s", problem)
-    if len(problems) > _LOGGED_PROBLEMS:
-        logger.warning("... and %d more invalid fields", len(problems) - _LOGGED_PROBLEMS)
+    return request_fingerprint(row.request)

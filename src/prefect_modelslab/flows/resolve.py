@@ -1,52 +1,49 @@
 """Settle a video whose submit outcome is unknown: adopt a generation, or accept paying again.
 
 A row is `unknown` when its submit may have been billed but its answer (the
-generation id) was never read and no webhook call brought it. Only a person
-can settle it, after looking at the ModelsLab account:
+generation id) was never read and no webhook call brought a generation that
+matches it. Only a person can settle it, after looking at the ModelsLab account:
 
-* `adopt_generation(...)`: that generation is the row's. Its id is journaled,
-  then fetched, downloaded and checked like any resumed generation; the
-  journal says `finished`, the sidecar is written and the row of `results.csv`
-  is updated (and the gallery rebuilt).
-* `clear_for_resubmit(...)`: no generation is worth keeping; the journal
-  entry goes, so the next run submits (and pays) again.
+* `adopt_generation(...)`: that generation is the row's. The server's account
+  of it (its `meta`) must match the row's request, and no other name of the
+  folder may hold it, unless `accept_mismatch`. Its id is recorded in the
+  name's entry, then it is fetched, downloaded and checked like any resumed
+  generation; `results.csv` and the gallery are rebuilt.
+* `clear_for_resubmit(...)`: no generation is worth keeping; the entry is
+  freed (a stored video is kept under a versioned name first), so the next run
+  submits (and pays) again.
 
-Both work on any fsspec folder; nobody deletes journal files by hand. The CLI
-is `prefect-modelslab resolve OUT_URL ROW_ID --generation-id N | --resubmit`.
+Both work on any fsspec folder; nobody edits the folder's files by hand. The
+CLI is `prefect-modelslab resolve OUT_URL ROW_ID --generation-id N | --resubmit`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
-from prefect_modelslab.flows.batch import RESULTS_FILE
+from prefect_modelslab.client.models import VideoJob, meta_disagreements
+from prefect_modelslab.exceptions import GenerationFailedError
 from prefect_modelslab.flows.video import run_video
-from prefect_modelslab.inputs.plan import PlannedRow
-from prefect_modelslab.ledger.journal import Journal, JournalEntry
+from prefect_modelslab.ledger import Entry, Ledger
 from prefect_modelslab.ledger.names import check_id
 from prefect_modelslab.ledger.records import VideoResult
-from prefect_modelslab.ledger.report import RowResult
-from prefect_modelslab.ledger.result_parts import replace_rows
 from prefect_modelslab.runtime.logs import run_logger
-from prefect_modelslab.ui.gallery import write_gallery_or_warn
+from prefect_modelslab.ui.gallery import awrite_gallery_or_warn
 
 __all__ = ["ResolveError", "adopt_generation", "clear_for_resubmit"]
 
 
 class ResolveError(ValueError):
-    """The row cannot be settled this way (no journal entry, already finished, ...)."""
+    """The row cannot be settled this way (no entry, already finished, held, a mismatch...)."""
 
 
-async def _entry(journal: Journal, name: str) -> JournalEntry:
-    entry = await journal.read(check_id(name))
+async def _entry(ledger: Ledger, name: str) -> Entry:
+    entry = await ledger.read(check_id(name))
     if entry is None:
         raise ResolveError(
-            f"no journal entry for {name!r} in {journal.output_url}: nothing was sent for "
-            "it, so nothing needs resolving (the next run submits it)"
+            f"no entry for {name!r} in {ledger.output_url}: nothing was sent for it, so "
+            "nothing needs resolving (the next run submits it)"
         )
     if entry.held:
         raise ResolveError(
@@ -63,17 +60,21 @@ async def adopt_generation(
     *,
     storage_options: dict[str, Any] | None = None,
     max_wait_seconds: float = 1800.0,
+    accept_mismatch: bool = False,
 ) -> VideoResult:
     """Make generation `generation_id` the video `name` of `output_url`, and finish it.
 
-    Journals the id as `submitted`, then resumes it (fetch, wait, download,
-    check, sidecar, journal `finished`) and updates `name`'s row in the
-    folder's `results.csv`, if there is one. The fetch decides: an id the
-    server says failed raises `GenerationFailedError` (the entry is cleared).
+    The generation is fetched first: unless `accept_mismatch`, its `meta` (when
+    the answer carries one) must match the request of `name` (the prompt, and
+    each size, frame and fps field that was sent), and no other name of the
+    folder may hold it. Its id is then
+    recorded as `name`'s generation and resumed (fetch, wait, download, check,
+    sidecar), and `results.csv` and the gallery are rebuilt. The fetch decides:
+    an id the server says failed raises `GenerationFailedError`.
 
     Raises:
-        ResolveError: No journal entry for `name`, or it is already finished
-            or held by a running run.
+        ResolveError: No entry for `name`, it is already finished or held by a
+            running run, or the generation does not match (without `accept_mismatch`).
 
     Example:
         ```python
@@ -83,46 +84,99 @@ async def adopt_generation(
         result = await adopt_generation("videos", "fox-1", "65919758", credentials)
         ```
     """
-    options = dict(storage_options or {})
-    journal = Journal(output_url, options)
-    entry = await _entry(journal, name)
-    if entry.state == "finished":
+    ledger = Ledger(output_url, dict(storage_options or {}))
+    entry = await _entry(ledger, name)
+    request = entry.parsed_request()
+    if request is None:
+        raise ResolveError(f"the entry of {name!r} holds no request to adopt a generation for")
+    if entry.state == "finished" and entry.video is not None:
         raise ResolveError(
             f"{name!r} is already finished with generation {entry.generation_id}; nothing to adopt"
         )
-    request = Text2VideoRequest.model_validate(entry.request)
+    generation_id = generation_id.strip()
+    if not accept_mismatch:
+        await _check_it_is_the_rows(ledger, entry, generation_id, credentials)
     job = VideoJob(
-        generation_id=generation_id.strip(),
+        generation_id=generation_id,
         status="processing",
         eta=0.0,
         request=request,
         base_url=credentials.base_url,
         name=name,
     )
-    await journal.record_submitted(name, job, track_id=entry.track_id)
+    adopted = entry.with_generation(
+        generation_id,
+        state="submitted",
+        job=job,
+        owner=None,
+        claim_token=None,
+        outcome=None,
+    )
+    if not await ledger.write(adopted):
+        raise ResolveError(f"another run changed the entry of {name!r} meanwhile; try again")
     run_logger().info("Adopting generation %s for %s (resolve)", generation_id, name)
     result = await run_video(
         request,
         output_url,
         credentials,
         name=name,
-        storage_options=options,
+        source=entry.source,
+        storage_options=ledger.storage_options,
         max_wait_seconds=max_wait_seconds,
+        ledger=ledger,
+        card=False,
     )
-    await asyncio.to_thread(_update_results, output_url, options, name, result)
+    await ledger.write_results()
+    await awrite_gallery_or_warn(ledger, run_logger())
     return result
+
+
+async def _check_it_is_the_rows(
+    ledger: Ledger, entry: Entry, generation_id: str, credentials: ModelsLabCredentials
+) -> None:
+    """Raise `ResolveError` unless `generation_id` is, as far as the server tells, `entry`'s."""
+    way_out = "check it in your ModelsLab account and pass --accept-mismatch to adopt it anyway"
+    for other in (await ledger.entries(import_legacy=False)).values():
+        if other.name != entry.name and generation_id in other.generation_ids:
+            raise ResolveError(
+                f"generation {generation_id} is the generation of {other.name!r} in "
+                f"{ledger.output_url}, not of {entry.name!r}; {way_out}"
+            )
+    request = entry.parsed_request()
+    assert request is not None
+    try:
+        async with credentials.get_async_client() as client:
+            answer = await client.fetch(generation_id)
+    except GenerationFailedError:
+        raise
+    if answer.meta is None:  # the person found it in the account; the server cannot say more
+        run_logger().warning(
+            "Generation %s carries no meta: it cannot be checked against %s's request",
+            generation_id,
+            entry.name,
+        )
+        return
+    problems = meta_disagreements(request, answer.meta)
+    if problems:
+        raise ResolveError(
+            f"generation {generation_id} does not match the request of {entry.name!r} "
+            f"({'; '.join(problems)}); {way_out}"
+        )
 
 
 async def clear_for_resubmit(
     output_url: str, name: str, *, storage_options: dict[str, Any] | None = None
-) -> JournalEntry:
-    """Delete `name`'s journal entry so the next run submits it again (and pays again).
+) -> Entry:
+    """Free `name` so the next run submits it again (and pays again).
+
+    A stored video is kept under a versioned name first; the entry keeps
+    listing every generation id it had.
 
     Returns:
-        The entry that was deleted.
+        The entry as it was.
 
     Raises:
-        ResolveError: No journal entry for `name`, or a running run holds it.
+        ResolveError: No entry for `name`, or a running run holds it.
 
     Example:
         ```python
@@ -134,20 +188,9 @@ async def clear_for_resubmit(
             print(error)
         ```
     """
-    journal = Journal(output_url, dict(storage_options or {}))
-    entry = await _entry(journal, name)
-    await journal.forget(name)
+    ledger = Ledger(output_url, dict(storage_options or {}))
+    entry = await _entry(ledger, name)
+    if await ledger.keep_video(entry, f"{name} was cleared for a new submit (resolve)") is None:
+        raise ResolveError(f"another run changed the entry of {name!r} meanwhile; try again")
+    await ledger.write_results()
     return entry
-
-
-def _update_results(
-    output_url: str, options: dict[str, Any], name: str, result: VideoResult
-) -> None:
-    """Replace `name`'s row of `results.csv` (in its part) with the adopted video's result."""
-
-    def adopted(old: RowResult) -> RowResult:
-        planned = cast(PlannedRow, SimpleNamespace(row=old.row, id=old.id, prompt=old.prompt))
-        return RowResult.from_video(planned, result)
-
-    if replace_rows(output_url, name, adopted, results_file=RESULTS_FILE, storage_options=options):
-        write_gallery_or_warn(output_url, options, run_logger())

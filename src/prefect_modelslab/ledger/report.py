@@ -1,43 +1,38 @@
-"""The outcome of a batch: one `RowResult` per CSV data row, a `BatchReport`, `results.csv`.
+"""The outcome of a batch: one `RowResult` per row, and the `BatchReport` of a run.
 
-`results.csv` has one line per data row of the input, in input order, whatever
-happened to the row, and is written atomically so a reader never sees half of
-it. Nothing in it can carry the API key: it is built from requests, results and
+A run's report holds its own rows, in input order. `results.csv` is another
+view: of the whole output folder, every source's rows (`ledger.results`).
+Nothing here can carry the API key: rows are built from requests, results and
 error messages, none of which know the key.
-
-It is safe to open in a spreadsheet (OWASP's CSV injection advice). In text
-cells (prompt, id, video, generation id, error...): control characters (NUL,
-ESC, DEL, C1...) are dropped; line breaks are kept as ``\n`` inside a quoted
-cell; a cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a line break, or
-whose first non-blank character is one of ``= + - @``, is prefixed with ``'``
-so it shows as text, never runs as a formula. Numeric cells are written as
-numbers, untouched.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, computed_field
 
-from prefect_modelslab.exceptions import ModelsLabError
-from prefect_modelslab.inputs.plan import PlannedRow
-from prefect_modelslab.ledger import storage
+from prefect_modelslab.exceptions import (
+    ModelsLabError,
+    RateLimitError,
+    SubmitOutcomeUnknownError,
+)
 from prefect_modelslab.ledger.records import VideoResult
 
+if TYPE_CHECKING:  # a row of a plan: anything with `row`, `id` and `prompt`
+    from prefect_modelslab.inputs.plan import PlannedRow
+
 __all__ = [
-    "RESULT_COLUMNS",
+    "REDO_HINT",
+    "STATUSES",
     "BatchReport",
     "RowResult",
     "RowStatus",
+    "check_failed_error",
     "error_text",
-    "render_results_csv",
-    "write_results_csv",
+    "status_of_error",
 ]
 
 #: What happened to a row: a checked video, a video that failed its check, no
@@ -56,26 +51,6 @@ STATUSES: tuple[RowStatus, ...] = (
     "not_started",
 )
 
-#: The columns of `results.csv`, in order.
-RESULT_COLUMNS: tuple[str, ...] = (
-    "row",
-    "id",
-    "prompt",
-    "status",
-    "video",
-    "format",
-    "frames",
-    "fps",
-    "width",
-    "height",
-    "duration_s",
-    "generation_id",
-    "bytes",
-    "sha256",
-    "reused",
-    "error",
-)
-
 
 class RowResult(BaseModel):
     """What happened to one data row of the CSV.
@@ -91,8 +66,11 @@ class RowResult(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    row: int = Field(description="1-based data row number in the CSV.")
+    row: int | None = Field(
+        description="1-based data row number in its source (None: no source row names it now)."
+    )
     id: str = Field(description="Name of the row's outputs.")
+    source: str | None = Field(None, description="What the row came from (a CSV, records).")
     prompt: str = Field(description="The row's prompt.")
     status: RowStatus = Field(
         description="succeeded, check_failed, failed, invalid, unknown or not_started."
@@ -122,7 +100,7 @@ class RowResult(BaseModel):
         return cls(row=row.row, id=row.id, prompt=row.prompt, status=status, **fields)
 
     @classmethod
-    def from_video(cls, row: PlannedRow, video: VideoResult) -> RowResult:
+    def from_video(cls, row: PlannedRow, video: VideoResult, **fields: Any) -> RowResult:
         """The result of a row whose video was stored: `succeeded` or `check_failed`.
 
         Example:
@@ -146,12 +124,13 @@ class RowResult(BaseModel):
             bytes=video.bytes,
             sha256=video.sha256,
             reused=video.reused,
-            error=None if video.passed else "; ".join(video.check.problems) or "the check failed",
+            error=None if video.passed else check_failed_error(video.check.problems),
+            **fields,
         )
 
     @classmethod
-    def failed(cls, row: PlannedRow, error: BaseException) -> RowResult:
-        """The result of a row that ended without a video, and why.
+    def failed(cls, row: PlannedRow, error: BaseException, **fields: Any) -> RowResult:
+        """The result of a row that ended without a video, and why (`status_of_error`).
 
         Example:
             ```python
@@ -160,13 +139,14 @@ class RowResult(BaseModel):
         """
         return cls.of(
             row,
-            "failed",
+            status_of_error(error),
             generation_id=getattr(error, "generation_id", None),
             error=error_text(error),
+            **fields,
         )
 
     @classmethod
-    def invalid(cls, row: PlannedRow) -> RowResult:
+    def invalid(cls, row: PlannedRow, **fields: Any) -> RowResult:
         """The result of a row that was never submitted because it is invalid.
 
         Example:
@@ -174,12 +154,7 @@ class RowResult(BaseModel):
             [RowResult.invalid(r) for r in plan.invalid_rows]
             ```
         """
-        return cls.of(row, "invalid", error="; ".join(str(p) for p in row.problems))
-
-    def csv_cells(self) -> list[str]:
-        """The row's cells in `RESULT_COLUMNS` order (empty string for None)."""
-        values = self.model_dump()
-        return [_cell(values[name]) for name in RESULT_COLUMNS]
+        return cls.of(row, "invalid", error="; ".join(str(p) for p in row.problems), **fields)
 
 
 class BatchReport(BaseModel):
@@ -223,55 +198,6 @@ class BatchReport(BaseModel):
         return f"{self.total} rows: " + (", ".join(parts) if parts else "nothing to do")
 
 
-def render_results_csv(rows: Iterable[RowResult]) -> str:
-    """The text of `results.csv`: a header and one line per row.
-
-    Example:
-        ```python
-        from prefect_modelslab.ledger.report import render_results_csv
-
-        print(render_results_csv(report.rows))
-        ```
-    """
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(RESULT_COLUMNS)
-    writer.writerows(r.csv_cells() for r in rows)
-    return buffer.getvalue()
-
-
-def write_results_csv(
-    rows: Iterable[RowResult],
-    url: str,
-    *,
-    storage_options: dict[str, Any] | None = None,
-) -> str:
-    """Write `results.csv` to any fsspec URL, atomically.
-
-    The file is written under a temporary name and moved into place (see
-    `prefect_modelslab.ledger.storage`), so a reader sees the old file or the new
-    one, never half of one.
-
-    Args:
-        rows: The row results, in input order.
-        url: Where to write (`videos/results.csv`, `s3://bucket/run/results.csv`).
-        storage_options: Passed to fsspec.
-
-    Returns:
-        The URL written.
-
-    Example:
-        ```python
-        from prefect_modelslab.ledger.report import write_results_csv
-
-        write_results_csv(report.rows, "videos/results.csv")
-        ```
-    """
-    data = render_results_csv(rows).encode("utf-8")
-    storage.write_bytes_atomic(url, data, storage_options)
-    return url
-
-
 def error_text(error: BaseException) -> str:
     """An error as one readable text: our errors as they are, others with their type.
 
@@ -288,34 +214,40 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip(".")
-    if isinstance(value, str):
-        return _safe_text(value)
-    return str(value)
+#: How a `check_failed` row is made again (its error says so).
+REDO_HINT = (
+    "a re-run reports it again without paying; to pay for a new video use "
+    "`--resubmit-check-failed` (resubmit_check_failed=True)"
+)
 
 
-# C0 controls but tab and line feed, DEL, C1 controls: never written.
-_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_FORMULA = frozenset("=+-@")  # what a spreadsheet reads as the start of a formula
-_FORMULA_FIRST = _FORMULA | {"\t", "\r", "\n"}
+def check_failed_error(problems: Iterable[str]) -> str:
+    """The error of a row whose video failed its check: the problems, then how to redo it.
 
-
-def _safe_text(text: str) -> str:
-    """A text cell a spreadsheet shows as text (OWASP CSV injection advice).
-
-    Line breaks become ``\\n`` (kept, quoted by the writer); other control
-    characters are dropped; a cell that starts with ``= + - @``, a tab or a line
-    break, or whose first non-blank character is one of ``= + - @``, gets a
-    leading ``'``.
+    Example:
+        ```python
+        check_failed_error(["frames: 24, expected 25"])
+        ```
     """
-    if not text.isprintable():  # most cells are plain: skip the work
-        text = _CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    if text and (text[0] in _FORMULA_FIRST or text.lstrip()[:1] in _FORMULA):
-        return "'" + text
-    return text
+    return f"{'; '.join(problems) or 'the check failed'}; {REDO_HINT}"
+
+
+def status_of_error(error: BaseException) -> RowStatus:
+    """The status of a row that ended with `error`.
+
+    A full queue that never let the submit in is `not_started` (nothing was
+    taken); a submit that may have been billed without its answer read is
+    `unknown`; anything else is `failed`.
+
+    Example:
+        ```python
+        from prefect_modelslab.ledger.report import status_of_error
+
+        status_of_error(ValueError("bad"))  # 'failed'
+        ```
+    """
+    if isinstance(error, RateLimitError):
+        return "not_started"
+    if isinstance(error, SubmitOutcomeUnknownError):
+        return "unknown"
+    return "failed"

@@ -19,6 +19,8 @@ import functools
 import importlib
 import json
 import os
+import shutil
+import stat
 import threading
 import time
 import uuid
@@ -34,11 +36,13 @@ from pydantic import BaseModel
 __all__ = [
     "AtomicFile",
     "DocumentStore",
+    "copy_exclusive",
     "create_exclusive",
     "exclusive_create_kind",
     "exists",
     "get_filesystem",
     "is_process_local",
+    "is_stored_file",
     "join_url",
     "read_json",
     "read_model",
@@ -281,6 +285,72 @@ def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | No
         return bool(handle.read() == data)
 
 
+def is_stored_file(url: str, size: int, storage_options: dict[str, Any] | None = None) -> bool:
+    """Whether a file of `size` bytes is at `url`; on a local disk, a regular file, not a link.
+
+    Example:
+        ```python
+        is_stored_file("memory://videos/fox.gif", 1234)
+        ```
+    """
+    fs, path = get_filesystem(url, storage_options)
+    if isinstance(fs, LocalFileSystem):
+        try:
+            found = os.lstat(path)
+        except OSError:
+            return False
+        return stat.S_ISREG(found.st_mode) and found.st_size == size
+    try:
+        return bool(fs.size(path) == size)
+    except (FileNotFoundError, IsADirectoryError):
+        return False
+
+
+def copy_exclusive(
+    source: str, destination: str, size: int, storage_options: dict[str, Any] | None = None
+) -> bool:
+    """Copy the file `source` to `destination` unless a file is there; True when copied whole.
+
+    The copy is checked against `size`. A local disk copies to a temporary
+    name, then links it to `destination` (never over an existing name);
+    elsewhere the filesystem copies (server-side on object stores).
+
+    Raises:
+        OSError: The copy is not whole (it is removed).
+
+    Example:
+        ```python
+        copy_exclusive("memory://videos/fox.gif", "memory://videos/fox~1.gif", 1234)
+        ```
+    """
+    fs, src = get_filesystem(source, storage_options)
+    _, dst = get_filesystem(destination, storage_options)
+    if isinstance(fs, LocalFileSystem):
+        # A copy of its own (not a hard link): a tool that later writes over the
+        # source in place must not change the kept file.
+        temp = get_filesystem(temp_sibling(destination), storage_options)[1]
+        try:
+            shutil.copyfile(src, temp, follow_symlinks=False)
+            if os.path.getsize(temp) != size:
+                raise OSError(f"the copy of {source} at {destination} is not whole")
+            os.link(temp, dst)  # fails, never overwrites, when the name is taken
+        except FileExistsError:
+            return False
+        finally:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
+        return True
+    with _MEMORY_LOCK if isinstance(fs, MemoryFileSystem) else contextlib.nullcontext():
+        if fs.exists(dst):
+            return False
+        fs.copy(src, dst)
+    if fs.size(dst) != size:
+        with contextlib.suppress(OSError):
+            fs.rm_file(dst)
+        raise OSError(f"the copy of {source} at {destination} is not whole")
+    return True
+
+
 def remove_part_files(url: str, storage_options: dict[str, Any] | None = None) -> int:
     """Delete the temporary `.NAME.part-*` files a killed writer left next to `url`.
 
@@ -351,12 +421,21 @@ class AtomicFile:
         self.bytes_written += len(data)
 
     def commit(self) -> None:
-        """Finish the temporary file and move it to the final path."""
+        """Finish the temporary file and move it to the final path.
+
+        Raises:
+            IsADirectoryError: A directory (not a link) stands at the final path.
+        """
         if self._file is None:
             raise RuntimeError("AtomicFile.commit() before open()")
         file, self._file = self._file, None
         file.close()
-        self._fs.mv(self._temp_path, self._path)
+        if isinstance(self._fs, LocalFileSystem):
+            # A rename onto the final name: a link there is replaced, never followed
+            # (fsspec's `mv` would move *into* a directory a link points to).
+            os.replace(self._temp_path, self._path)
+        else:
+            self._fs.mv(self._temp_path, self._path)
 
     def abort(self) -> None:
         """Drop the temporary file; never raises for a file that is already gone."""

@@ -6,9 +6,9 @@ import asyncio
 import time
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
-from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
+from prefect_modelslab.client.models import VideoJob, VideoRequest
 from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
-from prefect_modelslab.ledger.journal import Claim
+from prefect_modelslab.ledger.claims import Claim
 from prefect_modelslab.runtime.dispatch import dispatching
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.tasks._common import modelslab_task, row_label, submit_run_name
@@ -31,7 +31,7 @@ HEARTBEAT_SECONDS = 60.0
 )
 async def asubmit_video(
     credentials: CredentialsLike,
-    request: Text2VideoRequest,
+    request: VideoRequest,
     *,
     name: str | None = None,
     max_queue_wait_seconds: float = 1800.0,
@@ -45,7 +45,7 @@ async def asubmit_video(
     not take the request. Nothing else is repeated: a submit whose answer was
     never read raises `SubmitOutcomeUnknownError` (it may be billed).
 
-    With a journal `claim`, the journal follows every attempt: `submitting`
+    With a `claim` (the name's entry, held), the entry follows every attempt: `submitting`
     as each POST's first byte is about to leave, back to `claimed` on each answer that proves the
     server did not take it, and the generation id (or the unknown outcome, with
     the id when it is readable) the instant the answer is read, inside this
@@ -57,14 +57,15 @@ async def asubmit_video(
         request: What to generate.
         name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
-        claim: The journal entry this run holds for the video (`Journal.claim`).
+        claim: The entry this run holds for the video (`ledger.claim`).
 
     Returns:
         The job: generation id, status (`processing` or `success`), eta, links
         and the server's `meta`. It holds no secret.
 
     Raises:
-        SubmitOutcomeUnknownError: The request was sent but no answer was read.
+        SubmitOutcomeUnknownError: The request was sent but no answer was read, or
+            its answer could not be recorded under the claim (the error has the id).
         RateLimitError: The queue stayed full for `max_queue_wait_seconds`.
         ModelsLabError: The server refused the request (bad request, key, credits...).
 
@@ -101,22 +102,27 @@ async def asubmit_video(
                 await _sleep(wait, claim)
             except SubmitOutcomeUnknownError as error:
                 if claim is not None:
-                    await claim.outcome_unknown(request, str(error), error.generation_id)
+                    try:
+                        await claim.outcome_unknown(request, str(error), error.generation_id)
+                    except Exception as failure:  # the entry still says `submitting`
+                        logger.error(
+                            "Could not record the unknown outcome of %s: %s", name, failure
+                        )
                 raise
-        # Journal the id before anything else, Prefect's bookkeeping included.
+        # Record the id before anything else, Prefect's bookkeeping included.
         job = VideoJob.from_response(request, response, base_url=credentials.base_url, name=name)
         if claim is not None:
             try:
                 await claim.submitted(job)
             except Exception as error:
-                # Paid and in hand: carry on with it rather than throw it away. The
-                # entry still says `submitting`, so a re-run never resubmits blindly.
-                logger.error(
-                    "Submitted generation %s but could not record it in %s (%s); continuing",
-                    job.generation_id,
-                    claim.journal.url_for(claim.name),
-                    error,
-                )
+                # Paid, and the folder could not say so (a full disk, another run took
+                # the entry): the row is unknown, and its error carries the id.
+                where = claim.ledger.output_url
+                raise SubmitOutcomeUnknownError(
+                    f"generation {job.generation_id} was submitted (it may be billed) but "
+                    f"could not be recorded in {where} ({type(error).__name__}: {error})",
+                    generation_id=job.generation_id,
+                ) from None
     eta = f", eta {job.eta:.1f} s" if job.eta is not None else ""
     logger.info("Submitted %s (%s%s)", row_label(job), job.status, eta)
     return job

@@ -20,6 +20,7 @@ This module imports nothing from Prefect.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import csv
 import hashlib
@@ -31,22 +32,24 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from prefect_modelslab.ledger import storage
-from prefect_modelslab.ledger.report import RESULT_COLUMNS, RowResult
+from prefect_modelslab.ledger import Ledger, storage
+from prefect_modelslab.ledger.ledger import GALLERY_FILE, RESULTS_FILE
+from prefect_modelslab.ledger.report import RowResult
+from prefect_modelslab.ledger.results import RESULT_COLUMNS, cells_of
 
 __all__ = [
     "GALLERY_FILE",
     "KNOWN_STATUSES",
+    "awrite_gallery",
+    "awrite_gallery_or_warn",
     "read_results",
     "render_gallery",
     "status_counts",
     "video_file_name",
     "write_gallery",
-    "write_gallery_or_warn",
 ]
 
 #: Name of the gallery page in the output folder.
-GALLERY_FILE = "index.html"
 
 #: Statuses with their own colour, in the order the filter shows them; any
 #: other status string is shown too, in a neutral style, after these.
@@ -309,54 +312,60 @@ def read_results(
     return [dict(row) for row in csv.DictReader(io.StringIO(text, newline=""))]
 
 
-def write_gallery(
-    output_url: str,
-    *,
-    storage_options: Mapping[str, Any] | None = None,
-    results_file: str = "results.csv",
+async def awrite_gallery(
+    folder: str | Ledger, *, storage_options: Mapping[str, Any] | None = None
 ) -> str:
-    """Read `results.csv` in an output folder and write the gallery, `index.html`, next to it.
+    """Write the gallery of an output folder, `index.html`, from the folder's entries.
 
-    The page is written atomically through fsspec (any backend), so a reader
-    sees the old page or the new one, never half of one. Run it again at any
-    time: the page is rebuilt from `results.csv` alone.
+    The page shows the same lines as `results.csv` (both are views of the
+    folder's entries) and is written atomically, so a reader sees the old page
+    or the new one, never half of one. Run it again at any time.
 
     Args:
-        output_url: The batch's output folder: a path or any fsspec URL.
-        storage_options: Passed to fsspec.
-        results_file: The results table's name in the folder.
+        folder: The output folder (a path or any fsspec URL), or its `Ledger`.
+        storage_options: Passed to fsspec (with a URL).
 
     Returns:
         The URL of the page written.
 
     Raises:
-        FileNotFoundError: The folder has no `results_file`.
+        FileNotFoundError: The folder holds nothing this integration wrote.
+
+    Example:
+        ```python
+        from prefect_modelslab.ui.gallery import awrite_gallery
+
+        await awrite_gallery("s3://bucket/videos")  # -> "s3://bucket/videos/index.html"
+        ```
+    """
+    ledger = folder if isinstance(folder, Ledger) else Ledger(folder, dict(storage_options or {}))
+    rows = await ledger.rows()
+    if not rows:
+        raise FileNotFoundError(f"{ledger.output_url} holds no videos of a batch")
+    name = video_file_name(ledger.output_url) or ledger.output_url
+    page = render_gallery(rows, title=f"Gallery of {name}", results_file=RESULTS_FILE)
+    return await ledger.write_page(GALLERY_FILE, page)
+
+
+def write_gallery(output_url: str, *, storage_options: Mapping[str, Any] | None = None) -> str:
+    """`awrite_gallery` for sync code (a script, the CLI); not inside a running event loop.
 
     Example:
         ```python
         from prefect_modelslab.ui.gallery import write_gallery
 
-        write_gallery(report.output_url)  # e.g. "s3://bucket/videos" -> ".../index.html"
+        write_gallery("videos")  # 'videos/index.html'
         ```
     """
-    options = dict(storage_options or {})
-    rows = read_results(storage.join_url(output_url, results_file), storage_options=options)
-    folder = video_file_name(output_url) or output_url
-    page = render_gallery(rows, title=f"Gallery of {folder}", results_file=results_file)
-    url = storage.join_url(output_url, GALLERY_FILE)
-    storage.write_bytes_atomic(url, page.encode("utf-8"), options)
-    return url
+    return asyncio.run(awrite_gallery(output_url, storage_options=storage_options))
 
 
-def write_gallery_or_warn(
-    output_url: str,
-    storage_options: Mapping[str, Any] | None,
-    logger: logging.Logger | logging.LoggerAdapter[Any],
+async def awrite_gallery_or_warn(
+    folder: str | Ledger, logger: logging.Logger | logging.LoggerAdapter[Any]
 ) -> str | None:
-    """`write_gallery`, logging its URL, or a warning instead of raising when it fails.
+    """`awrite_gallery`, logging its URL, or a warning instead of raising when it fails.
 
-    The batch flow calls this once `results.csv` is written: the gallery is a
-    view of the batch, so failing to write it never fails the run.
+    The gallery is a view of the folder, so failing to write it never fails a run.
 
     Returns:
         The page's URL, or None when it could not be written.
@@ -365,11 +374,11 @@ def write_gallery_or_warn(
         ```python
         import logging
 
-        write_gallery_or_warn(report.output_url, None, logging.getLogger("batch"))
+        await awrite_gallery_or_warn("videos", logging.getLogger("batch"))
         ```
     """
     try:
-        url = write_gallery(output_url, storage_options=storage_options)
+        url = await awrite_gallery(folder)
     except Exception as error:
         logger.warning("Could not write the gallery (%s): %s", GALLERY_FILE, _one_line(error))
         return None
@@ -466,7 +475,7 @@ def _size(n: int) -> str:
 
 def _as_dict(row: Mapping[str, Any] | RowResult) -> dict[str, str]:
     if isinstance(row, RowResult):
-        return dict(zip(RESULT_COLUMNS, row.csv_cells(), strict=True))
+        return dict(zip(RESULT_COLUMNS, cells_of(row), strict=True))
     return {str(k): "" if v is None else str(v) for k, v in row.items()}
 
 
