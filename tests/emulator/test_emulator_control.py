@@ -147,4 +147,8 @@ def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
     ).stdout
 
     others = {m for m in json.loads(loaded) if not m.startswith("prefect_modelslab.testing")}
-    assert others == {"prefect_modelslab", "prefect_modelslab.serving"}
+    assert others == {
+        "prefect_modelslab",
+        "prefect_modelslab.runtime",
+        "prefect_modelslab.runtime.serving",
+    }
