@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import typer
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.client.schemas.responses import DeploymentResponse
 from prefect.runner import Runner
+from typer.testing import CliRunner
 
-from prefect_modelslab import DeploymentConflictError, batch_deployment
+from prefect_modelslab import DeploymentConflictError, ModelsLabCredentials, batch_deployment
+from prefect_modelslab.cli import serve as cli_serve
 from prefect_modelslab.deployments import BatchDeployment
 
 
@@ -205,3 +208,24 @@ async def test_the_serve_runner_runs_the_check(pool: str) -> None:
     stored = await read(name)
     assert stored.work_pool_name == pool
     assert stored.schedules[0].schedule.cron == "0 2 * * *"  # type: ignore[union-attr]
+
+
+def test_prefect_modelslab_serve_refuses_a_pool_bound_deployment(
+    pool: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = unique("served")
+    build(name, work_pool_name=pool).apply()
+    ModelsLabCredentials(api_key="serve-test-key-71c4").save("serve-replace", overwrite=True)
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.callback()(lambda: None)  # a group, so that `serve` is a sub-command
+    cli_serve.register(app)
+    arguments = ["serve", "--csv", "s3://prompts/nightly.csv", "--out", "s3://videos/nightly/"]
+    arguments += ["--interval", "30", "--credentials", "serve-replace", "--name", name]
+    for extra in ([], ["--replace"]):
+        result = CliRunner().invoke(app, [*arguments, *extra], env={"COLUMNS": "300"})
+        assert result.exit_code == 2, result.output
+        assert f"is bound to work pool '{pool}'" in result.output
+        assert "Serving" not in result.output
+        assert "Traceback" not in result.output
+    assert build(name).name == name
