@@ -67,7 +67,7 @@ from prefect.context import get_run_context
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import MissingContextError, ObjectNotFound
 from prefect.types.entrypoint import EntrypointType
-from pydantic import PrivateAttr
+from pydantic import PrivateAttr, ValidationError
 
 from prefect_modelslab.exceptions import DeploymentConflictError
 
@@ -468,7 +468,9 @@ def batch_schedule(
         The schedule, or None when none of the three is given.
 
     Raises:
-        ValueError: More than one of them is given, or the interval is not positive.
+        ValueError: More than one of them is given, the interval is not positive,
+            or the cron, the RRULE or the time zone is not valid (the message
+            names which).
 
     Example:
         ```python
@@ -479,15 +481,24 @@ def batch_schedule(
     given = [n for n, v in (("cron", cron), ("interval", interval), ("rrule", rrule)) if v]
     if len(given) > 1:
         raise ValueError(f"give at most one schedule (cron, interval or rrule), not {given}")
-    if cron:
-        return CronSchedule(cron=cron, timezone=timezone)
-    if interval is not None and interval != 0:
-        every = interval if isinstance(interval, timedelta) else timedelta(seconds=interval)
-        if every <= timedelta(0):
-            raise ValueError(f"interval must be positive (got {interval})")
-        return IntervalSchedule(interval=every, timezone=timezone)
-    if rrule:
-        return RRuleSchedule(rrule=rrule, timezone=timezone)
+    try:
+        if cron:
+            return CronSchedule(cron=cron, timezone=timezone)
+        if interval is not None and interval != 0:
+            every = interval if isinstance(interval, timedelta) else timedelta(seconds=interval)
+            if every <= timedelta(0):
+                raise ValueError(f"interval must be positive (got {interval})")
+            return IntervalSchedule(interval=every, timezone=timezone)
+        if rrule:
+            return RRuleSchedule(rrule=rrule, timezone=timezone)
+    except ValidationError as error:
+        first = error.errors()[0]
+        reason = first["msg"].removeprefix("Value error, ")
+        # An interval's time zone is checked by the whole model (no field in `loc`).
+        fallback = "timezone" if "timezone" in reason.lower() else given[0]
+        field = ".".join(str(part) for part in first["loc"]) or fallback
+        value = {"cron": cron, "rrule": rrule, "timezone": timezone}.get(field, interval)
+        raise ValueError(f"invalid schedule {field} {value!r}: {reason}") from None
     return None
 
 
