@@ -54,6 +54,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
+import yaml
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import DeploymentScheduleCreate
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
@@ -447,6 +448,99 @@ class BatchDeployment(RunnerDeployment):
         applied = super().apply(schedules, work_pool_name, image, version_info, _sync=True)  # type: ignore[call-arg]
         assert isinstance(applied, UUID)  # _sync=True: the id itself
         return applied
+
+    def to_prefect_yaml(self) -> str:
+        """This deployment as a `prefect.yaml` for `prefect deploy --all --prefect-file PATH`.
+
+        The file has the same entrypoint (by module path, nothing to pull),
+        parameters, schedule, concurrency limit and work pool as `apply` would
+        register, and comments with the commands that create what it needs.
+        `prefect deploy` does not run the replace check: it overwrites a
+        deployment of the same name.
+
+        Raises:
+            ValueError: The deployment has no work pool (`prefect deploy` needs one).
+
+        Example:
+            ```python
+            from pathlib import Path
+
+            from prefect_modelslab import batch_deployment
+
+            deployment = batch_deployment(
+                csv_url="s3://prompts/nightly.csv",
+                output_url="s3://videos/nightly/",
+                credentials_block="modelslab",
+                work_pool_name="video-pool",
+            )
+            Path("prefect.yaml").write_text(deployment.to_prefect_yaml(), encoding="utf-8")
+            ```
+        """
+        import prefect
+
+        if not self.work_pool_name:
+            raise ValueError("a prefect.yaml deployment needs a work pool (work_pool_name)")
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "description": self.description,
+            "entrypoint": self.entrypoint,
+            "tags": list(self.tags),
+            "parameters": self.parameters,
+            "schedules": [
+                _schedule_yaml(s.schedule, active=s.active is not False and not self.paused)
+                for s in self.schedules or []
+                if s.schedule is not None
+            ],
+        }
+        if self.concurrency_limit is not None:
+            limit: dict[str, Any] = {"limit": self.concurrency_limit}
+            if self.concurrency_options is not None:
+                limit["collision_strategy"] = self.concurrency_options.collision_strategy.value
+            entry["concurrency_limit"] = limit
+        pool: dict[str, Any] = {"name": self.work_pool_name}
+        if self.work_queue_name:
+            pool["work_queue_name"] = self.work_queue_name
+        pool["job_variables"] = self.job_variables
+        entry["work_pool"] = pool
+        document = {
+            "name": "prefect-modelslab",
+            "prefect-version": prefect.__version__,
+            "build": None,
+            "push": None,
+            "pull": [],  # the flow is addressed by module path: nothing to pull
+            "deployments": [entry],
+        }
+        block = self.parameters.get("credentials", "modelslab")
+        needs = [
+            f"#   prefect work-pool create {self.work_pool_name} --type process",
+            f"#   python -c 'from prefect_modelslab import ModelsLabCredentials; "
+            f'ModelsLabCredentials(api_key="...").save("{block}")\'',
+        ]
+        if limit_name := self.parameters.get("concurrency_limit_name"):
+            needs.append(f"#   prefect gcl create {limit_name} --limit 5   # your plan's queue")
+        header = [
+            f"# The ModelsLab batch deployment {self.name!r}, written by prefect-modelslab.",
+            "# Before `prefect deploy --all --prefect-file <this file>`, once per Prefect server:",
+            *needs,
+            f"# Then, on each worker host: prefect worker start --pool {self.work_pool_name}",
+            "",
+        ]
+        body: str = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+        return "\n".join(header) + body
+
+
+def _schedule_yaml(schedule: SCHEDULE_TYPES, *, active: bool) -> dict[str, Any]:
+    """One schedule in `prefect.yaml`'s form."""
+    entry: dict[str, Any]
+    if isinstance(schedule, CronSchedule):
+        entry = {"cron": schedule.cron, "day_or": schedule.day_or}
+    elif isinstance(schedule, IntervalSchedule):
+        entry = {"interval": schedule.interval.total_seconds()}
+    elif isinstance(schedule, RRuleSchedule):
+        entry = {"rrule": schedule.rrule.removeprefix(_DEFAULT_DTSTART)}
+    else:
+        raise ValueError(f"cannot write {schedule!r} as a prefect.yaml schedule")
+    return {**entry, "timezone": schedule.timezone or "UTC", "active": active}
 
 
 def batch_schedule(
