@@ -7,6 +7,7 @@ from .client.models import VideoJob as VideoJob
 from .client.models import VideoMeta as VideoMeta
 from .deployments import batch_deployment as batch_deployment
 from .exceptions import BatchNotSucceededError as BatchNotSucceededError
+from .exceptions import DeploymentConflictError as DeploymentConflictError
 from .exceptions import DownloadError as DownloadError
 from .exceptions import ForbiddenError as ForbiddenError
 from .exceptions import GenerationFailedError as GenerationFailedError

@@ -21,6 +21,7 @@ ModelsLabError
 │   └── GenerationFailedError     submit refused in the body, or "failed" for our id on fetch
 ├── DownloadError                 the file could not be fetched or is not a video (`reason`)
 ├── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
+├── DeploymentConflictError       a deployment of that name exists, defined otherwise (a ValueError)
 └── RunNotSucceededError          a flow ran to its end but not everything succeeded
     ├── BatchNotSucceededError    rows failed, failed their check or were invalid; has `report`
     └── VideoCheckFailedError     `generate_video`'s video failed its check; has `result`
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchNotSucceededError",
+    "DeploymentConflictError",
     "DownloadError",
     "DownloadFailure",
     "ForbiddenError",
@@ -236,6 +238,34 @@ class InvalidCsvError(ModelsLabError, ValueError):
     def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
         super().__init__(message)
         self.problems = list(problems)
+
+
+class DeploymentConflictError(ModelsLabError, ValueError):
+    """A deployment of that flow and name exists, and applying this one would replace it.
+
+    Raised before anything is changed on the server. `differences` says what
+    differs; `pool_bound` means the existing deployment is bound to a work pool
+    and this one is not (serving it would run each of its runs twice), which
+    `replace=True` does not override.
+
+    Attributes:
+        deployment: The deployment's full name, `flow-name/deployment-name`.
+        differences: `(what, existing, new)` for each field that differs.
+        pool_bound: The existing deployment's work pool, when this one has none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str,
+        differences: Iterable[tuple[str, str, str]] = (),
+        pool_bound: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.deployment = deployment
+        self.differences = list(differences)
+        self.pool_bound = pool_bound
 
 
 class RunNotSucceededError(ModelsLabError):
