@@ -16,7 +16,7 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Final, Literal, get_args, get_origin
+from typing import Annotated, Any, Final, Literal, NamedTuple, get_args, get_origin
 
 from pydantic import (
     AliasChoices,
@@ -52,6 +52,7 @@ __all__ = [
     "Text2VideoRequest",
     "Text2VideoResponse",
     "Text2VideoUltraRequest",
+    "VideoExpectations",
     "VideoJob",
     "VideoMeta",
     "VideoRequest",
@@ -476,6 +477,8 @@ class VideoMeta(BaseModel):
     num_frames: Annotated[int | None, Advisory] = None
     fps: Annotated[int | None, Advisory] = None
     output_type: Annotated[str | None, Advisory] = None
+    resolution: Annotated[int | None, Advisory] = None
+    portrait: YesNo = None
     instant_response: YesNo = None
     temp: YesNo = None
     use_improved_sampling: YesNo = None
@@ -631,18 +634,49 @@ class VideoJob(BaseModel):
         return self.model_copy(update=changes)
 
 
-# request field -> meta field, for the values the post-check compares
-_CHECKED_FIELDS = {"num_frames": "num_frames", "fps": "fps", "width": "width", "height": "height"}
+class VideoExpectations(NamedTuple):
+    """What a job's video should be, and what the server's `meta` says against the request.
+
+    Attributes:
+        expected: What the stored file is checked against.
+        problems: One sentence per value the request set that `meta`
+            contradicts; each fails the check, whatever the file holds.
+        warnings: What is worth showing but does not fail the check: `meta`
+            names another model than the one asked for (the provider's
+            documented fallback to wan2.2).
+    """
+
+    expected: ExpectedVideo
+    problems: list[str]
+    warnings: list[str]
 
 
-def expected_video(job: VideoJob) -> tuple[ExpectedVideo, list[str]]:
-    """What the video of `job` should be: the request, overridden by the server's `meta`.
+def expected_video(job: VideoJob) -> VideoExpectations:
+    """What the video of `job` should be: the request wherever it set a value, else `meta`.
 
-    The server may use other values than asked (it rounds sizes, for
-    example); it then says so in `meta`, and the file is checked against that.
+    Wherever the request set a value, the file is checked against it, and a
+    `meta` that says otherwise is a problem in itself ("num_frames: the
+    request asked 16, the server's meta says 25"): a server that made
+    something else than asked must not pass. Where the request left a value
+    to the server's default, `meta` says what to expect.
+
+    `text2video`: frames, fps, width, height and format (`gif` unless set or
+    reported otherwise).
+
+    `text2video_ultra`: frames (default 81) and fps, the format mp4, and the
+    orientation from `portrait` (9:16, height > width; else width > height).
+    Its size is checked only as far as the provider documents it: the short
+    side at most 480 px. The exact size is not checked (the provider does not
+    say how `resolution` maps to pixels), except where `meta` reports a width
+    or height; a `resolution` the request set and `meta` contradicts is a
+    problem.
+
+    Model drift (both endpoints): a `meta` naming another `model_id` than the
+    request's is a warning, not a problem; the provider documents that an
+    unsupported model runs as wan2.2.
 
     Returns:
-        The expectations, and one sentence per value where `meta` overrode the request.
+        The expectations, the problems `meta` shows and the warnings.
 
     Example:
         ```python
@@ -656,34 +690,75 @@ def expected_video(job: VideoJob) -> tuple[ExpectedVideo, list[str]]:
         job = VideoJob(
             generation_id="42",
             status="success",
-            request=Text2VideoRequest(prompt="a fox", width=60, num_frames=16),
-            meta=VideoMeta(width=56, num_frames=16),
+            request=Text2VideoRequest(prompt="a fox", num_frames=16),
+            meta=VideoMeta(num_frames=25, width=512, model_id="wan2.2"),
         )
-        expected, overrides = expected_video(job)
-        # overrides: ['width: the server used 56 (asked 60)']
+        expected, problems, warnings = expected_video(job)
+        # expected.frames == 16, expected.width == 512
+        # problems: ["num_frames: the request asked 16, the server's meta says 25"]
+        # warnings: ["model_id: the request asked cogvideox, the server's meta says wan2.2 ..."]
         ```
     """
-    request, meta = job.request, job.meta
-    values: dict[str, Any] = {}
-    overrides: list[str] = []
-    for field, meta_field in _CHECKED_FIELDS.items():
-        asked = getattr(request, field, None)
-        used = getattr(meta, meta_field, None) if meta is not None else None
-        if used is not None and asked is not None and used != asked:
-            overrides.append(f"{field}: the server used {used} (asked {asked})")
-        values[field] = used if used is not None else asked
-    asked_type = request.expected_output_type
-    used_type = meta.output_type if meta is not None else None
-    if used_type and used_type != asked_type:
-        overrides.append(f"output_type: the server used {used_type} (asked {asked_type})")
-    expected = ExpectedVideo.from_values(
-        frames=values["num_frames"],
-        fps=values["fps"],
-        width=values["width"],
-        height=values["height"],
-        output_type=used_type or asked_type,
-    )
-    return expected, overrides
+    request = job.request
+    meta = job.meta or VideoMeta()
+    problems: list[str] = []
+
+    def value(field: str, asked: Any, default: Any = None, used: Any = _UNSET) -> Any:
+        told = getattr(meta, field, None) if used is _UNSET else used
+        if asked is None:
+            return told if told is not None else default
+        if told is not None and told != asked:
+            problems.append(
+                f"{field}: the request asked {_shown(asked)}, the server's meta says {_shown(told)}"
+            )
+        return asked
+
+    reported_type = meta.output_type.strip().lower() if meta.output_type else None
+    if isinstance(request, Text2VideoUltraRequest):
+        frames = value("num_frames", request.num_frames, ULTRA_DOCUMENTED_DEFAULTS["num_frames"])
+        fps = value("fps", request.fps)
+        portrait = value("portrait", request.portrait, ULTRA_DOCUMENTED_DEFAULTS["portrait"])
+        value("resolution", request.resolution)
+        if reported_type is not None and reported_type != "mp4":
+            problems.append(
+                f"output_type: text2video_ultra makes mp4, the server's meta says {reported_type}"
+            )
+        expected = ExpectedVideo.from_values(
+            frames=frames,
+            fps=fps,
+            width=meta.width,
+            height=meta.height,
+            output_type="mp4",
+            orientation="portrait" if portrait else "landscape",
+            max_short_side=ULTRA_MAX_RESOLUTION,
+        )
+    else:
+        frames = value("num_frames", request.num_frames)
+        fps = value("fps", request.fps)
+        width = value("width", request.width)
+        height = value("height", request.height)
+        output_type = value("output_type", request.output_type, "gif", used=reported_type)
+        expected = ExpectedVideo.from_values(
+            frames=frames, fps=fps, width=width, height=height, output_type=output_type
+        )
+    return VideoExpectations(expected, problems, _drift(request.model_id, meta.model_id))
+
+
+def _drift(asked: str, told: str | None) -> list[str]:
+    if told is None or not told.strip() or told.strip() == asked:
+        return []
+    return [
+        f"model_id: the request asked {asked}, the server's meta says {told.strip()} "
+        "(another model made this video)"
+    ]
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 # --- readable validation errors ---------------------------------------------
