@@ -137,7 +137,7 @@ def test_the_timeline_is_kept_only_when_asked(emulator: ModelsLabEmulator, api: 
 
 
 def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
-    """Its own view of the API: of the package, only `runtime.serving` besides `testing`."""
+    """Its own view of the API: of the package, only `serving` besides `testing`."""
     code = (
         "import json, sys, prefect_modelslab.testing\n"
         "print(json.dumps([m for m in sys.modules if m.split('.')[0].startswith('prefect')]))"
