@@ -233,11 +233,21 @@ class InvalidCsvError(ModelsLabError, ValueError):
 
     Attributes:
         problems: The `RowProblem`s, when the error is about rows.
+        known_fields: The line listing every known column or field, when a name
+            was not known; it is the message's last line, and the CLI prints it
+            whole.
     """
 
-    def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Iterable[RowProblem] = (),
+        known_fields: str | None = None,
+    ) -> None:
+        super().__init__(f"{message}\n{known_fields}" if known_fields else message)
         self.problems = list(problems)
+        self.known_fields = known_fields
 
 
 class DeploymentConflictError(ModelsLabError, ValueError):

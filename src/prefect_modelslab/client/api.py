@@ -1,5 +1,9 @@
 """HTTP clients for the ModelsLab v6 text-to-video API, sync and async.
 
+A submit goes to the request's endpoint: `POST {base}/video/text2video` for a
+`Text2VideoRequest`, `POST {base}/video/text2video_ultra` for a
+`Text2VideoUltraRequest`; both are fetched at `POST {base}/video/fetch/{id}`.
+
 Both clients share every decision that does not do I/O (`outcomes.py`): how a
 body and a URL are built, how an answer or a transport error maps to an
 exception, and which failures are worth another attempt. Only the loops that
@@ -33,7 +37,7 @@ from typing import Any, Protocol, Self
 import httpx
 from pydantic import SecretStr
 
-from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
+from prefect_modelslab.client.models import Text2VideoResponse, VideoRequest
 from prefect_modelslab.client.outcomes import (
     Operation,
     Outcome,
@@ -140,8 +144,10 @@ class _ClientCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _submit_call(self, request: Text2VideoRequest) -> tuple[str, dict[str, Any]]:
-        return f"{self.base_url}/video/text2video", body_with_key(request.to_payload(), self._key)
+    def _submit_call(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
+        # The endpoint picks the path; it is never part of the body.
+        url = f"{self.base_url}/video/{request.endpoint}"
+        return url, body_with_key(request.to_payload(), self._key)
 
     def _fetch_call(
         self, generation_id: str, fetch_result: str | None
@@ -213,10 +219,12 @@ class ModelsLabClient(_ClientCore):
         """Close the connection pool."""
         self._http.close()
 
-    def submit(self, request: Text2VideoRequest) -> Text2VideoResponse:
-        """Start a generation; billed once accepted.
+    def submit(self, request: VideoRequest) -> Text2VideoResponse:
+        """Start a generation at the request's endpoint; billed once accepted.
 
-        Retried only on 429, 503 and connection failures before sending.
+        A `Text2VideoRequest` goes to `video/text2video`, a
+        `Text2VideoUltraRequest` to `video/text2video_ultra`. Retried only on
+        429, 503 and connection failures before sending.
 
         Returns:
             The answer, `processing` or `success`, with its `id`.
@@ -345,11 +353,13 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         self._traces_sends = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
 
     async def submit(
-        self, request: Text2VideoRequest, *, hooks: SubmitHooks | None = None
+        self, request: VideoRequest, *, hooks: SubmitHooks | None = None
     ) -> Text2VideoResponse:
-        """Start a generation; billed once accepted.
+        """Start a generation at the request's endpoint; billed once accepted.
 
-        Retried only on 429, 503 and connection failures before sending.
+        A `Text2VideoRequest` goes to `video/text2video`, a
+        `Text2VideoUltraRequest` to `video/text2video_ultra`. Retried only on
+        429, 503 and connection failures before sending.
         `hooks` hear about each attempt (see `SubmitHooks`), so a journal knows
         exactly when the request may have been billed.
 

@@ -31,7 +31,7 @@ from prefect.runtime import flow_run
 
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.client.fetcher import DEFAULT_DOWNLOAD_TIMEOUT, DEFAULT_MAX_BYTES
-from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
+from prefect_modelslab.client.models import Text2VideoRequest, VideoJob, VideoRequest
 from prefect_modelslab.exceptions import (
     GenerationFailedError,
     ModelsLabError,
@@ -126,7 +126,7 @@ def _unknown_outcome(entry: JournalEntry, output_url: str) -> SubmitOutcomeUnkno
 
 
 async def run_video(
-    request: Text2VideoRequest,
+    request: VideoRequest,
     output_url: str,
     credentials: ModelsLabCredentials,
     *,
@@ -321,7 +321,7 @@ async def _obtain(
     journal: Journal,
     sidecars: SidecarStore,
     name: str,
-    request: Text2VideoRequest,
+    request: VideoRequest,
     credentials: ModelsLabCredentials,
     webhook_url: str | None,
     deadline: float,
@@ -443,7 +443,7 @@ def _keep_note(error: ModelsLabError, generation_id: str) -> None:
 
 async def _submit(
     claim: Claim,
-    request: Text2VideoRequest,
+    request: VideoRequest,
     credentials: ModelsLabCredentials,
     webhook_url: str | None,
     max_queue_wait_seconds: float,

@@ -44,7 +44,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab.client.models import Text2VideoRequest, VideoJob, request_fingerprint
+from prefect_modelslab.client.models import VideoJob, VideoRequest, request_fingerprint
 from prefect_modelslab.ledger import storage
 
 __all__ = [
@@ -156,7 +156,7 @@ class JournalEntry(BaseModel):
         """True when a live run is claiming, submitting or waiting on this entry right now."""
         return self.state in {"claimed", "submitting", "submitted"} and self.owner_alive()
 
-    def matches(self, request: Text2VideoRequest) -> bool:
+    def matches(self, request: VideoRequest) -> bool:
         """True when this entry was written for `request`."""
         return self.request_hash == request_fingerprint(request)
 
@@ -185,7 +185,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
         return entry
 
     async def claim(
-        self, name: str, request: Text2VideoRequest, *, replace: JournalEntry | None = None
+        self, name: str, request: VideoRequest, *, replace: JournalEntry | None = None
     ) -> Claim | None:
         """Claim `name` for submitting `request`; None when another run holds it.
 
@@ -230,7 +230,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
             return marker
         return None
 
-    async def _create_claim(self, name: str, request: Text2VideoRequest) -> Claim | None:
+    async def _create_claim(self, name: str, request: VideoRequest) -> Claim | None:
         entry = JournalEntry(
             name=name,
             state="claimed",
@@ -247,7 +247,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
             return None
         return Claim(self, entry)
 
-    async def record_intent(self, name: str, request: Text2VideoRequest) -> JournalEntry:
+    async def record_intent(self, name: str, request: VideoRequest) -> JournalEntry:
         """Record that `request` may be on its way (state `submitting`, no owner).
 
         `claim()` and the client's hooks do this for a run; this is for tools and tests.
@@ -276,7 +276,7 @@ class Journal(storage.DocumentStore[JournalEntry]):
     async def record_outcome_unknown(
         self,
         name: str,
-        request: Text2VideoRequest,
+        request: VideoRequest,
         message: str,
         *,
         generation_id: str | None = None,
@@ -358,7 +358,7 @@ class Claim:
         return self.entry
 
     async def outcome_unknown(
-        self, request: Text2VideoRequest, message: str, generation_id: str | None
+        self, request: VideoRequest, message: str, generation_id: str | None
     ) -> JournalEntry:
         """Record a submit sent without its answer read; keeps a readable id."""
         entry = await self.journal.record_outcome_unknown(

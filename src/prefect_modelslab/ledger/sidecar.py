@@ -14,7 +14,12 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
-from prefect_modelslab.client.models import Text2VideoRequest, VideoMeta, request_fingerprint
+from prefect_modelslab.client.models import (
+    Text2VideoRequest,
+    VideoMeta,
+    VideoRequest,
+    request_fingerprint,
+)
 from prefect_modelslab.ledger import storage
 from prefect_modelslab.ledger.records import VideoRecord, VideoResult
 from prefect_modelslab.runtime.logs import run_logger
@@ -95,7 +100,7 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
         return await self.save(result.name, Sidecar.of(result))
 
     async def stored(
-        self, name: str, request: Text2VideoRequest, *, reused: bool = True
+        self, name: str, request: VideoRequest, *, reused: bool = True
     ) -> VideoResult | None:
         """The result a previous run recorded for `request`, if its video is in place.
 
@@ -123,7 +128,7 @@ class SidecarStore(storage.DocumentStore[Sidecar]):
             return None
         return sidecar.to_result(self.output_url, reused=reused)
 
-    async def reusable(self, name: str, request: Text2VideoRequest) -> VideoResult | None:
+    async def reusable(self, name: str, request: VideoRequest) -> VideoResult | None:
         """The result a previous run recorded for `request`, if its video is in place and passed.
 
         Anything else means "make it again" (None).

@@ -98,10 +98,14 @@ def row_label(job: Any) -> str:
 
 
 def submit_run_name(parameters: Mapping[str, Any]) -> str:
-    """`submit · <name>`, or a short prompt when the submit has no name."""
+    """`submit · <name>`, or a short prompt when the submit has no name.
+
+    A `text2video_ultra` submit (another price) says so: `submit · <name> (ultra)`.
+    """
     request = parameters.get("request")
     label = parameters.get("name") or shorten(getattr(request, "prompt", "?"))
-    return f"submit · {label}"
+    ultra = " (ultra)" if getattr(request, "endpoint", None) == "text2video_ultra" else ""
+    return f"submit · {label}{ultra}"
 
 
 def wait_run_name(parameters: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
-from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
+from prefect_modelslab.client.models import VideoJob, VideoRequest
 from prefect_modelslab.exceptions import RateLimitError, SubmitOutcomeUnknownError
 from prefect_modelslab.ledger.journal import Claim
 from prefect_modelslab.runtime.dispatch import dispatching
@@ -31,13 +31,16 @@ HEARTBEAT_SECONDS = 60.0
 )
 async def asubmit_video(
     credentials: CredentialsLike,
-    request: Text2VideoRequest,
+    request: VideoRequest,
     *,
     name: str | None = None,
     max_queue_wait_seconds: float = 1800.0,
     claim: Claim | None = None,
 ) -> VideoJob:
-    """Submit one text-to-video request and return its job record.
+    """Submit one text-to-video request (either endpoint) and return its job record.
+
+    A `Text2VideoRequest` goes to `text2video`, a `Text2VideoUltraRequest` to
+    `text2video_ultra`; everything else below holds for both.
 
     A full queue (HTTP 429) is back-pressure, not a failure: the task waits
     the server's `retry_after` and tries again, for up to
@@ -54,7 +57,7 @@ async def asubmit_video(
     Args:
         credentials: A `ModelsLabCredentials` block, the name of a saved one,
             or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
-        request: What to generate.
+        request: What to generate: a `Text2VideoRequest` or a `Text2VideoUltraRequest`.
         name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
         claim: The journal entry this run holds for the video (`Journal.claim`).
