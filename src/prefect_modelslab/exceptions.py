@@ -74,7 +74,12 @@ class ModelsLabError(Exception):
         status_code: The HTTP status, when a response was read.
         generation_id: The generation this is about, when known.
         server_message: The server's own `message`/`messege`, when it sent one.
+        transient: True when the failure may pass by itself (a connection
+            error, a timeout, a 429, a 5xx, a fetch answer that does not end the
+            generation): the call gave up, a later one may succeed.
     """
+
+    transient: bool = False
 
     def __init__(
         self,

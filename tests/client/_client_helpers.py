@@ -61,7 +61,9 @@ class Api:
             return await self.client.submit(request)
         return self.client.submit(request)
 
-    async def fetch(self, generation_id: str, **kwargs: str | None) -> Text2VideoResponse:
+    async def fetch(
+        self, generation_id: str, **kwargs: str | RetryPolicy | None
+    ) -> Text2VideoResponse:
         if isinstance(self.client, AsyncModelsLabClient):
             return await self.client.fetch(generation_id, **kwargs)
         return self.client.fetch(generation_id, **kwargs)
