@@ -7,8 +7,8 @@ One command, re-runnable, from the repository root after `make install`:
 It starts a real `prefect server start` on a free loopback port (a temporary
 PREFECT_HOME, analytics off, the UI pointed at the same server), runs
 `prefect-modelslab demo` against it into a temporary folder, finds the flow
-run and its artifacts through the Prefect API, and drives headless Chromium
-over the DevTools protocol (`prefect_modelslab.testing.chromium`) to save:
+run and its artifacts through the Prefect API, and drives the system's
+headless Chromium with Playwright (the dev extra installs it) to save:
 
 - `progress.png`: the demo's progress artifact while it runs (counts, eta);
 - `flow-run.png`: the flow run page (state, task timeline with the progress
@@ -23,8 +23,9 @@ over the DevTools protocol (`prefect_modelslab.testing.chromium`) to save:
   against the bundled emulator with faults, that has a failed, a
   check-failed and an invalid row.
 
-It installs nothing. Chromium comes from the system (Debian/Ubuntu:
-`apt-get install chromium`; or set CHROMIUM=/path/to/chrome); the status
+It installs nothing and downloads no browser (never `playwright install`):
+Chromium comes from the system (Debian/Ubuntu: `apt-get install chromium`,
+/usr/bin/chromium; or set CHROMIUM=/path/to/chromium); the status
 markers (✅ ❌ ...) need a colour emoji font (`fonts-noto-color-emoji`). Exits 0 when
 every picture was taken and looks like a page (not blank), 1 on any failure,
 2 when Chromium or the project's commands are missing; the servers it starts
@@ -51,10 +52,23 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-
-from prefect_modelslab.testing.chromium import BrowserError, Chromium, Page, find_chromium
+from playwright.sync_api import Error as BrowserError
+from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Flags for a quiet headless Chromium on a closed network, as root (the
+#: gallery tests use the same). Playwright gives each launch a fresh profile.
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 VIEWPORT = (1440, 900)
 MAX_HEIGHT = 3000  # of a full-page picture
 FLOW_NAME = "generate-videos-from-csv"
@@ -72,11 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page wait")
     args = parser.parse_args(argv)
 
-    chromium = find_chromium()
-    if chromium is None:
+    chromium = os.environ.get("CHROMIUM") or "/usr/bin/chromium"
+    if not os.access(chromium, os.X_OK):
         print(
-            "error: Chromium not found. Install it (Debian/Ubuntu: `apt-get install chromium`) "
-            "or set CHROMIUM=/path/to/chromium.",
+            f"error: Chromium not found at {chromium}. Install it (Debian/Ubuntu: "
+            "`apt-get install chromium`) or set CHROMIUM=/path/to/chromium.",
             file=sys.stderr,
         )
         return 2
@@ -127,8 +141,12 @@ def take_all(
     videos, problems = work / "videos", work / "problems"
     with prefect_server(prefect, port, env, work / "server.log"):
         out.mkdir(parents=True, exist_ok=True)
-        with Chromium(chromium) as browser:
-            page = browser.new_page(*VIEWPORT)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path=chromium, args=CHROMIUM_FLAGS, headless=True, timeout=60_000
+            )
+            page = browser.new_page(viewport={"width": VIEWPORT[0], "height": VIEWPORT[1]})
+            page.set_default_timeout(timeout * 1000)
             step(f"Prefect server up at {ui}; running the demo batch (progress while it runs)")
             with (work / "demo.log").open("w") as demo_log:
                 demo = subprocess.Popen(  # noqa: S603 - the project's own command
@@ -188,7 +206,7 @@ def flow_run_page(
 ) -> tuple[Path, str]:
     page.goto(f"{ui}/runs/flow-run/{run['id']}")
     wait_for_text(page, [run["name"], "Completed", "Beginning flow run"], timeout)
-    page.wait_for("document.querySelector('canvas') !== null", timeout=timeout, what="the graph")
+    wait_for(page, "document.querySelector('canvas') !== null", timeout, "the graph")
     return shoot(page, out / "flow-run.png", "the flow run: state, task timeline, logs")
 
 
@@ -206,7 +224,7 @@ def artifacts_tab(
         "(() => { const tab = [...document.querySelectorAll('li.p-tab, [role=tab]')]"
         ".find(t => t.textContent.trim() === 'Artifacts'); if (tab) tab.click(); return !!tab; })()"
     )
-    page.wait_for(click_tab, timeout=timeout, what="the Artifacts tab")
+    wait_for(page, click_tab, timeout, "the Artifacts tab")
     keys = [a["key"] for a in artifacts.values()]
     wait_for_text(page, keys, timeout)
     # The whole tab, however many artifacts there are.
@@ -288,7 +306,8 @@ def gallery_page(page: Page, videos: Path, path: Path, timeout: float) -> tuple[
     with serve_folder(videos) as base_url:
         page.goto(base_url + "index.html")
         # Everything on screen loaded, and the videos on screen playing.
-        page.wait_for(
+        wait_for(
+            page,
             """(() => {
               const inView = e => { const r = e.getBoundingClientRect();
                 return r.bottom > 0 && r.top < innerHeight; };
@@ -297,8 +316,8 @@ def gallery_page(page: Page, videos: Path, path: Path, timeout: float) -> tuple[
               return media.length > 0 && media.every(m => m.dataset.loaded)
                 && media.filter(m => m.tagName === 'VIDEO').every(v => !v.paused);
             })()""",
-            timeout=timeout,
-            what="the gallery's videos to load and play",
+            timeout,
+            "the gallery's videos to load and play",
         )
         return shoot(page, path, f"the gallery, index.html, of {videos.name}/")
 
@@ -345,7 +364,7 @@ def shoot(page: Page, path: Path, caption: str, *, full_page: bool = False) -> t
     """Save the viewport; with `full_page`, grow the viewport to fit the page's scrolled pane."""
     time.sleep(SETTLE_S)
     if not full_page:
-        page.screenshot(path)
+        page.screenshot(path=path)
         return path, caption
     # The UI scrolls an inner pane, not the document: fit the tallest one.
     extra = page.evaluate(
@@ -353,12 +372,12 @@ def shoot(page: Page, path: Path, caption: str, *, full_page: bool = False) -> t
         ".map(e => e.scrollHeight - e.clientHeight))"
     )
     height = min(VIEWPORT[1] + int(extra), MAX_HEIGHT)
-    page.set_viewport(VIEWPORT[0], height)
+    page.set_viewport_size({"width": VIEWPORT[0], "height": height})
     try:
         time.sleep(SETTLE_S)
-        page.screenshot(path)
+        page.screenshot(path=path)
     finally:
-        page.set_viewport(*VIEWPORT)
+        page.set_viewport_size({"width": VIEWPORT[0], "height": VIEWPORT[1]})
     return path, caption
 
 
@@ -366,7 +385,16 @@ def wait_for_text(page: Page, texts: list[str], timeout: float) -> None:
     """Wait until the page shows every text and no loading indicator."""
     checks = " && ".join(f"document.body.innerText.includes({text!r})" for text in texts)
     loading = "document.querySelector('.p-loading-icon, [aria-busy=true]') === null"
-    page.wait_for(f"({checks}) && {loading}", timeout=timeout, what=f"the page to show {texts}")
+    wait_for(page, f"({checks}) && {loading}", timeout, f"the page to show {texts}")
+
+
+def wait_for(page: Page, expression: str, timeout: float, what: str) -> None:
+    """Poll a JavaScript expression until it is truthy; a clear error after `timeout` s."""
+    try:
+        # A function, not a string: a string is eval-ed, which a page's CSP may forbid.
+        page.wait_for_function(f"() => ({expression})", timeout=timeout * 1000, polling=200)
+    except PlaywrightTimeout:
+        raise ScreenshotError(f"timed out after {timeout:g} s waiting for {what}") from None
 
 
 def check_not_blank(path: Path) -> None:

@@ -101,7 +101,7 @@ def test_a_missing_prompt_is_required() -> None:
 
 def test_the_key_is_not_a_field_and_the_problem_does_not_echo_it() -> None:
     [message] = problems(prompt="p", key="sk-secret-value")
-    assert message == "key: is not a field of the text2video request"
+    assert message == "key: not a field of text2video (the API key belongs in ModelsLabCredentials)"
 
 
 def test_a_key_passed_in_a_request_is_not_echoed_by_the_validation_error() -> None:
@@ -113,7 +113,7 @@ def test_a_key_passed_in_a_request_is_not_echoed_by_the_validation_error() -> No
         assert "sk-secret-value" not in text
     assert [str(p) for p in validation_problems(caught.value)] == [
         "height: must be in 1..512 (got 600)",
-        "key: is not a field of the text2video request",
+        "key: not a field of text2video (the API key belongs in ModelsLabCredentials)",
     ]
 
 

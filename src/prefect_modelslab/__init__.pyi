@@ -3,10 +3,13 @@ from .blocks import ModelsLabCredentials as ModelsLabCredentials
 from .client.fetcher import StoredVideo as StoredVideo
 from .client.models import Text2VideoRequest as Text2VideoRequest
 from .client.models import Text2VideoResponse as Text2VideoResponse
+from .client.models import Text2VideoUltraRequest as Text2VideoUltraRequest
 from .client.models import VideoJob as VideoJob
 from .client.models import VideoMeta as VideoMeta
+from .client.models import VideoRequest as VideoRequest
 from .deployments import batch_deployment as batch_deployment
 from .exceptions import BatchNotSucceededError as BatchNotSucceededError
+from .exceptions import DeploymentConflictError as DeploymentConflictError
 from .exceptions import DownloadError as DownloadError
 from .exceptions import ForbiddenError as ForbiddenError
 from .exceptions import GenerationFailedError as GenerationFailedError

@@ -23,6 +23,7 @@ ModelsLabError
 ├── InvalidCsvError               the prompts CSV cannot run (also a ValueError); nothing was sent
 ├── NameConflictError             an id belongs to another source in the folder; nothing was sent
 ├── SubmitLimitError              the plan needs more new submits than allowed; nothing was sent
+├── DeploymentConflictError       a deployment of that name exists, defined otherwise (a ValueError)
 └── RunNotSucceededError          a flow ran to its end but not everything succeeded
     ├── BatchNotSucceededError    rows failed, failed their check or were invalid; has `report`
     └── VideoCheckFailedError     `generate_video`'s video failed its check; has `result`
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BatchNotSucceededError",
+    "DeploymentConflictError",
     "DownloadError",
     "DownloadFailure",
     "ForbiddenError",
@@ -76,7 +78,12 @@ class ModelsLabError(Exception):
         status_code: The HTTP status, when a response was read.
         generation_id: The generation this is about, when known.
         server_message: The server's own `message`/`messege`, when it sent one.
+        transient: True when the failure may pass by itself (a connection
+            error, a timeout, a 429, a 5xx, a fetch answer that does not end the
+            generation): the call gave up, a later one may succeed.
     """
+
+    transient: bool = False
 
     def __init__(
         self,
@@ -235,11 +242,49 @@ class InvalidCsvError(ModelsLabError, ValueError):
 
     Attributes:
         problems: The `RowProblem`s, when the error is about rows.
+        known_fields: The line listing every known column or field, when a name
+            was not known; it is the message's last line, and the CLI prints it
+            whole.
     """
 
-    def __init__(self, message: str, *, problems: Iterable[RowProblem] = ()) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        problems: Iterable[RowProblem] = (),
+        known_fields: str | None = None,
+    ) -> None:
+        super().__init__(f"{message}\n{known_fields}" if known_fields else message)
         self.problems = list(problems)
+        self.known_fields = known_fields
+
+
+class DeploymentConflictError(ModelsLabError, ValueError):
+    """A deployment of that flow and name exists, and applying this one would replace it.
+
+    Raised before anything is changed on the server. `differences` says what
+    differs; `pool_bound` means the existing deployment is bound to a work pool
+    and this one is not (serving it would run each of its runs twice), which
+    `replace=True` does not override.
+
+    Attributes:
+        deployment: The deployment's full name, `flow-name/deployment-name`.
+        differences: `(what, existing, new)` for each field that differs.
+        pool_bound: The existing deployment's work pool, when this one has none.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        deployment: str,
+        differences: Iterable[tuple[str, str, str]] = (),
+        pool_bound: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.deployment = deployment
+        self.differences = list(differences)
+        self.pool_bound = pool_bound
 
 
 class NameConflictError(ModelsLabError, ValueError):

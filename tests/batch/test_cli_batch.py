@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from prefect_modelslab.cli import batch as cli_batch
+from prefect_modelslab.inputs.plan import known_fields_line
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 from .conftest import WriteCsv
@@ -131,8 +132,25 @@ def test_invalid_input_exits_2_before_any_submit(
         cli, batch_args(path, tmp_path / "out", fast_emulator, *extra), key_env(fast_emulator)
     )
     assert result.exit_code == 2, result.output
-    (line,) = result.stderr.strip().splitlines()
+    line, *known = result.stderr.strip().splitlines()
     assert needle in line and "Traceback" not in result.output
+    # A bad header lists every known column, whole, on a line of its own.
+    assert known == ([known_fields_line()] if "column" in needle else [])
+    assert fast_emulator.counters.submit_requests == 0
+
+
+def test_an_unknown_column_names_the_closest_and_lists_every_known_one_whole(
+    cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
+) -> None:
+    path = write_csv([["prompt", "fsp", "resolutoin"], ["a fox", "8", "480"]])
+    env = {**key_env(fast_emulator), "COLUMNS": "80"}  # narrower than the list
+    result = invoke(cli, batch_args(path, tmp_path / "out", fast_emulator), env)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.strip().splitlines() == [
+        f"error: {path}: bad header: unknown column 'fsp' (did you mean 'fps'?); "
+        "unknown column 'resolutoin' (did you mean 'resolution'?)",
+        known_fields_line(),
+    ]
     assert fast_emulator.counters.submit_requests == 0
 
 

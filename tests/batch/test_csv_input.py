@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.inputs.plan import (
+    known_fields_line,
     merge_defaults,
     plan_csv,
     plan_csv_lines,
@@ -103,8 +104,9 @@ def test_row_with_more_cells_than_header_is_invalid() -> None:
 def test_bad_header_is_an_error_before_any_row(header: str, needle: str) -> None:
     with pytest.raises(InvalidCsvError) as caught:
         plan_text(f"{header}\na fox,1,2\n")
-    assert needle in str(caught.value)
-    assert "columns may be: id, prompt" in str(caught.value)
+    first, known = str(caught.value).split("\n")
+    assert needle in first
+    assert known == known_fields_line() and known.startswith("known columns: id, prompt, endpoint")
 
 
 def test_empty_file_is_an_error() -> None:

@@ -10,7 +10,7 @@ import httpx
 
 from prefect_modelslab.client.api import AsyncModelsLabClient, ModelsLabClient
 from prefect_modelslab.client.fetcher import FileFetcher
-from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
+from prefect_modelslab.client.models import Text2VideoResponse, VideoRequest
 from prefect_modelslab.client.retries import RetryPolicy
 
 KEY = "sk-live-9f8e7d6c5b4a3f2e1d0c"
@@ -56,12 +56,14 @@ class Api:
     def __init__(self, client: ModelsLabClient | AsyncModelsLabClient) -> None:
         self.client = client
 
-    async def submit(self, request: Text2VideoRequest) -> Text2VideoResponse:
+    async def submit(self, request: VideoRequest) -> Text2VideoResponse:
         if isinstance(self.client, AsyncModelsLabClient):
             return await self.client.submit(request)
         return self.client.submit(request)
 
-    async def fetch(self, generation_id: str, **kwargs: str | None) -> Text2VideoResponse:
+    async def fetch(
+        self, generation_id: str, **kwargs: str | RetryPolicy | None
+    ) -> Text2VideoResponse:
         if isinstance(self.client, AsyncModelsLabClient):
             return await self.client.fetch(generation_id, **kwargs)
         return self.client.fetch(generation_id, **kwargs)

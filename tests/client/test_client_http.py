@@ -18,6 +18,7 @@ from prefect_modelslab.client.api import (
     same_origin,
 )
 from prefect_modelslab.client.models import Text2VideoRequest
+from prefect_modelslab.client.retries import NO_RETRY
 from prefect_modelslab.exceptions import (
     ForbiddenError,
     GenerationFailedError,
@@ -536,6 +537,63 @@ async def test_fetch_failed_for_that_very_id_is_a_failed_generation(
     with pytest.raises(GenerationFailedError, match="NSFW") as caught:
         await api.fetch("7")
     assert caught.value.generation_id == "7" and route.call_count == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "final"),
+    [
+        (httpx.Response(500, json={"message": "oops"}), ServerError),
+        (httpx.Response(429, json={"message": "queue full", "retry_after": 9}), RateLimitError),
+        (httpx.Response(408), ModelsLabTimeoutError),
+        (httpx.Response(200, json={"status": "error", "messege": "GPU fault"}), ServerError),
+        (httpx.Response(200, text="<html>maintenance</html>"), ServerError),
+        (httpx.ConnectError("refused"), ModelsLabConnectionError),
+        (httpx.ReadTimeout("slow"), ModelsLabTimeoutError),
+    ],
+    ids=["500", "429", "408", "error-200", "not-json", "ConnectError", "ReadTimeout"],
+)
+async def test_fetch_with_no_retry_is_one_request_and_its_failure_is_transient(
+    api: Api,
+    router: respx.Router,
+    sleeps: SleepLog,
+    answer: httpx.Response | httpx.HTTPError,
+    final: type[ModelsLabError],
+) -> None:
+    # What a poller that keeps its own schedule asks for: one HTTP request, no sleep.
+    route = router.post("/video/fetch/7").mock(side_effect=[answer])
+    with pytest.raises(final) as caught:
+        await api.fetch("7", retry=NO_RETRY)
+    assert route.call_count == 1 and sleeps.delays == []
+    assert caught.value.transient
+    assert caught.value.generation_id == "7"
+    assert "attempts" not in str(caught.value)
+    if isinstance(caught.value, RateLimitError):
+        assert caught.value.retry_after == 9.0
+
+
+async def test_fetch_errors_that_end_the_wait_are_not_transient(
+    api: Api, router: respx.Router, sleeps: SleepLog
+) -> None:
+    router.post("/video/fetch/7").respond(
+        200, json={"status": "failed", "id": 7, "message": "NSFW"}
+    )
+    with pytest.raises(GenerationFailedError) as failed:
+        await api.fetch("7", retry=NO_RETRY)
+    router.post("/video/fetch/8").respond(401, json={"message": "Invalid API key"})
+    with pytest.raises(InvalidAPIKeyError) as refused:
+        await api.fetch("8")
+    assert not failed.value.transient and not refused.value.transient
+
+
+async def test_fetch_that_used_up_the_clients_retries_is_transient(
+    api: Api, router: respx.Router, sleeps: SleepLog
+) -> None:
+    # The default for direct callers stays: the client's policy (4 attempts here).
+    route = router.post("/video/fetch/7").respond(503)
+    with pytest.raises(ServerError, match="after 4 attempts") as caught:
+        await api.fetch("7")
+    assert route.call_count == 4 and sleeps.delays == [1.0, 2.0, 4.0]
+    assert caught.value.transient
 
 
 async def test_fetch_rejects_an_empty_id(api: Api) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -85,3 +86,20 @@ async def test_the_limit_reaches_the_server() -> None:
     assert stored.global_concurrency_limit.limit == 1
     assert stored.concurrency_options is not None
     assert stored.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.ENQUEUE
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ({"cron": "0 25 * * *"}, "invalid schedule cron '0 25 * * *'"),
+        ({"rrule": "FREQ=NEVER"}, "invalid schedule rrule 'FREQ=NEVER'"),
+        ({"interval": 60, "timezone": "Atlantis/City"}, "invalid schedule timezone"),
+        ({"cron": "0 2 * * *", "timezone": "Atlantis/City"}, "invalid schedule timezone"),
+    ],
+)
+def test_a_bad_schedule_names_the_field_and_the_value(
+    schedule: dict[str, object], expected: str
+) -> None:
+    with pytest.raises(ValueError, match="^" + re.escape(expected)) as raised:
+        batch_schedule(**schedule)  # type: ignore[arg-type]
+    assert "pydantic" not in str(raised.value)

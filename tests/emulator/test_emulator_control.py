@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -133,3 +134,21 @@ def test_the_timeline_is_kept_only_when_asked(emulator: ModelsLabEmulator, api: 
     assert boat["submitted"] <= boat["ready"] <= boat["seen_ready"]
     emulator.configure(timeline=False)
     assert emulator.counters.timeline == []
+
+
+def test_the_emulator_imports_neither_the_client_nor_prefect() -> None:
+    """Its own view of the API: of the package, only `serving` besides `testing`."""
+    code = (
+        "import json, sys, prefect_modelslab.testing\n"
+        "print(json.dumps([m for m in sys.modules if m.split('.')[0].startswith('prefect')]))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+
+    others = {m for m in json.loads(loaded) if not m.startswith("prefect_modelslab.testing")}
+    assert others == {
+        "prefect_modelslab",
+        "prefect_modelslab.runtime",
+        "prefect_modelslab.runtime.serving",
+    }

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from emulator_helpers import Api
+from emulator_helpers import ULTRA, Api
 
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
@@ -272,3 +272,40 @@ def test_stopped_emulator_has_no_pending_webhooks(receiver: Receiver) -> None:
         assert app.webhooks.pending == 1
     assert app.webhooks.pending == 0
     assert receiver.calls == []
+
+
+def test_an_ultra_job_calls_its_webhook_with_its_meta(api: Api, receiver: Receiver) -> None:
+    submitted = api.submit_ok(
+        endpoint=ULTRA, model_id="cogvideox", portrait=True, webhook=receiver.url, track_id="u-1"
+    )
+
+    [body] = receiver.wait_for("u-1")
+
+    assert body["status"] == "success"
+    assert body["id"] == submitted["id"]
+    assert body["output"] == submitted["future_links"]
+    assert isinstance(body["generationTime"], float)
+    assert body["meta"]["model_id"] == "wan2.2"
+    assert body["meta"]["portrait"] == "yes"
+    assert body["meta"]["track_id"] == "u-1"
+
+
+def test_a_failed_ultra_job_calls_its_webhook_with_failed(
+    api: Api, receiver: Receiver, emulator: ModelsLabEmulator
+) -> None:
+    emulator.inject(Fault("generation_failed", message="GPU on fire"))
+    emulator.inject(Fault("webhook_duplicate"))
+    submitted = api.submit_ok(endpoint=ULTRA, webhook=receiver.url, track_id="u-2")
+
+    first, second = receiver.wait_for("u-2", count=2)
+
+    assert (
+        first
+        == second
+        == {
+            "status": "failed",
+            "id": submitted["id"],
+            "message": "GPU on fire",
+            "track_id": "u-2",
+        }
+    )

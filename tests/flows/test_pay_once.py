@@ -21,21 +21,19 @@ from pydantic import SecretStr
 from ledger_helpers import plant
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.client.models import Text2VideoRequest
-from prefect_modelslab.client.retries import RetryPolicy
 from prefect_modelslab.exceptions import (
+    GenerationTimeoutError,
     ModelsLabTimeoutError,
-    ServerError,
     SubmitOutcomeUnknownError,
 )
 from prefect_modelslab.flows import run_video
-from prefect_modelslab.flows import video as video_flow
 from prefect_modelslab.flows.resolve import ResolveError, adopt_generation, clear_for_resubmit
 from prefect_modelslab.ledger import Entry, Ledger, claim
 from prefect_modelslab.ledger.names import video_name
 from prefect_modelslab.ledger.webhooks import WebhookStore, check_track_id
 from prefect_modelslab.runtime.receiver import webhook_app
 from prefect_modelslab.runtime.serving import BackgroundServer
-from prefect_modelslab.tasks import submit_video, wait_for_video
+from prefect_modelslab.tasks import submit_video
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings(
@@ -79,12 +77,8 @@ async def _wait_for(predicate: Any) -> None:
     raise AssertionError("condition not reached")
 
 
-@pytest.fixture
-def quick_fetch_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Fewer, shorter fetch retries and no Prefect task retries: a failing fetch fails fast."""
-    policy = RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.02)
-    monkeypatch.setattr("prefect_modelslab.client.api.RetryPolicy", lambda: policy)
-    monkeypatch.setattr(video_flow, "wait_for_video", wait_for_video.with_options(retries=0))
+#: A short wait: a fetch that keeps failing transiently ends the wait at this deadline.
+SHORT_WAIT_S = 2.0
 
 
 # --- item 1: a transient fetch error never ends a journal entry ---------------------------
@@ -115,7 +109,6 @@ async def test_request_not_found_keeps_the_entry_and_a_rerun_resumes_it(
     credentials: ModelsLabCredentials,
     emulator: ModelsLabEmulator,
     folder: Path,
-    quick_fetch_retries: None,
 ) -> None:
     request = _request("a fox the server forgot for a while")
     name = video_name(request)
@@ -124,8 +117,9 @@ async def test_request_not_found_keeps_the_entry_and_a_rerun_resumes_it(
     emulator.inject(
         Fault("fetch_status", status=404, message="Request not found", times=None),
     )
-    with pytest.raises(ServerError) as caught:
-        await run_video(request, str(folder), credentials)
+    with pytest.raises(GenerationTimeoutError) as caught:
+        await run_video(request, str(folder), credentials, max_wait_seconds=SHORT_WAIT_S)
+    assert "Request not found" in str(caught.value)  # the last failure, named
     assert "a re-run resumes it" in str(caught.value)
     entry = await ledger.read(name)
     assert entry is not None and entry.state == "submitted" and entry.generation_id
@@ -140,7 +134,6 @@ async def test_an_unknown_id_answer_never_deletes_the_entry(
     credentials: ModelsLabCredentials,
     emulator: ModelsLabEmulator,
     folder: Path,
-    quick_fetch_retries: None,
 ) -> None:
     # The emulator answers {"status":"failed","id":"","message":"Request not found"}.
     request = _request("a fox with a lost id")
@@ -152,8 +145,8 @@ async def test_an_unknown_id_answer_never_deletes_the_entry(
     held.end()
     lost = job.model_copy(update={"generation_id": "99999"})
     await plant(str(folder), name, request, state="submitted", generation_id="99999", job=lost)
-    with pytest.raises(ServerError, match="Request not found"):
-        await run_video(request, str(folder), credentials)
+    with pytest.raises(GenerationTimeoutError, match="Request not found"):
+        await run_video(request, str(folder), credentials, max_wait_seconds=SHORT_WAIT_S)
     entry = await ledger.read(name)
     assert entry is not None and entry.generation_id == "99999"
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}

@@ -2,8 +2,8 @@
 
 One batch runs against the emulator (a GIF, two MP4s, a failed generation, a
 video that fails its check, an invalid row, a prompt carrying a script); its
-output folder is served on 127.0.0.1 and `index.html` is driven over the
-DevTools protocol (`prefect_modelslab.testing.chromium`).
+output folder is served on 127.0.0.1 and `index.html` is opened in the
+system's headless Chromium, driven by Playwright (see `conftest.launch_chromium`).
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -21,15 +22,14 @@ import pytest_asyncio
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.flows.batch import generate_videos_from_csv
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
-from prefect_modelslab.testing.chromium import Chromium, Page, find_chromium
 from prefect_modelslab.ui.gallery import render_gallery, video_file_name
 
-from .conftest import ServedFolder, serve_folder
+from .conftest import ServedFolder, WatchedPage, launch_chromium, needs_chromium, serve_folder
 
-pytestmark = pytest.mark.skipif(
-    find_chromium() is None,
-    reason="needs Chromium: apt-get install chromium (.ci/run installs it when it can)",
-)
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser
+
+pytestmark = needs_chromium
 
 TINY = {"width": 64, "height": 48, "num_frames": 4, "fps": 4}
 SCRIPT_PROMPT = '<script>window.pwned = 1</script> a "quoted" <b>fox</b> & co'
@@ -44,10 +44,11 @@ ROWS = [
 ]
 
 # Every media element has loaded its file or failed to (set by the page's script).
-ALL_SETTLED = """(() => {
+# Waits are functions, not strings: the page's CSP forbids eval, which a string needs.
+ALL_SETTLED = """() => {
   const media = [...document.querySelectorAll('.media img, .media video')];
   return media.length > 0 && media.every(m => m.dataset.loaded || m.dataset.loadError);
-})()"""
+}"""
 
 # Scroll each card into view in turn, as a reader would.
 SCROLL_THROUGH = """(async () => {
@@ -107,19 +108,19 @@ def served(batch_output: Path) -> Iterator[ServedFolder]:
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Chromium]:
-    with Chromium() as chromium:
+def browser() -> Iterator[Browser]:
+    with launch_chromium() as chromium:
         yield chromium
 
 
 @pytest.fixture(scope="module")
-def gallery(browser: Chromium, served: ServedFolder) -> Page:
+def gallery(browser: Browser, served: ServedFolder) -> WatchedPage:
     """The gallery, opened and scrolled through until every video has loaded or failed."""
-    page = browser.new_page(width=1280, height=800)
-    page.goto(served.base_url + "index.html")
-    page.evaluate(SCROLL_THROUGH, await_promise=True)
-    page.wait_for(ALL_SETTLED, timeout=30, what="every video to load")
-    return page
+    watched = WatchedPage.open(browser, width=1280, height=800)
+    watched.page.goto(served.base_url + "index.html")
+    watched.page.evaluate(SCROLL_THROUGH)
+    watched.page.wait_for_function(ALL_SETTLED, timeout=30_000)  # every video loaded
+    return watched
 
 
 def test_the_batch_wrote_every_status_and_the_gallery(
@@ -136,8 +137,8 @@ def test_the_batch_wrote_every_status_and_the_gallery(
     assert (batch_output / "index.html").is_file()
 
 
-def test_every_video_loads_its_file(gallery: Page, results: list[dict[str, str]]) -> None:
-    media = gallery.evaluate(MEDIA_STATE)
+def test_every_video_loads_its_file(gallery: WatchedPage, results: list[dict[str, str]]) -> None:
+    media = gallery.page.evaluate(MEDIA_STATE)
     with_video = [r for r in results if r["video"]]
     assert [m["row"] for m in media] == [r["row"] for r in with_video]
     for shown, row in zip(media, with_video, strict=True):
@@ -148,31 +149,35 @@ def test_every_video_loads_its_file(gallery: Page, results: list[dict[str, str]]
     assert {m["tag"] for m in media} == {"IMG", "VIDEO"}
 
 
-def test_the_counts_shown_match_results_csv(gallery: Page, results: list[dict[str, str]]) -> None:
-    shown = gallery.evaluate(
+def test_the_counts_shown_match_results_csv(
+    gallery: WatchedPage, results: list[dict[str, str]]
+) -> None:
+    page = gallery.page
+    shown = page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('button[data-status]')]"
         ".map(b => [b.dataset.status, Number(b.querySelector('.n').textContent)]))"
     )
     assert shown == dict(Counter(r["status"] for r in results))
-    assert gallery.evaluate("document.getElementById('summary').dataset.total") == str(len(results))
-    assert gallery.evaluate("document.querySelectorAll('.card').length") == len(results)
+    assert page.evaluate("document.getElementById('summary').dataset.total") == str(len(results))
+    assert page.evaluate("document.querySelectorAll('.card').length") == len(results)
 
 
 def test_a_status_filter_hides_and_shows_its_rows(
-    gallery: Page, results: list[dict[str, str]]
+    gallery: WatchedPage, results: list[dict[str, str]]
 ) -> None:
     visible = (
         "[...document.querySelectorAll('.card')].filter(c => !c.hidden).map(c => c.dataset.row)"
     )
-    gallery.evaluate("document.querySelector('button[data-status=\"succeeded\"]').click()")
-    assert gallery.evaluate(visible) == [r["row"] for r in results if r["status"] != "succeeded"]
-    assert gallery.evaluate("document.getElementById('shown').textContent") == "3 of 6 shown"
-    gallery.evaluate("document.getElementById('all').click()")
-    assert gallery.evaluate(visible) == [r["row"] for r in results]
+    page = gallery.page
+    page.evaluate("document.querySelector('button[data-status=\"succeeded\"]').click()")
+    assert page.evaluate(visible) == [r["row"] for r in results if r["status"] != "succeeded"]
+    assert page.evaluate("document.getElementById('shown').textContent") == "3 of 6 shown"
+    page.evaluate("document.getElementById('all').click()")
+    assert page.evaluate(visible) == [r["row"] for r in results]
 
 
-def test_failed_rows_show_their_reason(gallery: Page, results: list[dict[str, str]]) -> None:
-    errors = gallery.evaluate(
+def test_failed_rows_show_their_reason(gallery: WatchedPage, results: list[dict[str, str]]) -> None:
+    errors = gallery.page.evaluate(
         "Object.fromEntries([...document.querySelectorAll('.card')]"
         ".map(c => [c.dataset.row, c.querySelector('.error')?.textContent ?? '']))"
     )
@@ -181,23 +186,28 @@ def test_failed_rows_show_their_reason(gallery: Page, results: list[dict[str, st
     assert all(errors[r["row"]] for r in results if r["status"] != "succeeded")
 
 
-def test_a_script_in_a_prompt_is_shown_as_text(gallery: Page) -> None:
-    assert gallery.evaluate("typeof window.pwned") == "undefined"
-    prompts = gallery.evaluate("[...document.querySelectorAll('.prompt')].map(p => p.textContent)")
+def test_a_script_in_a_prompt_is_shown_as_text(gallery: WatchedPage) -> None:
+    assert gallery.page.evaluate("typeof window.pwned") == "undefined"
+    prompts = gallery.page.evaluate(
+        "[...document.querySelectorAll('.prompt')].map(p => p.textContent)"
+    )
     assert SCRIPT_PROMPT in prompts
-    assert gallery.evaluate("document.querySelectorAll('script').length") == 1
-    assert gallery.console_errors() == []  # nothing blocked, nothing thrown
+    assert gallery.page.evaluate("document.querySelectorAll('script').length") == 1
+    assert gallery.errors == []  # nothing blocked, nothing thrown
 
 
 def test_no_request_leaves_the_output_folder(
-    gallery: Page, served: ServedFolder, batch_output: Path, emulator_server: ModelsLabEmulator
+    gallery: WatchedPage,
+    served: ServedFolder,
+    batch_output: Path,
+    emulator_server: ModelsLabEmulator,
 ) -> None:
     assert served.access_log, "the server saw no request"
     root = batch_output.resolve()
     for path in served.access_log:
         file = (root / unquote(urlsplit(path).path).lstrip("/")).resolve()
         assert file.is_relative_to(root) and file.is_file(), path
-    requested = gallery.requested_urls()
+    requested = gallery.requests
     assert requested and all(url.startswith(served.base_url) for url in requested), requested
     page = (batch_output / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"(?:src|href)=\"(?:[a-z+.-]+:|/)", page.replace('href="data:,"', ""))
@@ -205,16 +215,18 @@ def test_no_request_leaves_the_output_folder(
     assert emulator_server.api_key not in page
 
 
-def test_the_gallery_opens_from_the_file_system_too(browser: Chromium, batch_output: Path) -> None:
-    page = browser.new_page(width=1280, height=800)
+def test_the_gallery_opens_from_the_file_system_too(browser: Browser, batch_output: Path) -> None:
+    watched = WatchedPage.open(browser, width=1280, height=800)
+    page = watched.page
     page.goto((batch_output / "index.html").resolve().as_uri())
-    page.evaluate(SCROLL_THROUGH, await_promise=True)
-    page.wait_for(ALL_SETTLED, timeout=30, what="every video to load from file://")
+    page.evaluate(SCROLL_THROUGH)
+    page.wait_for_function(ALL_SETTLED, timeout=30_000)  # every video loaded from file://
     assert all(m["loaded"] == "1" and m["ready"] for m in page.evaluate(MEDIA_STATE))
+    assert watched.errors == []
 
 
 def test_a_thousand_rows_load_only_the_videos_near_the_viewport(
-    browser: Chromium, batch_output: Path, results: list[dict[str, str]], tmp_path: Path
+    browser: Browser, batch_output: Path, results: list[dict[str, str]], tmp_path: Path
 ) -> None:
     gif = next(r for r in results if r["format"] == "gif" and r["status"] == "succeeded")
     mp4 = next(r for r in results if r["format"] == "mp4" and r["status"] == "succeeded")
@@ -224,17 +236,14 @@ def test_a_thousand_rows_load_only_the_videos_near_the_viewport(
     rows = [{**(gif if n % 2 else mp4), "row": str(n)} for n in range(1, 1001)]
     (tmp_path / "index.html").write_text(render_gallery(rows), encoding="utf-8")
     with serve_folder(tmp_path) as served:
-        page = browser.new_page(width=1280, height=800)
+        page = WatchedPage.open(browser, width=1280, height=800).page
         page.goto(served.base_url + "index.html")
-        page.wait_for(
-            "document.querySelector('video[src]')?.dataset.loaded", what="the first video"
-        )
+        page.wait_for_function("() => document.querySelector('video[src]')?.dataset.loaded")
         started = page.evaluate("document.querySelectorAll('video[src]').length")
         assert 0 < started < 40  # of 500: only those near the viewport
         page.evaluate("document.querySelector('.card:last-of-type').scrollIntoView()")
-        page.wait_for(
-            "(() => { const v = document.querySelector('.card:last-of-type video');"
-            " return v && v.dataset.loaded && !v.paused; })()",
-            what="the last video to load and play",
+        page.wait_for_function(  # the last video loaded and playing
+            "() => { const v = document.querySelector('.card:last-of-type video');"
+            " return v && v.dataset.loaded && !v.paused; }"
         )
         assert page.evaluate("document.querySelectorAll('video[src]').length") < 80

@@ -123,3 +123,67 @@ def test_check_serialises_to_json() -> None:
     result = check_media(_gif([6, 7, 6, 6]), ExpectedVideo(frames=4, fps=16))
     again = VideoCheck.model_validate_json(result.model_dump_json())
     assert again == result
+
+
+def _sized_mp4(width: int, height: int) -> VideoInfo:
+    return probe_video(build_mp4(Mp4Spec(fps=Fraction(16), frames=4, width=width, height=height)))
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "orientation", "passes"),
+    [
+        (272, 480, "portrait", True),
+        (480, 272, "landscape", True),
+        (480, 272, "portrait", False),
+        (272, 480, "landscape", False),
+        (320, 320, "portrait", False),
+        (320, 320, "landscape", False),
+    ],
+)
+def test_orientation_is_the_longer_side(
+    width: int, height: int, orientation: str, passes: bool
+) -> None:
+    expected = ExpectedVideo.from_values(orientation=orientation)
+    result = check_media(_sized_mp4(width, height), expected)
+    assert result.passed is passes, result.problems
+
+
+def test_an_orientation_problem_says_what_it_got() -> None:
+    result = check_media(_sized_mp4(480, 272), ExpectedVideo(orientation="portrait"))
+    assert result.problems == [
+        "orientation: got 480x272 px (landscape), expected portrait (height > width)"
+    ]
+    square = check_media(_sized_mp4(64, 64), ExpectedVideo(orientation="landscape"))
+    assert square.problems == [
+        "orientation: got 64x64 px (square), expected landscape (width > height)"
+    ]
+
+
+def test_the_short_side_has_a_ceiling_whatever_the_orientation() -> None:
+    assert check_media(_sized_mp4(848, 480), ExpectedVideo(max_short_side=480)).passed
+    assert check_media(_sized_mp4(480, 848), ExpectedVideo(max_short_side=480)).passed
+    result = check_media(_sized_mp4(1280, 720), ExpectedVideo(max_short_side=480))
+    assert result.problems == ["size: the short side is 720 px (1280x720), expected at most 480 px"]
+
+
+def test_from_values_reads_orientation_leniently() -> None:
+    assert ExpectedVideo.from_values(orientation=" Portrait ").orientation == "portrait"
+    assert ExpectedVideo.from_values(orientation="diagonal").orientation is None
+    assert ExpectedVideo.from_values(max_short_side="480").max_short_side == 480
+
+
+def test_findings_from_elsewhere_fail_a_passed_check_and_warnings_do_not() -> None:
+    passed = check_media(_sized_mp4(64, 48), ExpectedVideo(width=64))
+    warned = passed.with_findings(warnings=["model_id: another model"])
+    assert warned.passed and warned.warnings == ["model_id: another model"]
+    failed = warned.with_findings(["num_frames: the server's meta says 25"])
+    assert not failed.passed
+    assert failed.problems == ["num_frames: the server's meta says 25"]
+    assert failed.warnings == ["model_id: another model"]
+    again = VideoCheck.model_validate_json(failed.model_dump_json())
+    assert again == failed
+
+
+def test_a_check_saved_before_warnings_existed_reads_back() -> None:
+    old = '{"passed": true, "problems": [], "info": null, "expected": {"frames": 4}}'
+    assert VideoCheck.model_validate_json(old).warnings == []

@@ -57,3 +57,35 @@ def task_run_name():  # type: ignore[no-untyped-def]
         raise AssertionError(f"task run {task_run_id} never reached the API")
 
     return read
+
+
+@pytest.fixture
+def finished_task_run():  # type: ignore[no-untyped-def]
+    """An async helper: a finished task run and its state names, oldest first, from the API.
+
+    The API hears of a task run's states through events, a moment later: poll
+    (bounded) until it holds the final one.
+    """
+    import asyncio
+    from uuid import UUID
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.objects import TaskRun
+    from prefect.exceptions import ObjectNotFound
+
+    async def read(task_run_id: UUID | None) -> tuple[TaskRun, list[str]]:
+        assert task_run_id is not None
+        async with get_client() as client:
+            for _ in range(100):
+                try:
+                    run = await client.read_task_run(task_run_id)
+                except ObjectNotFound:
+                    run = None
+                if run is not None and run.state is not None and run.state.is_final():
+                    states = await client.read_task_run_states(task_run_id)
+                    ordered = sorted(states, key=lambda s: s.timestamp)
+                    return run, [str(s.name) for s in ordered]
+                await asyncio.sleep(0.1)
+        raise AssertionError(f"task run {task_run_id} never reached a final state in the API")
+
+    return read

@@ -125,16 +125,6 @@ async def test_wait_on_a_ready_job_does_not_fetch(
     assert emulator.counters.fetches == 0
 
 
-async def test_wait_retries_fetch_5xx(
-    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator
-) -> None:
-    job = await submit_video.fn(credentials, _request("a resilient fox"))
-    emulator.inject(Fault("fetch_status", status=500, times=2))
-    ready = await wait_for_video.fn(credentials, job)
-    assert ready.is_ready
-    assert emulator.counters.fetches >= 3
-
-
 async def test_wait_failures_carry_the_server_message_and_id(
     credentials: ModelsLabCredentials, emulator: ModelsLabEmulator
 ) -> None:

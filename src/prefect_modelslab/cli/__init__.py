@@ -1,4 +1,4 @@
-"""The `prefect-modelslab` command line: batch, demo, serve, resolve, gallery, probe and more.
+"""The `prefect-modelslab` command line: batch, demo, serve, deploy, resolve, gallery, probe...
 
 Each sub-command lives in the module named after it and registers itself on
 `app`; the CLI only parses arguments and calls flows (or the probe).
@@ -18,9 +18,18 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from prefect_modelslab.cli import batch, emulator, gallery, probe, resolve, serve, webhook
+    from prefect_modelslab.cli import (
+        batch,
+        deploy,
+        emulator,
+        gallery,
+        probe,
+        resolve,
+        serve,
+        webhook,
+    )
 
-    for module in (batch, emulator, gallery, probe, resolve, serve, webhook):
+    for module in (batch, emulator, gallery, probe, resolve, serve, deploy, webhook):
         module.register(app)
 
 

@@ -14,6 +14,9 @@ __all__ = ["fail", "one_line"]
 def one_line(error: BaseException) -> str:
     """An error's message on one line of at most 400 characters (its type when it has none).
 
+    An error that lists the known names (`InvalidCsvError.known_fields`) keeps
+    that list whole, on a second line: it is what the user reads to fix the file.
+
     Example:
         ```python
         from prefect_modelslab.cli._output import one_line
@@ -21,8 +24,13 @@ def one_line(error: BaseException) -> str:
         assert one_line(ValueError("bad\\n  row")) == "bad row"
         ```
     """
-    text = " ".join(str(error).split()) or type(error).__name__
-    return text if len(text) <= 400 else text[:397] + "..."
+    text = str(error)
+    known = getattr(error, "known_fields", None)
+    tail = ""
+    if isinstance(known, str) and known and text.endswith(f"\n{known}"):
+        text, tail = text[: -len(known) - 1], f"\n{known}"
+    text = " ".join(text.split()) or type(error).__name__
+    return (text if len(text) <= 400 else text[:397] + "...") + tail
 
 
 def fail(message: str, code: int) -> NoReturn:

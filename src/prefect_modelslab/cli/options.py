@@ -6,7 +6,24 @@ from typing import Annotated
 
 import typer
 
-__all__ = ["BaseUrlOption", "ConcurrencyLimitOption", "ConcurrencyOption", "CredentialsOption"]
+from prefect_modelslab.cli._output import fail
+
+__all__ = [
+    "BaseUrlOption",
+    "ConcurrencyLimitOption",
+    "ConcurrencyOption",
+    "CredentialsBlockOption",
+    "CredentialsOption",
+    "CronOption",
+    "CsvOption",
+    "DeploymentNameOption",
+    "IntervalOption",
+    "OutOption",
+    "RRuleOption",
+    "ReplaceOption",
+    "TimezoneOption",
+    "require_one_schedule",
+]
 
 #: A saved credentials block's name; None means `MODELSLAB_API_KEY`.
 CredentialsOption = Annotated[
@@ -34,3 +51,69 @@ ConcurrencyLimitOption = Annotated[
         "--concurrency-limit", help="A Prefect global concurrency limit shared with other runs."
     ),
 ]
+
+# --- Deployments (`serve`, `deploy`) -------------------------------------------
+
+#: The prompts CSV of a scheduled batch.
+CsvOption = Annotated[
+    str, typer.Option("--csv", help="The prompts CSV: a path or fsspec URL.", show_default=False)
+]
+#: The output folder of a scheduled batch.
+OutOption = Annotated[
+    str,
+    typer.Option("--out", "-o", help="Output folder: a path or fsspec URL.", show_default=False),
+]
+#: A cron schedule (one of --cron, --interval, --rrule).
+CronOption = Annotated[
+    str | None, typer.Option("--cron", help='Cron schedule, e.g. "0 2 * * *".', show_default=False)
+]
+#: Seconds between runs (one of --cron, --interval, --rrule).
+IntervalOption = Annotated[
+    float | None,
+    typer.Option(
+        "--interval", min=1, help="Seconds between runs (instead of --cron).", show_default=False
+    ),
+]
+#: An iCalendar RRULE (one of --cron, --interval, --rrule).
+RRuleOption = Annotated[
+    str | None,
+    typer.Option("--rrule", help="An iCalendar RRULE (instead of --cron).", show_default=False),
+]
+#: The time zone the schedule is read in.
+TimezoneOption = Annotated[str, typer.Option("--timezone", help="Time zone of the schedule.")]
+#: A saved credentials block's name, which a deployment passes to its runs.
+CredentialsBlockOption = Annotated[
+    str, typer.Option("--credentials", help="Name of a saved ModelsLabCredentials block.")
+]
+#: The deployment's name; by default one derived from the CSV and the folder.
+DeploymentNameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="Deployment name; default: from the CSV and --out, e.g. nightly-to-videos-3f2a9c1d.",
+        show_default=False,
+    ),
+]
+#: Let the command replace a deployment of that name that is defined otherwise.
+ReplaceOption = Annotated[
+    bool,
+    typer.Option(
+        "--replace",
+        help="Replace a deployment of this name whose CSV, folder, schedule or pool differ.",
+    ),
+]
+
+
+def require_one_schedule(cron: str | None, interval: float | None, rrule: str | None) -> None:
+    """Exit 2 with one line unless exactly one of --cron, --interval and --rrule is given.
+
+    Example:
+        ```python
+        from prefect_modelslab.cli.options import require_one_schedule
+
+        require_one_schedule("0 2 * * *", None, None)  # returns; two or none exit 2
+        ```
+    """
+    given = [n for n, v in (("--cron", cron), ("--interval", interval), ("--rrule", rrule)) if v]
+    if len(given) != 1:
+        fail(f"give exactly one of --cron, --interval, --rrule (got {len(given)})", 2)

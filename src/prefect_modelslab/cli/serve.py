@@ -6,19 +6,43 @@ scheduled runs and runs each in a subprocess. No work pool or worker needed.
 Ctrl-C or SIGTERM stops it cleanly (the schedule is paused while nothing
 serves it, and resumes when it is served again).
 
+The deployment's default name comes from the CSV and the folder. A deployment
+of that name defined otherwise (CSV, folder, schedule) is not replaced without
+`--replace`; one bound to a work pool is never served, even with `--replace`
+(its pool's workers would run each run as well): replace it with
+`prefect-modelslab deploy --replace`, or serve under another `--name`.
+
 Exit codes: 0 after Ctrl-C/SIGTERM, 2 on a usage error (no or several
-schedules, a missing credentials block or global limit) with a one-line message.
+schedules, a missing credentials block or global limit, a deployment of that
+name defined otherwise) with a one-line message.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
 
-from prefect_modelslab.cli.options import ConcurrencyLimitOption, ConcurrencyOption
+from prefect_modelslab.cli._output import fail, one_line
+from prefect_modelslab.cli.options import (
+    ConcurrencyLimitOption,
+    ConcurrencyOption,
+    CredentialsBlockOption,
+    CronOption,
+    CsvOption,
+    DeploymentNameOption,
+    IntervalOption,
+    OutOption,
+    ReplaceOption,
+    RRuleOption,
+    TimezoneOption,
+    require_one_schedule,
+)
+
+if TYPE_CHECKING:
+    from prefect_modelslab.deployments import BatchDeployment
 
 __all__ = ["register", "serve"]
 
@@ -29,34 +53,17 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    csv: Annotated[
-        str,
-        typer.Option("--csv", help="The prompts CSV: a path or fsspec URL.", show_default=False),
-    ],
-    out: Annotated[
-        str,
-        typer.Option(
-            "--out", "-o", help="Output folder: a path or fsspec URL.", show_default=False
-        ),
-    ],
-    cron: Annotated[
-        str | None, typer.Option(help='Cron schedule, e.g. "0 2 * * *".', show_default=False)
-    ] = None,
-    interval: Annotated[
-        float | None,
-        typer.Option(min=1, help="Seconds between runs (instead of --cron).", show_default=False),
-    ] = None,
-    rrule: Annotated[
-        str | None,
-        typer.Option(help="An iCalendar RRULE (instead of --cron).", show_default=False),
-    ] = None,
-    timezone: Annotated[str, typer.Option(help="Time zone of the schedule.")] = "UTC",
-    credentials: Annotated[
-        str, typer.Option(help="Name of a saved ModelsLabCredentials block.")
-    ] = "modelslab",
+    csv: CsvOption,
+    out: OutOption,
+    cron: CronOption = None,
+    interval: IntervalOption = None,
+    rrule: RRuleOption = None,
+    timezone: TimezoneOption = "UTC",
+    credentials: CredentialsBlockOption = "modelslab",
     concurrency: ConcurrencyOption = 5,
     concurrency_limit: ConcurrencyLimitOption = None,
-    name: Annotated[str, typer.Option(help="Deployment name.")] = "nightly-batch",
+    name: DeploymentNameOption = None,
+    replace: ReplaceOption = False,
 ) -> None:
     """Serve the batch of --csv into --out on one schedule: --cron, --interval or --rrule.
 
@@ -66,15 +73,12 @@ def serve(
             --credentials modelslab --concurrency 5 --concurrency-limit modelslab-account
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    schedules = [
-        n for n, v in (("--cron", cron), ("--interval", interval), ("--rrule", rrule)) if v
-    ]
-    if len(schedules) != 1:
-        _fail(f"give exactly one of --cron, --interval, --rrule (got {len(schedules)})")
+    require_one_schedule(cron, interval, rrule)
 
     from prefect import serve as prefect_serve
 
     from prefect_modelslab.deployments import batch_deployment
+    from prefect_modelslab.exceptions import DeploymentConflictError
 
     try:
         deployment = batch_deployment(
@@ -88,31 +92,36 @@ def serve(
             timezone=timezone,
             max_concurrency=concurrency,
             concurrency_limit_name=concurrency_limit,
+            replace=replace,
         )
     except ValueError as error:
-        _fail(str(error).splitlines()[0])
-    asyncio.run(_preflight(credentials, concurrency_limit))
-    typer.echo(f"Serving {name!r}: {csv} -> {out}; Ctrl-C to stop.")
-    prefect_serve(deployment, print_starting_message=False)
+        fail(one_line(error), 2)
+    asyncio.run(_preflight(deployment, credentials, concurrency_limit))
+    typer.echo(f"Serving {deployment.name!r}: {csv} -> {out}; Ctrl-C to stop.")
+    try:
+        # The runner applies the deployment with `aapply`, which checks it again.
+        prefect_serve(deployment, print_starting_message=False)
+    except DeploymentConflictError as error:
+        fail(str(error), 2)  # one line already, and the way out is at its end
     typer.echo("stopped")
 
 
-async def _preflight(credentials: str, limit_name: str | None) -> None:
-    """Fail now, not at 02:00, when the block or the global limit is missing."""
+async def _preflight(deployment: BatchDeployment, credentials: str, limit_name: str | None) -> None:
+    """Fail now, not at 02:00, when the block or the global limit is missing, or the name taken."""
     from prefect_modelslab.blocks import aload_credentials
+    from prefect_modelslab.exceptions import DeploymentConflictError
     from prefect_modelslab.runtime.slots import require_global_limit
 
     try:
         await aload_credentials(credentials)
     except ValueError as error:
-        _fail(f"cannot load credentials block {credentials!r}: {str(error).splitlines()[0]}")
+        fail(f"cannot load credentials block {credentials!r}: {str(error).splitlines()[0]}", 2)
     if limit_name:
         try:
             await require_global_limit(limit_name)
         except ValueError as error:
-            _fail(str(error))
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
+            fail(str(error), 2)
+    try:
+        await deployment.acheck()
+    except DeploymentConflictError as error:
+        fail(str(error), 2)

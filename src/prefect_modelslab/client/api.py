@@ -1,5 +1,9 @@
 """HTTP clients for the ModelsLab v6 text-to-video API, sync and async.
 
+A submit goes to the request's endpoint: `POST {base}/video/text2video` for a
+`Text2VideoRequest`, `POST {base}/video/text2video_ultra` for a
+`Text2VideoUltraRequest`; both are fetched at `POST {base}/video/fetch/{id}`.
+
 Both clients share every decision that does not do I/O (`outcomes.py`): how a
 body and a URL are built, how an answer or a transport error maps to an
 exception, and which failures are worth another attempt. Only the loops that
@@ -19,6 +23,11 @@ Two rules keep the API key safe:
 Submits are billed, so they are retried only when the server certainly did not
 take them; everything else that fails after the body may have left raises
 `SubmitOutcomeUnknownError`.
+
+Fetches are retried by the client's `RetryPolicy` unless the call passes its
+own `retry=`: `wait_for_video` passes `NO_RETRY`, so each of its polls is one
+HTTP request and its poll loop is the only retry layer (a transient failure is
+raised with `error.transient` set, for the loop to count and poll again).
 """
 
 from __future__ import annotations
@@ -33,7 +42,7 @@ from typing import Any, Protocol, Self
 import httpx
 from pydantic import SecretStr
 
-from prefect_modelslab.client.models import Text2VideoRequest, Text2VideoResponse
+from prefect_modelslab.client.models import Text2VideoResponse, VideoRequest
 from prefect_modelslab.client.outcomes import (
     Operation,
     Outcome,
@@ -140,17 +149,21 @@ class _ClientCore:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def _submit_call(self, request: Text2VideoRequest) -> tuple[str, dict[str, Any]]:
-        return f"{self.base_url}/video/text2video", body_with_key(request.to_payload(), self._key)
+    def _submit_call(self, request: VideoRequest) -> tuple[str, dict[str, Any]]:
+        # The endpoint picks the path; it is never part of the body.
+        url = f"{self.base_url}/video/{request.endpoint}"
+        return url, body_with_key(request.to_payload(), self._key)
 
     def _fetch_call(
         self, generation_id: str, fetch_result: str | None
     ) -> tuple[str, dict[str, Any]]:
         return fetch_url(self.base_url, generation_id, fetch_result), body_with_key({}, self._key)
 
-    def _give_up_or_wait(self, outcome: Retry, attempt: int, what: str) -> float:
+    def _give_up_or_wait(
+        self, outcome: Retry, attempt: int, what: str, policy: RetryPolicy
+    ) -> float:
         """The wait before the next attempt; raises the error when there is none."""
-        delay = self.retry.delay(attempt, outcome.retry_after)
+        delay = policy.delay(attempt, outcome.retry_after)
         if delay is None:
             raise with_attempts(outcome.error, attempt)
         logger.debug(
@@ -213,10 +226,12 @@ class ModelsLabClient(_ClientCore):
         """Close the connection pool."""
         self._http.close()
 
-    def submit(self, request: Text2VideoRequest) -> Text2VideoResponse:
-        """Start a generation; billed once accepted.
+    def submit(self, request: VideoRequest) -> Text2VideoResponse:
+        """Start a generation at the request's endpoint; billed once accepted.
 
-        Retried only on 429, 503 and connection failures before sending.
+        A `Text2VideoRequest` goes to `video/text2video`, a
+        `Text2VideoUltraRequest` to `video/text2video_ultra`. Retried only on
+        429, 503 and connection failures before sending.
 
         Returns:
             The answer, `processing` or `success`, with its `id`.
@@ -232,14 +247,27 @@ class ModelsLabClient(_ClientCore):
             ```
         """
         url, body = self._submit_call(request)
-        return self._post("submit", url, body, None)
+        return self._post("submit", url, body, None, self.retry)
 
-    def fetch(self, generation_id: str, *, fetch_result: str | None = None) -> Text2VideoResponse:
+    def fetch(
+        self,
+        generation_id: str,
+        *,
+        fetch_result: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Text2VideoResponse:
         """Read a generation's status; free and idempotent, so retried freely.
+
+        By default connection errors, timeouts, 429 (after its `retry_after`),
+        5xx and error answers that do not end the generation are retried per
+        the client's policy; the error is raised, marked `transient`, once the
+        attempts are used up.
 
         Args:
             generation_id: The id `submit` returned.
             fetch_result: A response's `fetch_result`; used only on the base URL's origin.
+            retry: This call's policy instead of the client's; `NO_RETRY` for
+                exactly one HTTP request (a caller that polls on its own schedule).
 
         Returns:
             The answer, `processing` or `success`.
@@ -250,15 +278,23 @@ class ModelsLabClient(_ClientCore):
 
         Example:
             ```python
+            from prefect_modelslab.client.retries import NO_RETRY
+
             response = client.fetch(job.generation_id)
             response.output if response.is_success else response.eta
+            client.fetch(job.generation_id, retry=NO_RETRY)  # one request, no retry
             ```
         """
         url, body = self._fetch_call(generation_id, fetch_result)
-        return self._post("fetch", url, body, generation_id.strip())
+        return self._post("fetch", url, body, generation_id.strip(), retry or self.retry)
 
     def _post(
-        self, operation: Operation, url: str, body: dict[str, Any], generation_id: str | None
+        self,
+        operation: Operation,
+        url: str,
+        body: dict[str, Any],
+        generation_id: str | None,
+        policy: RetryPolicy,
     ) -> Text2VideoResponse:
         attempt = 0
         while True:
@@ -269,7 +305,7 @@ class ModelsLabClient(_ClientCore):
                 return outcome
             if isinstance(outcome, ModelsLabError):
                 raise outcome
-            self.retry.sleep(self._give_up_or_wait(outcome, attempt, operation))
+            policy.sleep(self._give_up_or_wait(outcome, attempt, operation, policy))
 
     def _attempt(
         self, operation: Operation, url: str, body: dict[str, Any], generation_id: str | None
@@ -345,11 +381,13 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         self._traces_sends = transport is None or isinstance(transport, httpx.AsyncHTTPTransport)
 
     async def submit(
-        self, request: Text2VideoRequest, *, hooks: SubmitHooks | None = None
+        self, request: VideoRequest, *, hooks: SubmitHooks | None = None
     ) -> Text2VideoResponse:
-        """Start a generation; billed once accepted.
+        """Start a generation at the request's endpoint; billed once accepted.
 
-        Retried only on 429, 503 and connection failures before sending.
+        A `Text2VideoRequest` goes to `video/text2video`, a
+        `Text2VideoUltraRequest` to `video/text2video_ultra`. Retried only on
+        429, 503 and connection failures before sending.
         `hooks` hear about each attempt (see `SubmitHooks`), so a journal knows
         exactly when the request may have been billed.
 
@@ -366,16 +404,27 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
             ```
         """
         url, body = self._submit_call(request)
-        return await self._post("submit", url, body, None, hooks)
+        return await self._post("submit", url, body, None, self.retry, hooks)
 
     async def fetch(
-        self, generation_id: str, *, fetch_result: str | None = None
+        self,
+        generation_id: str,
+        *,
+        fetch_result: str | None = None,
+        retry: RetryPolicy | None = None,
     ) -> Text2VideoResponse:
         """Read a generation's status; free and idempotent, so retried freely.
+
+        By default connection errors, timeouts, 429 (after its `retry_after`),
+        5xx and error answers that do not end the generation are retried per
+        the client's policy; the error is raised, marked `transient`, once the
+        attempts are used up.
 
         Args:
             generation_id: The id `submit` returned.
             fetch_result: A response's `fetch_result`; used only on the base URL's origin.
+            retry: This call's policy instead of the client's; `NO_RETRY` for
+                exactly one HTTP request (a caller that polls on its own schedule).
 
         Returns:
             The answer, `processing` or `success`.
@@ -386,11 +435,14 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
 
         Example:
             ```python
+            from prefect_modelslab.client.retries import NO_RETRY
+
             response = await client.fetch(job.generation_id)
+            await client.fetch(job.generation_id, retry=NO_RETRY)  # one request, no retry
             ```
         """
         url, body = self._fetch_call(generation_id, fetch_result)
-        return await self._post("fetch", url, body, generation_id.strip())
+        return await self._post("fetch", url, body, generation_id.strip(), retry or self.retry)
 
     async def _post(
         self,
@@ -398,6 +450,7 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
         url: str,
         body: dict[str, Any],
         generation_id: str | None,
+        policy: RetryPolicy,
         hooks: SubmitHooks | None = None,
     ) -> Text2VideoResponse:
         attempt = 0
@@ -412,7 +465,7 @@ class AsyncModelsLabClient(_ClientCore, AsyncPool):
             if hooks is not None:
                 # A submit is only ever retried when the server did not take it.
                 await hooks.not_taken(outcome.error)
-            await self.retry.async_sleep(self._give_up_or_wait(outcome, attempt, operation))
+            await policy.async_sleep(self._give_up_or_wait(outcome, attempt, operation, policy))
 
     async def _attempt(
         self,

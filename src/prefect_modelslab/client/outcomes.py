@@ -114,10 +114,17 @@ def body_with_key(payload: dict[str, Any], key: SecretStr) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Retry:
-    """A failed attempt that may be repeated; `error` is raised if it is not."""
+    """A failed attempt that may be repeated; `error` is raised if it is not.
+
+    The error is marked `transient`, so whoever catches it can tell it from a
+    final answer (the poll loop of `wait_for_video` does).
+    """
 
     error: ModelsLabError
     retry_after: float | None = None
+
+    def __post_init__(self) -> None:
+        self.error.transient = True
 
 
 Outcome = Text2VideoResponse | Retry | ModelsLabError

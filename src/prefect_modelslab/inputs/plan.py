@@ -1,8 +1,12 @@
 """Read, validate and plan a prompts CSV before anything is submitted.
 
 The file has a header row. `prompt` is required; any field of
-`Text2VideoRequest` may be a column and overrides the batch defaults for its
-row; an empty cell means "not set". An optional `id` column names the row's
+`Text2VideoRequest` or `Text2VideoUltraRequest` may be a column and overrides
+the batch defaults for its row; an empty cell means "not set". An optional
+`endpoint` column (or a batch default) picks each row's endpoint:
+`text2video` (the default) or `text2video_ultra`; a row that sets a field of
+the other endpoint (`height` on an ultra row, `portrait` on a text2video row)
+is invalid, naming the field and the endpoint. An optional `id` column names the row's
 outputs; without it a row is named after its request (a slug of the prompt
 plus a short hash of the request, as `generate_video` names it), so the same
 row gets the same name on every run, which is what makes a re-run resume
@@ -40,16 +44,29 @@ from typing import Any
 import fsspec
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from prefect_modelslab.client.models import Text2VideoRequest, validation_problems
+from prefect_modelslab.client.models import (
+    ENDPOINTS,
+    REQUEST_MODELS,
+    REQUEST_TYPES,
+    TEXT2VIDEO,
+    FieldProblem,
+    Text2VideoRequest,
+    Text2VideoUltraRequest,
+    VideoRequest,
+    closest_name,
+    validation_problems,
+)
 from prefect_modelslab.exceptions import InvalidCsvError
 from prefect_modelslab.ledger.names import id_problem, slug, video_name
 
 __all__ = [
+    "ENDPOINT_COLUMN",
     "ID_COLUMN",
     "RECORDS_SOURCE",
     "BatchPlan",
     "PlannedRow",
     "RowProblem",
+    "known_fields_line",
     "merge_defaults",
     "plan_csv",
     "plan_csv_lines",
@@ -58,15 +75,44 @@ __all__ = [
 
 #: The optional column that names a row's outputs.
 ID_COLUMN = "id"
+#: The optional column that picks a row's endpoint (`text2video` when empty).
+ENDPOINT_COLUMN = "endpoint"
 
 #: The source name of a batch of records, unless it is given another.
 RECORDS_SOURCE = "records"
 
-_REQUEST_FIELDS = frozenset(Text2VideoRequest.model_fields)
+# The fields of either endpoint's request (`endpoint` included).
+_REQUEST_FIELDS = frozenset(name for model in REQUEST_TYPES for name in model.model_fields)
 _KNOWN_COLUMNS = _REQUEST_FIELDS | {ID_COLUMN}
 _SECRET_COLUMNS = frozenset({"key", "api_key", "apikey"})
 _FREE_TEXT = frozenset({"prompt", "negative_prompt", "track_id", ID_COLUMN})
 _PROBLEMS_SHOWN = 20
+
+
+def known_fields_line(kind: str = "columns") -> str:
+    """The whole list of known columns (or record fields), on one line.
+
+    Fields of both endpoints come first, then those of one endpoint only.
+
+    Example:
+        ```python
+        from prefect_modelslab.inputs.plan import known_fields_line
+
+        known_fields_line()
+        # 'known columns: id, prompt, endpoint, fps, ...; text2video only: clip_skip, ...;
+        #  text2video_ultra only: portrait, resolution, sample_shift'
+        ```
+    """
+    own = {endpoint: set(model.model_fields) for endpoint, model in REQUEST_MODELS.items()}
+    shared = set.intersection(*own.values()) - {"prompt", ENDPOINT_COLUMN}
+    parts = [", ".join([ID_COLUMN, "prompt", ENDPOINT_COLUMN, *sorted(shared)])]
+    for endpoint in ENDPOINTS:
+        others: set[str] = set()
+        for other, names in own.items():
+            if other != endpoint:
+                others |= names
+        parts.append(f"{endpoint} only: {', '.join(sorted(own[endpoint] - others))}")
+    return f"known {kind}: " + "; ".join(parts)
 
 
 class RowProblem(BaseModel):
@@ -102,8 +148,9 @@ class PlannedRow:
         id: The name of the row's outputs (`<id>.gif`, `<id>.json`, ...): unique
             in the plan and safe as a file name.
         prompt: The row's prompt, as written (stripped).
-        request: The request to send (defaults merged with the row), or None if
-            the row is invalid.
+        request: The request to send (defaults merged with the row): a
+            `Text2VideoRequest` or a `Text2VideoUltraRequest`, as the row's
+            `endpoint` says; None if the row is invalid.
         problems: Why the row is invalid; empty for a valid row.
     """
 
@@ -111,7 +158,7 @@ class PlannedRow:
     line: int
     id: str
     prompt: str
-    request: Text2VideoRequest | None
+    request: VideoRequest | None
     problems: tuple[RowProblem, ...] = ()
 
     @property
@@ -152,6 +199,9 @@ class BatchPlan:
     def raise_if_invalid(self) -> None:
         """Raise `InvalidCsvError` listing the problems if any row is invalid.
 
+        When a problem is a field that no endpoint knows, the message ends with
+        a line listing every known field (`known_fields_line`).
+
         Example:
             ```python
             from prefect_modelslab.inputs.plan import plan_csv
@@ -166,20 +216,29 @@ class BatchPlan:
         shown = "; ".join(str(p) for p in problems[:_PROBLEMS_SHOWN])
         more = len(problems) - _PROBLEMS_SHOWN
         suffix = f"; and {more} more" if more > 0 else ""
+        unknown = any(p.field not in _KNOWN_COLUMNS and p.field != "row" for p in problems)
+        records = all(p.line == 0 for p in problems)
         raise InvalidCsvError(
             f"{self.source}: {rows} invalid row{'s' if rows != 1 else ''}, nothing was "
             f"submitted: {shown}{suffix}",
             problems=problems,
+            known_fields=known_fields_line("fields" if records else "columns") if unknown else None,
         )
 
 
 def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, Any]:
     """Check batch defaults and return them as a plain dict of request fields.
 
+    `endpoint` among the defaults sets every row's endpoint unless the row
+    names its own. The defaults are checked as a request of that endpoint
+    (`text2video` when not given): a field of the other one is refused here,
+    once, rather than on every row.
+
     Args:
         defaults: Request fields applied to every row unless a column overrides
             them: a dict, or a model whose set fields are used (for example a
-            `Text2VideoRequest`, whose `prompt` is ignored). None means no defaults.
+            `Text2VideoRequest` or a `Text2VideoUltraRequest`, whose `prompt` is
+            ignored and whose endpoint is kept). None means no defaults.
 
     Returns:
         The defaults that were set, without `prompt` and `id`.
@@ -192,6 +251,7 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
         from prefect_modelslab.inputs.plan import merge_defaults
 
         merge_defaults({"output_type": "mp4", "num_frames": 16})
+        merge_defaults({"endpoint": "text2video_ultra", "portrait": True})
         ```
     """
     if defaults is None:
@@ -199,6 +259,8 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
     if isinstance(defaults, BaseModel):
         values = defaults.model_dump(exclude_unset=True, exclude_none=True)
         values.pop("prompt", None)
+        if isinstance(defaults, Text2VideoUltraRequest):
+            values[ENDPOINT_COLUMN] = defaults.endpoint
     else:
         values = {k: v for k, v in defaults.items() if v is not None}
     for name in ("prompt", ID_COLUMN):
@@ -207,14 +269,13 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
     unknown = sorted(set(values) - _REQUEST_FIELDS)
     if unknown:
         raise ValueError(
-            f"defaults: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not "
-            "a field of the text2video request"
+            "defaults: " + "; ".join(f"{name}: {_unknown_field(name)}" for name in unknown)
         )
-    try:
-        Text2VideoRequest.model_validate({**values, "prompt": "defaults"})
-    except ValidationError as error:
-        reasons = "; ".join(str(p) for p in validation_problems(error))
-        raise ValueError(f"defaults: {reasons}") from None
+    request, problems = _request_of({**values, "prompt": "defaults"})
+    if request is None:
+        raise ValueError(f"defaults: {'; '.join(str(p) for p in problems)}")
+    if ENDPOINT_COLUMN in values:
+        values[ENDPOINT_COLUMN] = request.endpoint  # as normalised
     return values
 
 
@@ -307,15 +368,17 @@ def plan_csv_lines(
 
 
 def plan_records(
-    records: Iterable[Text2VideoRequest | Mapping[str, Any]],
+    records: Iterable[Text2VideoRequest | Text2VideoUltraRequest | Mapping[str, Any]],
     defaults: Mapping[str, Any] | BaseModel | None = None,
     *,
     source: str = RECORDS_SOURCE,
 ) -> BatchPlan:
     """Validate records (requests, or mappings with a CSV row's fields) into a batch plan.
 
-    A record is a `Text2VideoRequest` or a mapping: `prompt` (required),
-    optional `id`, any request field. Values may be text, as in a CSV, or
+    A record is a request (`Text2VideoRequest` or `Text2VideoUltraRequest`)
+    or a mapping: `prompt` (required), optional `id` and `endpoint`, any
+    field of that endpoint's request; an unknown field names the closest known
+    one ("promt: unknown field (did you mean 'prompt'?)"). Values may be text, as in a CSV, or
     native (`8`, `2.5`, NumPy scalars); None, blank text and NaN (a missing
     value in a DataFrame) mean "not set", so `defaults` apply. A record's own
     fields win over `defaults`. Records are numbered from 1; a problem reads
@@ -353,17 +416,18 @@ def plan_records(
 
 
 def _record_draft(row: int, record: object, base: dict[str, Any]) -> _Draft:
-    if isinstance(record, Text2VideoRequest):
+    if isinstance(record, REQUEST_TYPES):
         values: dict[str, Any] = record.model_dump(exclude_unset=True, exclude_none=True)
         values.setdefault("prompt", record.prompt)
+        values[ENDPOINT_COLUMN] = record.endpoint
     elif isinstance(record, Mapping):
         values = {str(k).strip().lower(): _native(v) for k, v in record.items()}
     else:
         draft = _Draft(row, 0, "", None, True, None, {}, [])
         draft.add_problem(
             "row",
-            f"a record must be a Text2VideoRequest or a mapping of fields "
-            f"(got {type(record).__name__})",
+            "a record must be a Text2VideoRequest, a Text2VideoUltraRequest or a mapping "
+            f"of fields (got {type(record).__name__})",
         )
         return draft
     values = {k: v.strip() if isinstance(v, str) else v for k, v in values.items()}
@@ -379,16 +443,11 @@ def _record_draft(row: int, record: object, base: dict[str, Any]) -> _Draft:
             "the API key must not be in a record; use a ModelsLabCredentials block or "
             "MODELSLAB_API_KEY"
             if name in _SECRET_COLUMNS
-            else "not a field of the text2video request (nor `id`)",
+            else _unknown_field(name),
         )
-    fields = {**base, **{k: v for k, v in values.items() if k in _REQUEST_FIELDS}}
-    fields["prompt"] = prompt
+    own = {k: v for k, v in values.items() if k in _REQUEST_FIELDS}
     if not bad:
-        try:
-            draft.request = Text2VideoRequest.model_validate(fields)
-        except ValidationError as error:
-            for problem in validation_problems(error):
-                draft.add_problem(problem.field, problem.reason)
+        _build_request(draft, {**base, **own, "prompt": prompt}, set(base) - set(own))
     if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:
         draft.id_ok = False
         draft.add_problem(ID_COLUMN, bad_id)
@@ -423,7 +482,7 @@ class _Draft:
     prompt: str
     explicit_id: str | None
     id_ok: bool
-    request: Text2VideoRequest | None
+    request: VideoRequest | None
     raw: dict[str, str] | None
     problems: list[RowProblem]
     name: str | None = None  # explicit id (if it owns it) or derived base name
@@ -562,6 +621,42 @@ def _is_row(text: str, columns: list[str], base: dict[str, Any]) -> bool:
     )
 
 
+def _unknown_field(name: str) -> str:
+    """Why a record field or a default `name` is refused, with the closest known name."""
+    best = closest_name(name, sorted(_KNOWN_COLUMNS))
+    return "unknown field" + (f" (did you mean {best!r}?)" if best else "")
+
+
+def _request_of(fields: dict[str, Any]) -> tuple[VideoRequest | None, list[FieldProblem]]:
+    """`fields` validated as a request of the endpoint they name (`text2video` if none)."""
+    named = fields.get(ENDPOINT_COLUMN)
+    endpoint = str(named).strip().lower() if named is not None else ""
+    endpoint = endpoint or TEXT2VIDEO
+    model = REQUEST_MODELS.get(endpoint)
+    if model is None:
+        best = closest_name(endpoint, ENDPOINTS)
+        hint = f"; did you mean {best!r}?" if best else ""
+        reason = f"must be {' or '.join(ENDPOINTS)} (got {named!r}{hint})"
+        return None, [FieldProblem(field=ENDPOINT_COLUMN, reason=reason)]
+    try:
+        return model.model_validate({**fields, ENDPOINT_COLUMN: endpoint}), []
+    except ValidationError as error:
+        return None, validation_problems(error)
+
+
+def _build_request(draft: _Draft, fields: dict[str, Any], from_defaults: set[str]) -> None:
+    """Set `draft.request` from `fields`, or its problems (naming the defaults at fault)."""
+    request, problems = _request_of(fields)
+    for problem in problems:
+        reason = problem.reason
+        if problem.field in from_defaults:
+            note = "set by the batch defaults"
+            reason = f"{reason[:-1]}; {note})" if reason.endswith(")") else f"{reason} ({note})"
+        draft.add_problem(problem.field, reason)
+    if not problems:
+        draft.request = request
+
+
 def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
     header: list[str] | None = None
     for cells in reader:
@@ -581,7 +676,10 @@ def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
                 "use a ModelsLabCredentials block or MODELSLAB_API_KEY"
             )
         elif name not in _KNOWN_COLUMNS:
-            problems.append(f"unknown column {name!r}")
+            best = closest_name(name, sorted(_KNOWN_COLUMNS))
+            problems.append(
+                f"unknown column {name!r}" + (f" (did you mean {best!r}?)" if best else "")
+            )
     seen: set[str] = set()
     for name in columns:
         if name and name in seen:
@@ -590,9 +688,8 @@ def _read_header(reader: Iterator[list[str]], source: str) -> list[str]:
     if "prompt" not in seen:
         problems.append("no `prompt` column")
     if problems:
-        allowed = ", ".join(["id", "prompt", *sorted(_REQUEST_FIELDS - {"prompt"})])
         raise InvalidCsvError(
-            f"{source}: bad header: {'; '.join(problems)} (columns may be: {allowed})"
+            f"{source}: bad header: {'; '.join(problems)}", known_fields=known_fields_line()
         )
     return columns
 
@@ -606,17 +703,12 @@ def _validate_row(
     base: dict[str, Any],
 ) -> _Draft:
     raw = {name: value.strip() for name, value in zip(columns, cells, strict=False)}
-    fields = dict(base)
-    fields.update((k, v) for k, v in raw.items() if v and k != ID_COLUMN)
+    own = {k: v for k, v in raw.items() if v and k != ID_COLUMN}
     prompt = raw.get("prompt", "")
-    fields["prompt"] = prompt  # an empty prompt is a problem, reported as such
     explicit_id = raw.get(ID_COLUMN) or None
     draft = _Draft(row, line, prompt, explicit_id, True, None, raw, [])
-    try:
-        draft.request = Text2VideoRequest.model_validate(fields)
-    except ValidationError as error:
-        for problem in validation_problems(error):
-            draft.add_problem(problem.field, problem.reason)
+    # An empty prompt is a problem, reported as such.
+    _build_request(draft, {**base, **own, "prompt": prompt}, set(base) - set(own))
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         draft.add_problem("row", f"has {len(cells)} cells but the header has {width} columns")
     if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:

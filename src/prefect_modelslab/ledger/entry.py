@@ -47,6 +47,7 @@ __all__ = [
     "StoredRecord",
     "new_claim_token",
     "owner_id",
+    "stored_payload",
     "track_id_for",
 ]
 
@@ -85,6 +86,13 @@ def track_id_for(name: str) -> str:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def stored_payload(request: VideoRequest) -> dict[str, Any]:
+    """The payload an entry keeps: what is sent (never the key), and the endpoint unless
+    it is `text2video` (so `parse_request` reads it back as the right model, and entries
+    written before `text2video_ultra` existed read the same)."""
+    return request.to_payload(with_endpoint=request.endpoint != "text2video")
 
 
 class StoredRecord(VideoRecord):
@@ -177,7 +185,7 @@ class Entry(BaseModel):
             name=name,
             source=source,
             prompt=request.prompt,
-            request=request.to_payload(),
+            request=stored_payload(request),
             request_hash=request_fingerprint(request),
             **fields,
         )
@@ -198,7 +206,7 @@ class Entry(BaseModel):
         return self.changed(
             source=source,
             prompt=request.prompt,
-            request=request.to_payload(),
+            request=stored_payload(request),
             request_hash=request_fingerprint(request),
             state="idle",
             track_id=None,

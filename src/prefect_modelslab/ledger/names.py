@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
+from prefect_modelslab.client.models import VideoRequest, request_fingerprint
 from prefect_modelslab.ledger.storage import PART_MARKER
 
 __all__ = [
@@ -89,7 +89,7 @@ def slug(text: str, limit: int = _SLUG_CHARS) -> str:
     return result.strip("-")
 
 
-def video_name(request: Text2VideoRequest) -> str:
+def video_name(request: VideoRequest) -> str:
     """A stable name for a request: a slug of the prompt and a short hash of the request.
 
     The same request always gets the same name, so a re-run finds its journal

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_modelslab.client.models import Text2VideoRequest, VideoMeta
+from prefect_modelslab.client.models import VideoMeta, VideoRequest
 from prefect_modelslab.media import VideoCheck, VideoInfo
 
 __all__ = ["Timings", "VideoRecord", "VideoResult"]
@@ -71,7 +71,7 @@ class VideoResult(VideoRecord):
 
     video_url: str
     sidecar_url: str
-    request: Text2VideoRequest
+    request: VideoRequest
     meta: VideoMeta | None = None
     reused: bool = False
     resumed: bool = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -24,6 +25,8 @@ class ExpectedVideo(BaseModel):
         width: Exact width in pixels.
         height: Exact height in pixels.
         duration_s: Duration in seconds (MP4: within 1%; GIF: within 1/200 s per frame).
+        orientation: ``portrait`` (height > width) or ``landscape`` (width > height).
+        max_short_side: The largest the shorter side may be, in pixels.
     """
 
     model_config = ConfigDict(frozen=True)
@@ -34,6 +37,8 @@ class ExpectedVideo(BaseModel):
     width: int | None = Field(default=None, ge=1)
     height: int | None = Field(default=None, ge=1)
     duration_s: float | None = Field(default=None, gt=0)
+    orientation: Literal["portrait", "landscape"] | None = None
+    max_short_side: int | None = Field(default=None, ge=1)
 
     @classmethod
     def from_values(
@@ -45,12 +50,15 @@ class ExpectedVideo(BaseModel):
         height: Any = None,
         output_type: Any = None,
         duration_s: Any = None,
+        orientation: Any = None,
+        max_short_side: Any = None,
     ) -> ExpectedVideo:
         """Build expectations from request or server `meta` values, leniently.
 
         Numbers may arrive as strings (``"25"``); values that are missing,
         blank, not numbers or not positive are left unchecked (None), as is an
-        `output_type` other than ``gif``/``mp4``.
+        `output_type` other than ``gif``/``mp4`` and an `orientation` other
+        than ``portrait``/``landscape``.
 
         Args:
             frames: The frame count (a request's ``num_frames``).
@@ -59,6 +67,8 @@ class ExpectedVideo(BaseModel):
             height: Height in pixels.
             output_type: ``gif`` or ``mp4`` (any case).
             duration_s: Duration in seconds.
+            orientation: ``portrait`` or ``landscape`` (any case).
+            max_short_side: The largest the shorter side may be, in pixels.
 
         Returns:
             The expectations.
@@ -69,6 +79,7 @@ class ExpectedVideo(BaseModel):
             ('gif', 25, 16.0, None)
         """
         kind = str(output_type).strip().lower() if output_type is not None else None
+        shape = str(orientation).strip().lower() if orientation is not None else None
         return cls(
             format=kind if kind in ("gif", "mp4") else None,  # type: ignore[arg-type]
             frames=_positive_int(frames),
@@ -76,6 +87,8 @@ class ExpectedVideo(BaseModel):
             width=_positive_int(width),
             height=_positive_int(height),
             duration_s=_positive_float(duration_s),
+            orientation=shape if shape in ("portrait", "landscape") else None,  # type: ignore[arg-type]
+            max_short_side=_positive_int(max_short_side),
         )
 
 
@@ -87,6 +100,8 @@ class VideoCheck(BaseModel):
         problems: One readable sentence per failed expectation.
         info: What the probe found (None when the file could not be probed).
         expected: What was checked.
+        warnings: What is worth a look but does not fail the check (for
+            example, the server says another model made the video).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -95,6 +110,7 @@ class VideoCheck(BaseModel):
     problems: list[str] = Field(default_factory=list)
     info: VideoInfo | None = None
     expected: ExpectedVideo = Field(default_factory=ExpectedVideo)
+    warnings: list[str] = Field(default_factory=list)
 
     @classmethod
     def unreadable(cls, error: BaseException | str, expected: ExpectedVideo) -> VideoCheck:
@@ -105,6 +121,25 @@ class VideoCheck(BaseModel):
             False
         """
         return cls(passed=False, problems=[f"unreadable video: {error}"], expected=expected)
+
+    def with_findings(
+        self, problems: Iterable[str] = (), warnings: Iterable[str] = ()
+    ) -> VideoCheck:
+        """This verdict with problems and warnings found elsewhere (first), e.g. in the server's
+        own account of the video; any problem fails it.
+
+        Example:
+            >>> VideoCheck(passed=True).with_findings(["fps: the server says 8"]).passed
+            False
+        """
+        found = [*problems, *self.problems]
+        return self.model_copy(
+            update={
+                "passed": self.passed and not found,
+                "problems": found,
+                "warnings": [*warnings, *self.warnings],
+            }
+        )
 
 
 def gif_fps_range(fps: float) -> tuple[float, float]:
@@ -128,10 +163,12 @@ def check_media(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
     """Compare a probed video with what was expected.
 
     Frames, width, height and format must match exactly. MP4 fps and duration
-    must be within 1%. A GIF stores delays in 1/100 s, so its fps passes when
-    it lies within `gif_fps_range` (16 fps stored as 6,7,6,6 cs passes as 16;
-    15 fps stored as 7 cs = 14.29 fps passes as 15; 10 fps never passes as 16),
-    and its duration may differ by 1/200 s per frame.
+    must be within 1%. A portrait video must be taller than wide, a landscape
+    one wider than tall, and the shorter side at most `max_short_side`. A GIF
+    stores delays in 1/100 s, so its fps passes when it lies within
+    `gif_fps_range` (16 fps stored as 6,7,6,6 cs passes as 16; 15 fps stored
+    as 7 cs = 14.29 fps passes as 15; 10 fps never passes as 16), and its
+    duration may differ by 1/200 s per frame.
 
     Args:
         info: What `probe_video` found.
@@ -155,6 +192,18 @@ def check_media(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
         problems.append(f"width: got {info.width} px, expected {expected.width} px")
     if expected.height is not None and info.height != expected.height:
         problems.append(f"height: got {info.height} px, expected {expected.height} px")
+    if expected.orientation is not None and _orientation(info) != expected.orientation:
+        rule = "height > width" if expected.orientation == "portrait" else "width > height"
+        problems.append(
+            f"orientation: got {info.width}x{info.height} px ({_orientation(info)}), "
+            f"expected {expected.orientation} ({rule})"
+        )
+    short = min(info.width, info.height)
+    if expected.max_short_side is not None and short > expected.max_short_side:
+        problems.append(
+            f"size: the short side is {short} px ({info.width}x{info.height}), "
+            f"expected at most {expected.max_short_side} px"
+        )
     if expected.fps is not None:
         problem = _fps_problem(info, expected.fps)
         if problem:
@@ -171,6 +220,12 @@ def check_media(info: VideoInfo, expected: ExpectedVideo) -> VideoCheck:
                 f"(within {allowed:.3f} s)"
             )
     return VideoCheck(passed=not problems, problems=problems, info=info, expected=expected)
+
+
+def _orientation(info: VideoInfo) -> str:
+    if info.height > info.width:
+        return "portrait"
+    return "landscape" if info.width > info.height else "square"
 
 
 def _fps_problem(info: VideoInfo, want: float) -> str | None:

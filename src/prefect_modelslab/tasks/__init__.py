@@ -7,6 +7,11 @@ returns a coroutine (see `prefect_modelslab.runtime.dispatch`). `credentials` ma
 block, a saved block's name or None (the environment), and `.map` passes a
 block to every run: `submit_video.map("modelslab", requests)`.
 
+A request is a `Text2VideoRequest` (`text2video`) or a
+`Text2VideoUltraRequest` (`text2video_ultra`: HD, current models, always an
+MP4); the four tasks treat both alike, and `check_video` checks each against
+what its endpoint promises.
+
 Each is a good Prefect citizen on its own: a readable run name, INFO logs
 with the generation id, retry settings that never re-submit, and no cached or
 persisted result (nothing secret can end up in result storage).

@@ -1,4 +1,4 @@
-"""What the four tasks share: their settings, retry condition and run names."""
+"""What the four tasks share: their settings and run names."""
 
 from __future__ import annotations
 
@@ -10,12 +10,6 @@ from prefect.cache_policies import NO_CACHE
 from prefect.client.schemas.objects import State, TaskRun
 from prefect.tasks import TaskRunNameCallbackWithParameters
 
-from prefect_modelslab.exceptions import (
-    GenerationTimeoutError,
-    ModelsLabConnectionError,
-    ModelsLabTimeoutError,
-    ServerError,
-)
 from prefect_modelslab.ledger.names import shorten
 from prefect_modelslab.ledger.storage import split_url
 
@@ -23,7 +17,6 @@ __all__ = [
     "check_run_name",
     "download_run_name",
     "modelslab_task",
-    "retry_on_transient",
     "row_label",
     "submit_run_name",
     "wait_run_name",
@@ -32,18 +25,6 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 RetryCondition = Callable[[Task[Any, Any], TaskRun, State[Any]], bool]
-
-
-def retry_on_transient(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
-    """Prefect `retry_condition_fn`: retry only network trouble and server errors.
-
-    A failed generation, a rejected request or a wait that ran out of time is
-    not worth another attempt.
-    """
-    error = state.data
-    if isinstance(error, GenerationTimeoutError):
-        return False
-    return isinstance(error, ModelsLabConnectionError | ModelsLabTimeoutError | ServerError)
 
 
 def modelslab_task(
@@ -98,10 +79,14 @@ def row_label(job: Any) -> str:
 
 
 def submit_run_name(parameters: Mapping[str, Any]) -> str:
-    """`submit · <name>`, or a short prompt when the submit has no name."""
+    """`submit · <name>`, or a short prompt when the submit has no name.
+
+    A `text2video_ultra` submit (another price) says so: `submit · <name> (ultra)`.
+    """
     request = parameters.get("request")
     label = parameters.get("name") or shorten(getattr(request, "prompt", "?"))
-    return f"submit · {label}"
+    ultra = " (ultra)" if getattr(request, "endpoint", None) == "text2video_ultra" else ""
+    return f"submit · {label}{ultra}"
 
 
 def wait_run_name(parameters: Mapping[str, Any]) -> str:

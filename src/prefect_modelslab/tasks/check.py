@@ -21,7 +21,7 @@ __all__ = ["acheck_video", "check_video", "check_video_verdict"]
 
 @modelslab_task(
     name="check_video",
-    description="Probe a stored video (no ffmpeg) and check frames, fps and size.",
+    description="Probe a stored video (no ffmpeg) and check it against the request.",
     run_name=check_run_name,
     # Reading the file back can hit a passing storage hiccup; probing is idempotent.
     retries=1,
@@ -33,10 +33,15 @@ async def acheck_video(
 ) -> VideoCheck | State[Any]:
     """Probe the stored file and check it against the request and the server's `meta`.
 
-    Frames, fps, width, height and format are compared; where `meta` says the
-    server used other values than the request, `meta` wins. A file the probe
-    cannot read (truncated, corrupt, not a video) gives a failed check whose
-    problem says why; it does not raise.
+    What is compared is `client.models.expected_video`'s: for `text2video`,
+    frames, fps, width, height and format; for `text2video_ultra`, frames,
+    fps, the MP4 format, the orientation (`portrait`) and a short side of at
+    most 480 px. Each value comes from the request where it set one and from
+    `meta` where it left it to the server; a `meta` that contradicts a value
+    the request set is a problem of its own. A `meta` naming another model
+    than the one asked for is a warning (`verdict.warnings`, logged): the
+    check still passes. A file the probe cannot read (truncated, corrupt, not
+    a video) gives a failed check whose problem says why; it does not raise.
 
     A failed check ends the task run `Failed` (red in the UI, its message the
     problems) with the verdict as the state's data: call the task with
@@ -44,12 +49,13 @@ async def acheck_video(
 
     Args:
         video: The stored file (`download_video`'s result).
-        job: The ready job: its request and `meta`.
+        job: The ready job: its request (either endpoint's) and `meta`.
         storage_options: Options for the file's fsspec filesystem.
 
     Returns:
-        The verdict: `passed`, readable `problems`, the probe's `info` and
-        what was `expected`; a `Failed` state holding it when the check failed.
+        The verdict: `passed`, readable `problems` and `warnings`, the probe's
+        `info` and what was `expected`; a `Failed` state holding it when the
+        check failed.
 
     Example:
         ```python
@@ -60,18 +66,20 @@ async def acheck_video(
         ```
     """
     logger = run_logger()
-    expected, overrides = expected_video(job)
-    for line in overrides:
-        logger.info("%s: %s; checking against that", row_label(job), line)
+    label = row_label(job)
+    expected, meta_problems, warnings = expected_video(job)
+    for line in warnings:
+        logger.warning("%s: %s", label, line)
     try:
         info = await asyncio.to_thread(probe_video, video.url, **(storage_options or {}))
     except VideoProbeError as error:
         verdict = VideoCheck.unreadable(error, expected)
     else:
         verdict = check_media(info, expected)
-    label = row_label(job)
+    verdict = verdict.with_findings(meta_problems, warnings)
     if verdict.passed:
-        logger.info("%s: %s passed its check", label, video.name)
+        noted = f" ({len(warnings)} warning{'s' if len(warnings) != 1 else ''})" if warnings else ""
+        logger.info("%s: %s passed its check%s", label, video.name, noted)
         return verdict
     problems = "; ".join(verdict.problems) or "the check failed"
     logger.warning("%s: %s failed its check: %s", label, video.name, problems)

@@ -54,7 +54,9 @@ async def adownload_video(
 
     Args:
         job: A ready job (`wait_for_video`'s result).
-        video_url: The final file URL, e.g. `s3://bucket/videos/fox.gif`.
+        video_url: The final file URL, e.g. `s3://bucket/videos/fox.gif`
+            (its extension is yours to choose: `job.output_type` says what the
+            server made, always `mp4` for a `text2video_ultra` job).
         max_bytes: Largest file accepted.
         link_wait_seconds: How long to keep retrying 404 links.
         timeout_seconds: Deadline of the whole download, in seconds.

@@ -37,7 +37,10 @@ async def asubmit_video(
     max_queue_wait_seconds: float = 1800.0,
     claim: Claim | None = None,
 ) -> VideoJob:
-    """Submit one text-to-video request and return its job record.
+    """Submit one text-to-video request (either endpoint) and return its job record.
+
+    A `Text2VideoRequest` goes to `text2video`, a `Text2VideoUltraRequest` to
+    `text2video_ultra`; everything else below holds for both.
 
     A full queue (HTTP 429) is back-pressure, not a failure: the task waits
     the server's `retry_after` and tries again, for up to
@@ -54,7 +57,7 @@ async def asubmit_video(
     Args:
         credentials: A `ModelsLabCredentials` block, the name of a saved one,
             or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
-        request: What to generate.
+        request: What to generate: a `Text2VideoRequest` or a `Text2VideoUltraRequest`.
         name: The video's name (a row id), for the run name, the logs and the job.
         max_queue_wait_seconds: How long to keep retrying while the queue is full.
         claim: The entry this run holds for the video (`ledger.claim`).

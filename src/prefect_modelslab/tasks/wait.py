@@ -1,4 +1,16 @@
-"""The `wait_for_video` task: poll one generation until it is ready, inside one task run."""
+"""The `wait_for_video` task: poll one generation until it is ready, inside one task run.
+
+One retry layer: the poll loop. Each poll is a single HTTP request (the
+client's own retries are off for it: `retry=NO_RETRY`) and the task has
+`retries=0`. A transient fetch failure (connection error, timeout, 429, 5xx,
+an error answer that does not end the generation: the client marks these
+`transient`) counts as "not ready yet": the next poll comes when
+`PollSchedule` says (after the server's `retry_after`, or backing off with
+jitter, capped), and the whole wait stays within `max_wait_seconds`; the
+timeout then says how many polls failed and the last error. Only a final
+answer ends the wait early: `GenerationFailedError` for the job's own id, or
+an error that no later poll can change (a refused key, say).
+"""
 
 from __future__ import annotations
 
@@ -10,29 +22,33 @@ from functools import cached_property
 
 from prefect_modelslab.blocks import CredentialsLike, aload_credentials
 from prefect_modelslab.client.models import VideoJob
-from prefect_modelslab.client.retries import RetryPolicy
-from prefect_modelslab.exceptions import GenerationFailedError, GenerationTimeoutError
+from prefect_modelslab.client.retries import NO_RETRY, RetryPolicy
+from prefect_modelslab.exceptions import (
+    GenerationFailedError,
+    GenerationTimeoutError,
+    ModelsLabError,
+    RateLimitError,
+)
 from prefect_modelslab.runtime.dispatch import dispatching
 from prefect_modelslab.runtime.logs import run_logger
-from prefect_modelslab.tasks._common import (
-    modelslab_task,
-    retry_on_transient,
-    row_label,
-    wait_run_name,
-)
+from prefect_modelslab.tasks._common import modelslab_task, row_label, wait_run_name
 
 __all__ = ["PollSchedule", "await_for_video", "wait_for_video"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class PollSchedule:
-    """When to look at a generation again.
+    """When to look at a generation again: the one place the poll delays are decided.
 
     The first wait trusts the server's `eta` (plus a small margin), counted
     from the submit. While the server keeps giving a positive `eta`, the next
     few waits follow it; otherwise, and after `trust_eta_fetches` fetches, waits
     grow exponentially from `base` with jitter, capped at `cap`, and are never
-    shorter than the latest `eta` (itself capped at `cap`).
+    shorter than the latest `eta` (itself capped at `cap`). A fetch that failed
+    counts as one that found the generation still processing, without an
+    `eta`; when the server said how long to wait (`retry_after`, e.g. on a
+    429), that wait is used, plus a little jitter. The task's deadline bounds
+    every wait.
 
     Attributes:
         min_delay: Shortest wait between two fetches, in seconds.
@@ -49,6 +65,7 @@ class PollSchedule:
         schedule = PollSchedule(cap=10.0)
         schedule.first(12.0)           # about 12.3
         schedule.later(3, eta=None)    # up to 4.0, jittered
+        schedule.later(3, eta=None, retry_after=20.0)  # 20.0 and a little more
         ```
     """
 
@@ -71,8 +88,18 @@ class PollSchedule:
             return 0.0  # e.g. a resumed job: look at once
         return min(self.first_max, max(self.min_delay, self._after_eta(eta) - elapsed))
 
-    def later(self, fetches: int, eta: float | None) -> float:
-        """The wait after `fetches` fetches that found the generation still processing."""
+    def later(self, fetches: int, eta: float | None, retry_after: float | None = None) -> float:
+        """The wait after `fetches` fetches that found the generation still processing.
+
+        Args:
+            fetches: Fetches made so far, failed ones included.
+            eta: The `eta` of the latest answer, if it had one.
+            retry_after: The wait the server asked for (a 429), if it said.
+        """
+        if retry_after is not None:
+            # The server's wait, never less; the spread keeps many rows from polling together.
+            spread = self.jitter * self._backoff.random() * self.base
+            return max(self.min_delay, retry_after + spread)
         from_eta = min(self.cap, self._after_eta(eta)) if eta and eta > 0 else 0.0
         if from_eta and fetches < self.trust_eta_fetches:
             return max(self.min_delay, from_eta)
@@ -91,11 +118,8 @@ DEFAULT_SCHEDULE = PollSchedule()
     name="wait_for_video",
     description="Poll a ModelsLab generation until it is ready, failed or out of time.",
     run_name=wait_run_name,
-    # Fetches are free and idempotent: a network outage longer than the
-    # client's own retries is worth another attempt, nothing else is.
-    retries=2,
-    retry_delay_seconds=[5, 30],
-    retry_condition_fn=retry_on_transient,
+    # The poll loop is the one retry layer (see the module docstring).
+    retries=0,
 )
 async def await_for_video(
     credentials: CredentialsLike,
@@ -108,8 +132,10 @@ async def await_for_video(
 
     The first fetch comes after the server's `eta`; later ones back off
     exponentially with jitter (capped), re-reading `eta` each time. A job that
-    is already ready returns at once, without any fetch. Fetch errors are
-    retried by the client's policy.
+    is already ready returns at once, without any fetch. Each fetch is one
+    HTTP request; a transient failure (network, timeout, 429, 5xx, an error
+    answer that does not end the generation) is just another "not ready yet",
+    so this loop is the only retry layer and `max_wait_seconds` bounds it all.
 
     Args:
         credentials: A `ModelsLabCredentials` block, the name of a saved one,
@@ -125,7 +151,10 @@ async def await_for_video(
         GenerationFailedError: The server says the generation failed (its
             message and the generation id are in the error).
         GenerationTimeoutError: Not ready by the deadline; `generation_id` says
-            which generation to resume later.
+            which generation to resume later, the message how many fetches
+            failed and the last error.
+        ModelsLabError: An answer no later fetch can change (e.g.
+            `InvalidAPIKeyError`), at once.
 
     Example:
         ```python
@@ -144,7 +173,8 @@ async def await_for_video(
     deadline = started + max_wait_seconds
     since_submit = (datetime.now(UTC) - job.submitted_at).total_seconds()
     delay = plan.first(job.eta, elapsed=max(0.0, since_submit))
-    fetches = 0
+    fetches = failed = streak = 0
+    last_error: ModelsLabError | None = None
     logger.info(
         "Waiting for %s (eta %s)",
         row_label(job),
@@ -156,14 +186,34 @@ async def await_for_video(
             if remaining <= 0:
                 break
             await asyncio.sleep(min(delay, remaining))
+            fetches += 1
             try:
-                response = await client.fetch(job.generation_id)
+                response = await client.fetch(job.generation_id, retry=NO_RETRY)
             except GenerationFailedError as error:
                 if error.generation_id is None:
                     error.generation_id = job.generation_id
                 logger.error("%s failed: %s", row_label(job), error)
                 raise
-            fetches += 1
+            except ModelsLabError as error:
+                if not error.transient:
+                    raise
+                failed += 1
+                streak += 1
+                last_error = error
+                retry_after = error.retry_after if isinstance(error, RateLimitError) else None
+                delay = plan.later(fetches, None, retry_after=retry_after)
+                # One warning per outage; the rest of it at debug level.
+                log = logger.warning if streak == 1 else logger.debug
+                log(
+                    "%s: fetch failed (%s); fetching again in %.1f s",
+                    row_label(job),
+                    error,
+                    delay,
+                )
+                continue
+            if streak:
+                logger.info("%s: fetch works again after %d failed", row_label(job), streak)
+                streak = 0
             job = job.updated(response)
             if job.is_ready:
                 logger.info(
@@ -182,9 +232,11 @@ async def await_for_video(
                 response.eta,
                 delay,
             )
+    failures = f", {failed} failed, the last with: {last_error}" if last_error else ""
     raise GenerationTimeoutError(
         f"generation {job.generation_id} was not ready after {max_wait_seconds:g} s "
-        f"({fetches} fetches, last status {job.status}); it may still finish: resume it by its id",
+        f"({fetches} fetches{failures}; last status {job.status}); "
+        "it may still finish: resume it by its id",
         generation_id=job.generation_id,
     )
 

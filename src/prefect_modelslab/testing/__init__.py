@@ -1,7 +1,8 @@
 """The bundled ModelsLab emulator: test pipelines offline, without spending credits.
 
-It imports nothing from the rest of `prefect_modelslab` (nor Prefect): it keeps
-its own view of the API so that one wrong assumption cannot hide in both.
+It imports nothing from the rest of `prefect_modelslab` but `serving` (nor
+Prefect): it keeps its own view of the API so that one wrong assumption cannot
+hide in both. It speaks `text2video`, `text2video_ultra` and `fetch`.
 
 Example:
     >>> from prefect_modelslab.testing import Fault, ModelsLabEmulator

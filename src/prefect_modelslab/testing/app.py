@@ -1,6 +1,8 @@
 """The emulator's HTTP routes (a Starlette application).
 
-* `POST /api/v6/video/text2video` and `POST /api/v6/video/fetch/{id}`: the API;
+* `POST /api/v6/video/text2video`, `POST /api/v6/video/text2video_ultra` and
+  `POST /api/v6/video/fetch/{id}`: the API (both generate endpoints share the
+  queues, billing, latency, faults and webhooks; only the request differs);
 * `GET /cdn/generations/{file}` (output and future links) and
   `GET /cdn2/generations/{file}` (proxy links, served on another host name);
 * `/_emulator/...`: control of an emulator running in another process.
@@ -30,7 +32,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from prefect_modelslab.testing.api import INVALID_REQUEST_TIP, request_problems
+from prefect_modelslab.testing.api import (
+    INVALID_REQUEST_TIP,
+    TEXT2VIDEO,
+    TEXT2VIDEO_ULTRA,
+    Endpoint,
+)
 from prefect_modelslab.testing.connections import (
     BodyCutShort,
     ConnectionRegistry,
@@ -146,6 +153,9 @@ class EmulatorApp:
         self.app = Starlette(
             routes=[
                 Route(f"{API_PREFIX}/video/text2video", self.text2video, methods=["POST"]),
+                Route(
+                    f"{API_PREFIX}/video/text2video_ultra", self.text2video_ultra, methods=["POST"]
+                ),
                 Route(f"{API_PREFIX}/video/fetch/{{generation_id}}", self.fetch, methods=["POST"]),
                 Route(f"{OUTPUT_PREFIX}/{{file_name}}", self.output_file, methods=["GET"]),
                 Route(f"{PROXY_PREFIX}/{{file_name}}", self.proxy_file, methods=["GET"]),
@@ -242,6 +252,13 @@ class EmulatorApp:
 
     async def text2video(self, request: Request) -> Response:
         """`POST /api/v6/video/text2video`."""
+        return await self._submit(request, TEXT2VIDEO)
+
+    async def text2video_ultra(self, request: Request) -> Response:
+        """`POST /api/v6/video/text2video_ultra`."""
+        return await self._submit(request, TEXT2VIDEO_ULTRA)
+
+    async def _submit(self, request: Request, endpoint: Endpoint) -> Response:
         state = self.state
         state.count("submit_requests")
         body = await _json_body(request)
@@ -260,12 +277,12 @@ class EmulatorApp:
         key = body.get("key")
         if not isinstance(key, str) or key not in state.api_keys:
             return _error(401, "Invalid API key")
-        problems = request_problems(body)
+        problems = endpoint.problems(body)
         if problems:
             return _error(
                 400, "; ".join(problems.values()), errors={k: [v] for k, v in problems.items()}
             )
-        admitted = state.admit(key, body)
+        admitted = state.admit(key, body, endpoint)
         if isinstance(admitted, QueueFull):
             return _error(
                 429,

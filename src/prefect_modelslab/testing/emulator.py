@@ -1,8 +1,10 @@
 """`ModelsLabEmulator`: a local ModelsLab text-to-video server for tests and demos.
 
 It serves real HTTP on loopback from a background thread (uvicorn running a
-Starlette app on its own event loop), hands out real GIF/MP4 files, honours a
-per-key queue limit, and fails on demand through scripted `Fault`s.
+Starlette app on its own event loop), answers `text2video` and
+`text2video_ultra` submits, hands out real GIF/MP4 files, honours a per-key
+queue limit (shared by both endpoints), and fails on demand through scripted
+`Fault`s.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class ModelsLabEmulator:
         host: the address to listen on.
         port: the port to listen on; 0 picks a free one.
         string_id_every: every n-th generation gets a string `id` (0: never).
-        size_multiple: width and height are rounded down to a multiple of it.
+        size_multiple: video sides are rounded down to a multiple of it.
 
     Example:
         >>> import httpx

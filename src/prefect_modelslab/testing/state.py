@@ -12,10 +12,10 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
-from prefect_modelslab.testing.api import used_parameters
+from prefect_modelslab.testing.api import Endpoint
 from prefect_modelslab.testing.faults import GENERATION_KINDS, Fault, FaultBook
 from prefect_modelslab.testing.media import RenderSpec
 
@@ -30,9 +30,12 @@ class EmulatorCounters:
     """A snapshot of what the emulator has seen since the last reset.
 
     Attributes:
-        submit_requests: every `text2video` request, whatever its answer.
+        submit_requests: every generate request (`text2video` and
+            `text2video_ultra`), whatever its answer.
         submits_accepted: generations accepted, hence billed.
         submits_by_prompt: accepted (billed) generations per prompt.
+        submits_by_endpoint: accepted (billed) generations per endpoint
+            (`text2video`, `text2video_ultra`).
         fetches: every fetch request.
         fetches_by_id: fetch requests per id as written in the URL.
         download_requests: every file GET (output, proxy and future links).
@@ -51,6 +54,7 @@ class EmulatorCounters:
     submit_requests: int = 0
     submits_accepted: int = 0
     submits_by_prompt: dict[str, int] = field(default_factory=dict)
+    submits_by_endpoint: dict[str, int] = field(default_factory=dict)
     fetches: int = 0
     fetches_by_id: dict[str, int] = field(default_factory=dict)
     download_requests: int = 0
@@ -91,7 +95,8 @@ class Settings:
         latency: seconds from submit until a generation is ready (0: at once).
         queue_limit: generations one key may have running at once.
         string_id_every: every n-th generation gets a string id (0: never).
-        size_multiple: width and height are rounded down to a multiple of it.
+        size_multiple: width and height (text2video) and both sides of an
+            ultra video are rounded down to a multiple of it.
         timeline: keep a per-generation timeline in the counters (benchmarks).
     """
 
@@ -238,6 +243,7 @@ class EmulatorState:
             data = {
                 **self._counters,
                 "submits_by_prompt": dict(self._counters["submits_by_prompt"]),
+                "submits_by_endpoint": dict(self._counters["submits_by_endpoint"]),
                 "fetches_by_id": dict(self._counters["fetches_by_id"]),
                 "queued_now": queued,
                 "timeline": self._timeline() if self._settings.timeline else [],
@@ -265,8 +271,13 @@ class EmulatorState:
         queue[:] = [g for g in queue if g.status(now) == "processing"]
         return queue
 
-    def admit(self, key: str, body: Mapping[str, Any]) -> Generation | QueueFull:
-        """Accept (and bill) a valid request, or refuse it when `key`'s queue is full."""
+    def admit(
+        self, key: str, body: Mapping[str, Any], endpoint: Endpoint
+    ) -> Generation | QueueFull:
+        """Accept (and bill) a valid request, or refuse it when `key`'s queue is full.
+
+        One queue per key whatever the endpoint, as the limit is per account.
+        """
         prompt = str(body["prompt"])
         with self._lock:
             now = time.monotonic()
@@ -276,7 +287,7 @@ class EmulatorState:
                 self._counters["rejected_429"] += 1
                 return QueueFull(settings.queue_limit, self._retry_after(queue, now))
             faults = self.faults.take_each_kind(GENERATION_KINDS, prompt)
-            generation = self._new_generation(key, body, faults, now, settings)
+            generation = self._new_generation(key, body, endpoint, faults, now, settings)
             self._generations[str(generation.id)] = generation
             self._files[generation.file_name] = generation
             if generation.status(now) == "processing":
@@ -284,6 +295,8 @@ class EmulatorState:
             counters = self._counters
             counters["submits_accepted"] += 1
             counters["submits_by_prompt"][prompt] = counters["submits_by_prompt"].get(prompt, 0) + 1
+            by_endpoint = counters["submits_by_endpoint"]
+            by_endpoint[endpoint.name] = by_endpoint.get(endpoint.name, 0) + 1
             queued = sum(len(self._active(q, now)) for q in self._queues.values())
             counters["max_queued"] = max(counters["max_queued"], queued)
             return generation
@@ -299,6 +312,7 @@ class EmulatorState:
         self,
         key: str,
         body: Mapping[str, Any],
+        endpoint: Endpoint,
         faults: dict[str, Fault],
         now: float,
         settings: Settings,
@@ -309,20 +323,12 @@ class EmulatorState:
         generation_id: int | str = self._next_id
         if every and self._number % every == 0:
             generation_id = str(self._next_id)
-        used = used_parameters(body, size_multiple=settings.size_multiple, rng=self._rng)
-        meta = used.meta
-        frames = meta["num_frames"]
-        if "wrong_frames" in faults:
-            frames = faults["wrong_frames"].frames or max(1, frames - 1)
-        render = RenderSpec(
-            output_type=meta["output_type"],
-            width=meta["width"],
-            height=meta["height"],
-            num_frames=frames,
-            fps=meta["fps"],
-            seed=used.content_seed,
-        )
-        file_name = f"{uuid.uuid4()}.{meta['output_type']}"
+        used = endpoint.used(body, size_multiple=settings.size_multiple, rng=self._rng)
+        meta, render = used.meta, used.render
+        if "wrong_frames" in faults:  # the file differs; meta still says what was asked
+            frames = faults["wrong_frames"].frames or max(1, render.num_frames - 1)
+            render = replace(render, num_frames=frames)
+        file_name = f"{uuid.uuid4()}.{render.output_type}"
         meta["file_prefix"] = file_name.split(".")[0]
         return Generation(
             number=self._number,
