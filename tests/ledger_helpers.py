@@ -32,8 +32,9 @@ async def plant(
     if current is None:
         entry = Entry.for_request(name, request, source=fields.pop("source", None), seq=1)
         entry = entry.model_copy(update={"state": state, **fields})
-    else:
-        entry = current.changed(state=state, **fields)
+    else:  # the next version, with exactly these fields (its times too, when given)
+        entry = current.changed(state=state)
+        entry = entry.model_copy(update=fields)
     assert await ledger.write(entry)
     return entry
 

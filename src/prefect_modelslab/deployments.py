@@ -619,6 +619,9 @@ def batch_deployment(
     job_variables: dict[str, Any] | None = None,
     concurrency_limit: int | ConcurrencyLimitConfig | None = DEFAULT_CONCURRENCY_LIMIT,
     replace: bool = False,
+    max_submits: int | None = None,
+    resubmit_check_failed: bool = False,
+    endpoint: str | None = None,
 ) -> BatchDeployment:
     """Build a (by default nightly) deployment of the CSV batch flow.
 
@@ -661,6 +664,11 @@ def batch_deployment(
             folder, schedule or work pool differ (never a pool-bound one by a
             deployment without a pool). Without it, `apply` raises
             `DeploymentConflictError` instead.
+        max_submits: Each run refuses, before any submit, a plan that needs
+            more new submits than this (a guard against the wrong CSV or folder).
+        resubmit_check_failed: Each run pays again for rows whose video failed
+            its check (the failed video is kept under a versioned name).
+        endpoint: The endpoint of rows that name none (`text2video_ultra`).
 
     Returns:
         A `BatchDeployment`: pass it to `prefect.serve(...)`, or call `.apply()`.
@@ -699,6 +707,12 @@ def batch_deployment(
         parameters["storage_options"] = storage_options
     if webhook_url:
         parameters["webhook_url"] = webhook_url
+    if max_submits is not None:
+        parameters["max_submits"] = max_submits
+    if resubmit_check_failed:
+        parameters["resubmit_check_failed"] = True
+    if endpoint:
+        parameters["endpoint"] = endpoint
 
     if cron is _UNSET:
         cron = None if interval or rrule else DEFAULT_CRON

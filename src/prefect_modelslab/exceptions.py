@@ -37,12 +37,7 @@ is usable without the rest of the package, so it is a `ValueError`, not a
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Literal
-
-if TYPE_CHECKING:
-    from prefect_modelslab.inputs.plan import RowProblem
-    from prefect_modelslab.ledger.records import VideoResult
-    from prefect_modelslab.ledger.report import BatchReport
+from typing import Any, Literal
 
 __all__ = [
     "BatchNotSucceededError",
@@ -251,7 +246,7 @@ class InvalidCsvError(ModelsLabError, ValueError):
         self,
         message: str,
         *,
-        problems: Iterable[RowProblem] = (),
+        problems: Iterable[Any] = (),
         known_fields: str | None = None,
     ) -> None:
         super().__init__(f"{message}\n{known_fields}" if known_fields else message)
@@ -313,11 +308,12 @@ class BatchNotSucceededError(RunNotSucceededError):
     """A batch ended with rows that failed, failed their check or were invalid.
 
     Attributes:
-        report: The batch's report: every row's outcome, as the flow would
-            have returned it (`allow_partial=True` returns it instead).
+        report: The batch's `BatchReport`: every row's outcome, as the flow
+            would have returned it (`allow_partial=True` returns it instead).
+            (Typed loosely so this module imports nothing of the package.)
     """
 
-    def __init__(self, message: str, report: BatchReport) -> None:
+    def __init__(self, message: str, report: Any) -> None:
         super().__init__(message)
         self.report = report
 
@@ -326,10 +322,10 @@ class VideoCheckFailedError(RunNotSucceededError):
     """`generate_video` stored a video that failed its check.
 
     Attributes:
-        result: The stored video, its check and its problems
+        result: The stored video's `VideoResult`, its check and its problems
             (`accept_failed_check=True` returns it instead).
     """
 
-    def __init__(self, message: str, result: VideoResult) -> None:
+    def __init__(self, message: str, result: Any) -> None:
         super().__init__(message)
         self.result = result

@@ -181,8 +181,12 @@ def test_demo_runs_the_examples_into_a_folder(
     assert result.exit_code == 0, result.output
     with (out / "results.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 12 and {r["status"] for r in rows} == {"succeeded"}
+    assert len(rows) == 15 and {r["status"] for r in rows} == {"succeeded"}
     assert {r["format"] for r in rows} == {"gif", "mp4"}
+    ultra = [r for r in rows if r["endpoint"] == "text2video_ultra"]
+    assert len(ultra) == 3 and {r["format"] for r in ultra} == {"mp4"}
+    skater = next(r for r in ultra if r["id"] == "hd-skater")  # portrait: 9:16
+    assert int(skater["height"]) > int(skater["width"])
     assert (out / "red-fox.gif").is_file() and (out / "lighthouse.mp4").is_file()
     for label in ("Videos:", "Results:", "Prefect UI:"):
         assert label in result.stdout

@@ -112,19 +112,24 @@ def test_ultra_limits_are_checked_per_row() -> None:
     ]
 
 
-def test_a_default_of_the_other_endpoint_says_it_came_from_the_defaults() -> None:
+def test_each_row_takes_the_defaults_of_its_own_endpoint() -> None:
+    """A mixed batch: `width` reaches the text2video rows, `portrait` the ultra ones."""
     plan = plan_text(
         "prompt,endpoint\na fox,text2video\na cat,\n", {"endpoint": "text2video_ultra", "fps": 8}
     )
     assert problems(plan) == []
-    plan = plan_text("prompt,endpoint\na fox,text2video_ultra\n", {"output_type": "mp4"})
-    assert problems(plan) == [
-        "line 2 (row 1): output_type: not a field of text2video_ultra "
-        "(it is a text2video field; set by the batch defaults)"
-    ]
+    plan = plan_text(
+        "prompt,endpoint\na fox,text2video_ultra\na cat,text2video\n",
+        {"output_type": "mp4", "width": 64, "portrait": True},
+    )
+    assert problems(plan) == []
+    ultra, plain = (row.request for row in plan.rows)
+    assert isinstance(ultra, Text2VideoUltraRequest) and ultra.portrait is True
+    assert isinstance(plain, Text2VideoRequest) and plain.width == 64
+    assert plain.output_type == "mp4" and "portrait" not in plain.model_fields_set
 
 
-def test_defaults_are_checked_once_against_their_own_endpoint() -> None:
+def test_defaults_are_checked_once_against_the_endpoint_whose_fields_they_are() -> None:
     assert merge_defaults({"endpoint": " TEXT2VIDEO_ULTRA ", "portrait": True}) == {
         "endpoint": "text2video_ultra",
         "portrait": True,
@@ -133,10 +138,12 @@ def test_defaults_are_checked_once_against_their_own_endpoint() -> None:
         "fps": 8,
         "endpoint": "text2video_ultra",
     }
-    with pytest.raises(ValueError, match=r"^defaults: portrait: not a field of text2video \("):
-        merge_defaults({"portrait": True})
-    with pytest.raises(ValueError, match=r"height: not a field of text2video_ultra"):
-        merge_defaults({"endpoint": "text2video_ultra", "height": 64})
+    assert merge_defaults({"portrait": True, "height": 64}) == {"portrait": True, "height": 64}
+    with pytest.raises(ValueError, match=r"^defaults: resolution: must be in"):
+        merge_defaults({"resolution": 999})
+    with pytest.raises(ValueError) as caught:
+        merge_defaults({"fps": 99})  # a field of both: said once
+    assert str(caught.value).count("fps") == 1
     with pytest.raises(ValueError, match=r"endpoint: must be text2video or text2video_ultra"):
         merge_defaults({"endpoint": "sora"})
     with pytest.raises(

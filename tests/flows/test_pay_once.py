@@ -256,7 +256,7 @@ async def test_a_stop_during_429_backoff_never_blocks_the_row(
     with pytest.raises(asyncio.CancelledError):
         await run
     entry = await ledger.read(name)
-    assert entry is None or entry.state == "claimed"
+    assert entry is None or entry.state in ("idle", "claimed")  # nothing under way, unbilled
 
     emulator._state.faults.clear()  # the server is itself again
     result = await run_video(request, str(folder), credentials)

@@ -303,7 +303,7 @@ async def test_results_are_a_view_of_every_source_and_entry(folder: str) -> None
     ]
     text = storage.get_filesystem(await ledger.write_results())
     fs, path = text
-    assert fs.cat(path).decode().splitlines()[0].startswith("row,id,source,prompt,status")
+    assert fs.cat(path).decode().splitlines()[0].startswith("row,id,source,endpoint,prompt,status")
 
 
 def test_one_source_however_it_is_spelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

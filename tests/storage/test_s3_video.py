@@ -33,7 +33,7 @@ def _keys(fs: s3fs.S3FileSystem, folder: str) -> list[str]:
     root = folder.removeprefix("s3://")
     keys = {key.removeprefix(root + "/") for key in fs.find(root)}
     return sorted(
-        key.rsplit("/", 1)[0] if key.startswith(".modelslab/entries/") else key for key in keys
+        {key.rsplit("/", 1)[0] if key.startswith(".modelslab/entries/") else key for key in keys}
     )
 
 

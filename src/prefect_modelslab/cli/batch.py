@@ -60,8 +60,15 @@ STOP_WRITE_TIMEOUT_S = 15.0
 
 __all__ = ["batch", "demo", "register"]
 
-#: Request defaults of the demo: small videos, so it runs in seconds.
-DEMO_DEFAULTS: dict[str, Any] = {"width": 256, "height": 256, "num_frames": 16, "fps": 8}
+#: Request defaults of the demo: small videos, so it runs in seconds. Each row takes
+#: those of its endpoint (width and height on text2video, resolution on ultra).
+DEMO_DEFAULTS: dict[str, Any] = {
+    "width": 256,
+    "height": 256,
+    "resolution": 240,
+    "num_frames": 16,
+    "fps": 8,
+}
 DEMO_LATENCY_S = 1.5
 #: Exit code when any row's submit outcome is unknown (it may be billed).
 EXIT_UNKNOWN = 3
@@ -72,6 +79,13 @@ class OutputType(StrEnum):
 
     gif = "gif"
     mp4 = "mp4"
+
+
+class Endpoint(StrEnum):
+    """The ModelsLab endpoints a row can use."""
+
+    text2video = "text2video"
+    text2video_ultra = "text2video_ultra"
 
 
 class UsageError(Exception):
@@ -96,6 +110,14 @@ def batch(
     ],
     base_url: BaseUrlOption = None,
     model: Annotated[str | None, typer.Option(help="Default model_id for every row.")] = None,
+    endpoint: Annotated[
+        Endpoint | None,
+        typer.Option(
+            help="Endpoint of every row without an `endpoint` column value "
+            "(default text2video; text2video_ultra is ModelsLab's HD endpoint).",
+            show_default=False,
+        ),
+    ] = None,
     output_type: Annotated[
         OutputType | None, typer.Option(help="Default output type for every row.")
     ] = None,
@@ -190,6 +212,7 @@ def batch(
             replace_names=replace_names,
             dry_run=dry_run,
             max_submits=max_submits,
+            endpoint=endpoint.value if endpoint else None,
             **({"webhook_url": webhook_url} if webhook_url else {}),
         )
     except UsageError as error:

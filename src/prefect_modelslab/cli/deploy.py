@@ -77,6 +77,15 @@ def deploy(
         ),
     ] = None,
     replace: ReplaceOption = False,
+    max_submits: Annotated[
+        int | None,
+        typer.Option(
+            "--max-submits",
+            min=0,
+            help="Each run refuses, before any submit, a plan that needs more new submits.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Deploy the batch of --csv into --out to --pool, on --cron, --interval or --rrule.
 
@@ -105,6 +114,7 @@ def deploy(
             concurrency_limit_name=concurrency_limit,
             work_pool_name=pool,
             replace=replace,
+            max_submits=max_submits,
         )
     except ValueError as error:
         fail(one_line(error), 2)

@@ -4,14 +4,17 @@
     prefect-modelslab resolve OUT_URL ROW_ID --resubmit          # accept paying again
 
 `--generation-id` fetches, downloads and checks that generation as the row's
-video (journal `finished`, sidecar, the row of `results.csv` updated);
-`--resubmit` clears the row's journal entry so the next run submits it again.
+video (its entry `finished`, the sidecar, `results.csv` and the gallery
+rebuilt); the generation must match the row's request as the server tells it
+(its `meta`), and no other row may hold it, unless `--accept-mismatch`.
+`--resubmit` frees the row (a stored video is kept under a versioned name) so
+the next run submits it again.
 Credentials: `--credentials NAME` or `MODELSLAB_API_KEY` (and `--base-url`).
 
 Exit codes: 0 when the row is settled (adopted and its check passed, or
 cleared), 1 when the adopted generation failed or its video failed its check,
-2 on a usage error (neither or both options, no journal entry for the row, a
-missing key). One line on stderr, never a traceback.
+2 on a usage error (neither or both options, no entry for the row, a
+generation that does not match the row, a missing key). One line on stderr, never a traceback.
 """
 
 from __future__ import annotations
@@ -53,6 +56,13 @@ def resolve(
         bool,
         typer.Option("--resubmit", help="Clear the row so the next run submits (pays) again."),
     ] = False,
+    accept_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--accept-mismatch",
+            help="Adopt the generation even if its meta does not match the row's request.",
+        ),
+    ] = False,
     credentials: CredentialsOption = None,
     base_url: BaseUrlOption = None,
 ) -> None:
@@ -75,7 +85,11 @@ def resolve(
         assert generation_id is not None
         creds = _credentials(credentials, base_url)
         with _quiet_prefect_console():
-            result = asyncio.run(adopt_generation(out_url, row_id, generation_id, creds))
+            result = asyncio.run(
+                adopt_generation(
+                    out_url, row_id, generation_id, creds, accept_mismatch=accept_mismatch
+                )
+            )
     except (UsageError, ResolveError, ValueError) as error:
         fail(one_line(error), 2)
     except ModelsLabError as error:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import posixpath
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -34,8 +34,8 @@ from pydantic import BaseModel
 
 from prefect_modelslab.blocks import CredentialsLike, ModelsLabCredentials, aload_credentials
 from prefect_modelslab.client.fetcher import DEFAULT_DOWNLOAD_TIMEOUT
-from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
-from prefect_modelslab.exceptions import NameConflictError, SubmitLimitError
+from prefect_modelslab.client.models import VideoRequest, request_fingerprint
+from prefect_modelslab.exceptions import InvalidCsvError, NameConflictError, SubmitLimitError
 from prefect_modelslab.flows.video import (
     DEFAULT_MAX_QUEUE_WAIT_SECONDS,
     DEFAULT_MAX_WAIT_SECONDS,
@@ -168,10 +168,11 @@ def _flow_run_name() -> str:
 
 
 def _records_run_name() -> str:
-    source = flow_run.parameters.get("source") or records_source(
-        flow_run.parameters.get("requests") or []
-    )
-    return f"batch · {source}"
+    source = flow_run.parameters.get("source")
+    records = flow_run.parameters.get("requests")
+    if not source and isinstance(records, list | tuple):  # never use up what the run reads
+        source = records_source(records)
+    return f"batch · {source or 'records'}"
 
 
 @modelslab_flow(
@@ -180,7 +181,7 @@ def _records_run_name() -> str:
     description="Generate, store and check one video per record (request or dict of fields).",
 )
 async def agenerate_videos(
-    requests: Iterable[Text2VideoRequest | Mapping[str, Any]],
+    requests: Sequence[VideoRequest | Mapping[str, Any]],
     output_url: str,
     credentials: CredentialsLike = None,
     defaults: dict[str, Any] | BaseModel | None = None,
@@ -198,6 +199,7 @@ async def agenerate_videos(
     replace_names: bool = False,
     dry_run: bool = False,
     max_submits: int | None = None,
+    endpoint: str | None = None,
 ) -> BatchReport | PlannedBatch:
     """Generate one checked video per record, into any fsspec folder: the batch engine.
 
@@ -264,6 +266,8 @@ async def agenerate_videos(
             invalid); nothing is claimed, submitted or written.
         max_submits: Refuse, before any submit, a batch whose plan needs more
             new submits than this (`SubmitLimitError`).
+        endpoint: The endpoint of every record that names none: `text2video`
+            (the default) or `text2video_ultra`.
 
     Returns:
         The report: one `RowResult` per record, in order, and the counts; the
@@ -295,7 +299,7 @@ async def agenerate_videos(
     )
     records = list(requests)
     owner = source or records_source(records)
-    plan = plan_records(records, defaults, source=owner)
+    plan = plan_records(records, with_endpoint(defaults, endpoint), source=owner)
     return await _Batch(  # type: ignore[no-any-return]
         plan,
         owner,
@@ -338,6 +342,7 @@ async def agenerate_videos_from_csv(
     replace_names: bool = False,
     dry_run: bool = False,
     max_submits: int | None = None,
+    endpoint: str | None = None,
 ) -> BatchReport | PlannedBatch:
     """Generate one checked video per row of a prompts CSV, into any fsspec folder.
 
@@ -399,6 +404,8 @@ async def agenerate_videos_from_csv(
             nothing is claimed, submitted or written.
         max_submits: Refuse, before any submit, a batch whose plan needs more
             new submits than this (`SubmitLimitError`).
+        endpoint: The endpoint of every row that names none in an `endpoint`
+            column: `text2video` (the default) or `text2video_ultra`.
 
     Returns:
         The report: one `RowResult` per data row, in input order, and the
@@ -431,7 +438,7 @@ async def agenerate_videos_from_csv(
         download_timeout_seconds=download_timeout_seconds,
     )
     options = dict(storage_options or {})
-    plan = await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
+    plan = await _read_plan(csv_url, with_endpoint(defaults, endpoint), options)
     return await _Batch(  # type: ignore[no-any-return]
         plan,
         normalise_source(csv_url),
@@ -457,6 +464,39 @@ generate_videos = dispatching(agenerate_videos)
 #: `agenerate_videos_from_csv` for sync and async callers alike; a real `Flow`, so
 #: deployments use it as their entrypoint.
 generate_videos_from_csv = dispatching(agenerate_videos_from_csv)
+
+
+async def _read_plan(
+    csv_url: str, defaults: Mapping[str, Any] | BaseModel | None, options: dict[str, Any]
+) -> BatchPlan:
+    """`plan_csv` in a worker thread; a file its storage cannot give is an `InvalidCsvError`."""
+    try:
+        return await asyncio.to_thread(plan_csv, csv_url, defaults, storage_options=options)
+    except (InvalidCsvError, FileNotFoundError, IsADirectoryError, ValueError):
+        raise
+    except Exception as error:  # storage: no credentials, unreachable, s3fs missing...
+        raise InvalidCsvError(
+            f"the prompts file {csv_url} cannot be read: {type(error).__name__}: {error}"
+        ) from error
+
+
+def with_endpoint(
+    defaults: Mapping[str, Any] | BaseModel | None, endpoint: str | None
+) -> Mapping[str, Any] | BaseModel | None:
+    """`defaults` with `endpoint` as the endpoint of every row that names none.
+
+    Example:
+        ```python
+        from prefect_modelslab.flows.batch import with_endpoint
+
+        with_endpoint({"fps": 8}, "text2video_ultra")  # {'fps': 8, 'endpoint': 'text2video_ultra'}
+        ```
+    """
+    if endpoint is None:
+        return defaults
+    if isinstance(defaults, BaseModel):
+        defaults = defaults.model_dump(exclude_unset=True, exclude_none=True)
+    return {**(defaults or {}), "endpoint": endpoint}
 
 
 # --- the engine ----------------------------------------------------------------------

@@ -271,6 +271,9 @@ async def run_video(
     except Exception as error:
         await work.record_failure(error)
         raise
+    except BaseException:  # stopped: the entry says how far it got; another run may go on
+        work.let_go()
+        raise
     if card:
         await create_video_card(result, options)
     return result
@@ -453,7 +456,7 @@ class _VideoRun:
                         f"{refusal}: not adopted"
                     )
                     self.logger.warning(note)
-                    await self.ledger.add_note(self.name, note)
+                    entry = await self.ledger.add_note(self.name, note) or entry
                     continue
             job = _job_of(generation_id, self.request, self.credentials, name=self.name)
             ids = entry.generation_ids
@@ -654,6 +657,12 @@ class _VideoRun:
             timings.total_s,
         )
         return result
+
+    def let_go(self) -> None:
+        """This run no longer works on the name (it was stopped); nothing is written."""
+        holder, self.holder = self.holder, None
+        if holder is not None:
+            holder.end()
 
     async def record_failure(self, error: Exception) -> None:
         """Write how the row ended in the entry this run held (best effort, never raises)."""

@@ -230,9 +230,11 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
     """Check batch defaults and return them as a plain dict of request fields.
 
     `endpoint` among the defaults sets every row's endpoint unless the row
-    names its own. The defaults are checked as a request of that endpoint
-    (`text2video` when not given): a field of the other one is refused here,
-    once, rather than on every row.
+    names its own. A batch may mix endpoints, so each row gets the defaults
+    that are fields of its own endpoint (`width` only on `text2video` rows,
+    `portrait` only on `text2video_ultra` rows); a column of the other
+    endpoint, in a row, is an error. Each default is checked once here,
+    against the endpoint(s) whose field it is.
 
     Args:
         defaults: Request fields applied to every row unless a column overrides
@@ -271,11 +273,24 @@ def merge_defaults(defaults: Mapping[str, Any] | BaseModel | None) -> dict[str, 
         raise ValueError(
             "defaults: " + "; ".join(f"{name}: {_unknown_field(name)}" for name in unknown)
         )
-    request, problems = _request_of({**values, "prompt": "defaults"})
-    if request is None:
-        raise ValueError(f"defaults: {'; '.join(str(p) for p in problems)}")
-    if ENDPOINT_COLUMN in values:
-        values[ENDPOINT_COLUMN] = request.endpoint  # as normalised
+    # A mixed batch takes defaults of both endpoints: each row gets those of its own
+    # endpoint. Each default is checked against the endpoint(s) whose field it is.
+    named = _endpoint_of(values)
+    problems: list[str] = []
+    if named not in REQUEST_MODELS:
+        _, wrong = _request_of({ENDPOINT_COLUMN: values[ENDPOINT_COLUMN], "prompt": "defaults"})
+        raise ValueError(f"defaults: {'; '.join(str(p) for p in wrong)}")
+    for endpoint, model in REQUEST_MODELS.items():
+        subset = {k: v for k, v in values.items() if k in model.model_fields}
+        subset[ENDPOINT_COLUMN] = endpoint
+        if endpoint != named and set(subset) <= {ENDPOINT_COLUMN}:
+            continue
+        request, found = _request_of({**subset, "prompt": "defaults"})
+        problems += [str(p) for p in found if str(p) not in problems]
+        if request is not None and endpoint == named and ENDPOINT_COLUMN in values:
+            values[ENDPOINT_COLUMN] = request.endpoint  # as normalised
+    if problems:
+        raise ValueError(f"defaults: {'; '.join(problems)}")
     return values
 
 
@@ -447,7 +462,8 @@ def _record_draft(row: int, record: object, base: dict[str, Any]) -> _Draft:
         )
     own = {k: v for k, v in values.items() if k in _REQUEST_FIELDS}
     if not bad:
-        _build_request(draft, {**base, **own, "prompt": prompt}, set(base) - set(own))
+        applied = _defaults_for(base, own)
+        _build_request(draft, {**applied, **own, "prompt": prompt}, set(applied) - set(own))
     if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:
         draft.id_ok = False
         draft.add_problem(ID_COLUMN, bad_id)
@@ -627,6 +643,20 @@ def _unknown_field(name: str) -> str:
     return "unknown field" + (f" (did you mean {best!r}?)" if best else "")
 
 
+def _endpoint_of(fields: Mapping[str, Any]) -> str:
+    named = fields.get(ENDPOINT_COLUMN)
+    return (str(named).strip().lower() if named is not None else "") or TEXT2VIDEO
+
+
+def _defaults_for(base: dict[str, Any], own: Mapping[str, Any]) -> dict[str, Any]:
+    """The batch defaults that apply to a row: those its endpoint has (its own, else theirs)."""
+    endpoint = _endpoint_of(own) if own.get(ENDPOINT_COLUMN) else _endpoint_of(base)
+    model = REQUEST_MODELS.get(endpoint)
+    if model is None:  # the row's own endpoint is wrong: its problem is reported as such
+        return base
+    return {k: v for k, v in base.items() if k in model.model_fields}
+
+
 def _request_of(fields: dict[str, Any]) -> tuple[VideoRequest | None, list[FieldProblem]]:
     """`fields` validated as a request of the endpoint they name (`text2video` if none)."""
     named = fields.get(ENDPOINT_COLUMN)
@@ -708,7 +738,8 @@ def _validate_row(
     explicit_id = raw.get(ID_COLUMN) or None
     draft = _Draft(row, line, prompt, explicit_id, True, None, raw, [])
     # An empty prompt is a problem, reported as such.
-    _build_request(draft, {**base, **own, "prompt": prompt}, set(base) - set(own))
+    applied = _defaults_for(base, own)
+    _build_request(draft, {**applied, **own, "prompt": prompt}, set(applied) - set(own))
     if len(cells) > width and any(c.strip() for c in cells[width:]):
         draft.add_problem("row", f"has {len(cells)} cells but the header has {width} columns")
     if explicit_id is not None and (bad_id := id_problem(explicit_id)) is not None:

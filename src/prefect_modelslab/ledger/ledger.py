@@ -325,15 +325,19 @@ class Ledger:
 
         await self.update(name, ended)
 
-    async def add_note(self, name: str, note: str) -> None:
-        """Add `note` (something a person should know) to `name`'s entry, once."""
+    async def add_note(self, name: str, note: str) -> Entry | None:
+        """Add `note` (something a person should know) to `name`'s entry, once.
+
+        Returns:
+            The entry as it is now (None when the name has no entry).
+        """
 
         def noted(current: Entry | None) -> Entry | None:
             if current is None or note in current.notes:
                 return None
             return current.changed(notes=[*current.notes, note])
 
-        await self.update(name, noted)
+        return await self.update(name, noted) or await self.read(name)
 
     # --- files next to the entries ---------------------------------------------------
 

@@ -71,6 +71,7 @@ class RowResult(BaseModel):
     )
     id: str = Field(description="Name of the row's outputs.")
     source: str | None = Field(None, description="What the row came from (a CSV, records).")
+    endpoint: str | None = Field(None, description="text2video or text2video_ultra.")
     prompt: str = Field(description="The row's prompt.")
     status: RowStatus = Field(
         description="succeeded, check_failed, failed, invalid, unknown or not_started."
@@ -87,6 +88,9 @@ class RowResult(BaseModel):
     sha256: str | None = Field(None, description="SHA-256 of the stored file.")
     reused: bool = Field(False, description="True when a finished video was reused, not paid.")
     error: str | None = Field(None, description="Why the row did not succeed.")
+    warnings: str | None = Field(
+        None, description="What is worth knowing but did not fail the check (model drift)."
+    )
 
     @classmethod
     def of(cls, row: PlannedRow, status: RowStatus, **fields: Any) -> RowResult:
@@ -125,6 +129,8 @@ class RowResult(BaseModel):
             sha256=video.sha256,
             reused=video.reused,
             error=None if video.passed else check_failed_error(video.check.problems),
+            warnings="; ".join(video.check.warnings) or None,
+            endpoint=video.request.endpoint,
             **fields,
         )
 

@@ -43,6 +43,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "row",
     "id",
     "source",
+    "endpoint",
     "prompt",
     "status",
     "video",
@@ -57,6 +58,7 @@ RESULT_COLUMNS: tuple[str, ...] = (
     "sha256",
     "reused",
     "error",
+    "warnings",
 )
 
 
@@ -78,6 +80,7 @@ def entry_row(
         "source": source,
         "prompt": entry.prompt or "",
         "generation_id": entry.generation_id,
+        "endpoint": (entry.request or {}).get("endpoint", "text2video") if entry.request else None,
     }
     outcome = entry.outcome
     video = entry.video
@@ -97,6 +100,7 @@ def entry_row(
             sha256=video.sha256,
             reused=bool(outcome is not None and outcome.reused),
             error=None if video.passed else check_failed_error(video.check.problems),
+            warnings="; ".join(video.check.warnings) or None,
         )
     if outcome is not None:
         generation = outcome.generation_id or entry.generation_id
@@ -175,13 +179,12 @@ def view_rows(
             if row.name in listed:
                 continue
             entry = entries.get(row.name)
-            ours = entry is not None and (
-                entry.source == rows.source or entry.request_hash == row.request_hash
-            )
-            if row.problems is None and entry is not None and ours:
+            if row.problems is not None or entry is None:
+                lines.append(_planned_row(row, rows.source))
+            elif entry.source == rows.source or entry.request_hash == row.request_hash:
                 lines.append(_line(entry, video_url, row=row.row, source=rows.source))
             else:
-                lines.append(_planned_row(row, rows.source))
+                continue  # the name is another source's now: its line comes with it
             listed.add(row.name)
     for name in sorted(set(entries) - listed):
         entry = entries[name]

@@ -69,12 +69,16 @@ def emit_row_event(result: RowResult, source: str) -> None:
         "modelslab.status": result.status,
         "modelslab.csv": source,
     }
+    if result.endpoint:
+        resource["modelslab.endpoint"] = result.endpoint
     if result.error:
         resource["modelslab.reason"] = shorten(result.error, _LABEL_CHARS)
     payload = {
         "row": result.row,
         "id": result.id,
         "status": result.status,
+        "endpoint": result.endpoint,
+        "warnings": result.warnings,
         "reason": result.error,
         "prompt": result.prompt,
         **result.model_dump(mode="json", exclude={"row", "id", "status", "error", "prompt"}),
