@@ -86,7 +86,10 @@ def crafted_files() -> dict[str, Callable[[], bytes]]:
     }
     for kind in b.CRAFTED_TABLES[1:]:
         files[f"{kind} 250 MiB"] = lambda kind=kind: b.crafted_table_mp4(kind, TABLE_BYTES)
-    cap = mp4.MAX_TABLE_ENTRIES
+    # The caps (an older probe has none: the same files are built for it).
+    cap = getattr(mp4, "MAX_TABLE_ENTRIES", 1_000_000)
+    blocks = getattr(gif, "MAX_GIF_BLOCKS", 200_000)
+    short = getattr(gif, "MAX_GIF_SUB_BLOCKS", 2_000_000)
     files |= {
         "stz2-4 at the cap, no stco/stsc": lambda: b.crafted_table_mp4(
             "stz2-4", (cap + 1) // 2, entries=cap, chunk_tables=False
@@ -100,9 +103,9 @@ def crafted_files() -> dict[str, Callable[[], bytes]]:
         ),
         "GIF 250 MiB of comments": lambda: b.comment_flood_gif(GIF_BYTES // 7),
         "GIF 250 MiB of 1-byte sub-blocks": lambda: b.tiny_sub_blocks_gif(GIF_BYTES // 2),
-        "GIF at the block cap (valid)": lambda: b.gif_bytes([5] * ((gif.MAX_GIF_BLOCKS - 1) // 2)),
+        "GIF at the block cap (valid)": lambda: b.gif_bytes([5] * ((blocks - 1) // 2)),
         "GIF at both caps (valid)": lambda: b.comment_flood_gif(
-            gif.MAX_GIF_BLOCKS - 5, sub_blocks=gif.MAX_GIF_SUB_BLOCKS // gif.MAX_GIF_BLOCKS - 1
+            blocks - 5, sub_blocks=short // blocks - 1
         ),
     }
     return files
