@@ -13,7 +13,8 @@ with the ratios. Then it measures the peak RSS growth of probing a generated
 ~200 MB MP4 (moov at the end) in a fresh process.
 
 Targets: >= 500x faster than ffprobe per file, >= 3x faster than Pillow on
-GIF, < 20 MB RSS growth on the 200 MB file.
+GIF, < 20 MB RSS growth on the 200 MB file. Crafted (hostile) files are
+measured by `benchmarks/probe_hostile.py`.
 
     python benchmarks/probe_speed.py [FOLDER] [--repeat 300] [--ffprobe-runs 5]
 """

@@ -8,7 +8,9 @@ exactly what it reads.
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+import sys
+from array import array
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from itertools import pairwise
@@ -405,3 +407,131 @@ def top_level_boxes(data: bytes) -> list[BoxInfo]:
         boxes.append(BoxInfo(kind, pos, size))
         pos += size
     return boxes
+
+
+# --- crafted files: tables and floods that cost a careless probe memory and time ----
+
+#: The sample tables `crafted_table_mp4` can blow up (``stz2-N``: N-bit ``stz2`` sizes).
+CRAFTED_TABLES = ("stz2-4", "stz2-8", "stz2-16", "stsz", "stts", "ctts", "stco", "co64", "stsc")
+#: Bits per entry of each of them.
+ENTRY_BITS = {
+    "stz2-4": 4, "stz2-8": 8, "stz2-16": 16, "stsz": 32, "stts": 64, "ctts": 64,
+    "stco": 32, "co64": 64, "stsc": 96,
+}  # fmt: skip
+
+
+def crafted_table_mp4(
+    kind: str,
+    table_bytes: int,
+    *,
+    entries: int | None = None,
+    chunk_tables: bool = True,
+    frames: int = 25,
+) -> bytes:
+    """An MP4 (``ftyp``, ``moov``, ``mdat``) whose video track has one huge sample table.
+
+    The track's tables describe `frames` samples of 100 bytes in one chunk,
+    except the table `kind` (one of `CRAFTED_TABLES`), which holds `table_bytes`
+    bytes of zero entries and claims `entries` of them (default: as many as fit).
+    Without `chunk_tables` the track has no ``stco``/``stsc`` at all.
+    """
+    bits = ENTRY_BITS[kind]
+    count = table_bytes * 8 // bits if entries is None else entries
+    filler = bytes(table_bytes)
+
+    def tables(data_start: int) -> bytes:
+        parts = {
+            "stts": stts([1024] * frames),
+            "sizes": stsz([100] * frames),
+            "stsc": stsc(frames),
+            "stco": stco([data_start]),
+        }
+        if kind.startswith("stz2"):
+            head = struct.pack(">3xBI", bits, count)
+            parts["sizes"] = full_box(b"stz2", 0, 0, head, filler)
+        elif kind == "stsz":
+            parts["sizes"] = full_box(b"stsz", 0, 0, struct.pack(">II", 0, count), filler)
+        elif kind in ("stco", "co64"):
+            parts["stco"] = full_box(kind.encode(), 0, 0, struct.pack(">I", count), filler)
+        else:  # stts, ctts, stsc
+            parts[kind] = full_box(kind.encode(), 0, 0, struct.pack(">I", count), filler)
+        if not chunk_tables:
+            del parts["stco"], parts["stsc"]
+        return b"".join(parts.values())
+
+    return _one_track_file(tables, 100 * frames)
+
+
+def max_tables_mp4(samples: int) -> bytes:
+    """A valid MP4 whose one video track fills every table with `samples` entries.
+
+    Each sample (1 byte) is its own chunk and its own ``stsc`` run, and has its own
+    ``stts`` and ``ctts`` entry: the most work a file within the caps can ask for.
+    """
+    per_sample = struct.Struct(">II")
+
+    def tables(data_start: int) -> bytes:
+        sizes = full_box(b"stsz", 0, 0, struct.pack(">II", 0, samples), b"\0\0\0\1" * samples)
+        durations = b"".join(per_sample.pack(1, 512 + i % 2) for i in range(samples))
+        offsets = array("Q", range(data_start, data_start + samples))
+        runs = array("I", (v for i in range(samples) for v in (i + 1, 1, 1)))
+        if sys.byteorder == "little":
+            offsets.byteswap()
+            runs.byteswap()
+        return (
+            full_box(b"stts", 0, 0, struct.pack(">I", samples), durations)
+            + full_box(b"ctts", 0, 0, struct.pack(">I", samples), durations)
+            + sizes
+            + full_box(b"stsc", 0, 0, struct.pack(">I", samples), runs.tobytes())
+            + full_box(b"co64", 0, 0, struct.pack(">I", samples), offsets.tobytes())
+        )
+
+    return _one_track_file(tables, samples)
+
+
+def _one_track_file(tables: Callable[[int], bytes], media_bytes: int) -> bytes:
+    """``ftyp``, ``moov`` (one video track of `tables(first media byte)`), ``mdat``."""
+    spec = Mp4Spec()
+    ftyp = box(b"ftyp", b"isom", struct.pack(">I", 512), b"isomiso2avc1mp41")
+
+    def moov(data_start: int) -> bytes:
+        return box(b"moov", mvhd(1000, 0), _video_trak(spec, 1, tables(data_start)))
+
+    data_start = len(ftyp) + len(moov(0)) + 8
+    return ftyp + moov(data_start) + box(b"mdat", _filler(media_bytes))
+
+
+def box_flood_mp4(traks: int, children: int) -> bytes:
+    """A valid MP4 whose moov also holds `traks` tracks of `children` empty ``free`` boxes each."""
+    flood = box(b"trak", struct.pack(">I4s", 8, b"free") * children) * traks
+    return _grown_moov(flood)
+
+
+def many_tracks_mp4(tracks: int) -> bytes:
+    """A valid MP4 whose moov also holds `tracks` empty ``trak`` boxes."""
+    return _grown_moov(box(b"trak") * tracks)
+
+
+def _grown_moov(extra: bytes) -> bytes:
+    """`build_mp4(Mp4Spec())` with `extra` boxes at the end of its moov (chunk offsets moved)."""
+    video = build_mp4(Mp4Spec())
+    moov = next(b for b in top_level_boxes(video) if b.kind == b"moov")
+    body = bytearray(video[moov.offset + 8 : moov.offset + moov.size])
+    at = body.index(b"stco") + 8
+    for i in range(struct.unpack_from(">I", body, at)[0]):
+        where = at + 4 + 4 * i
+        struct.pack_into(">I", body, where, struct.unpack_from(">I", body, where)[0] + len(extra))
+    moov_box = box(b"moov", bytes(body), extra)
+    return video[: moov.offset] + moov_box + video[moov.offset + moov.size :]
+
+
+def comment_flood_gif(comments: int, sub_blocks: int = 1) -> bytes:
+    """A two-frame GIF with `comments` comment extensions of `sub_blocks` 3-byte sub-blocks."""
+    return gif_bytes(
+        [5, 5], extra_blocks=(b"\x21\xfe" + b"\x03abc" * sub_blocks + b"\0") * comments
+    )
+
+
+def tiny_sub_blocks_gif(sub_blocks: int) -> bytes:
+    """A two-frame GIF with one comment made of `sub_blocks` one-byte data sub-blocks."""
+    return gif_bytes([5, 5], extra_blocks=b"\x21\xfe" + b"\x01x" * sub_blocks + b"\x00")

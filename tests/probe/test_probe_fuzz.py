@@ -13,9 +13,35 @@ from hypothesis import strategies as st
 
 from prefect_modelslab.media import VideoProbeError, probe_video
 
-from .builders import Fragments, Mp4Spec, box, build_mp4, full_box, gif_bytes
+from .builders import (
+    CRAFTED_TABLES,
+    Fragments,
+    Mp4Spec,
+    box,
+    box_flood_mp4,
+    build_mp4,
+    comment_flood_gif,
+    crafted_table_mp4,
+    full_box,
+    gif_bytes,
+    many_tracks_mp4,
+    max_tables_mp4,
+    tiny_sub_blocks_gif,
+)
 from .conftest import DATA, ROOT
 
+# Crafted files (see test_probe_hostile.py), small: each table kind blown up, the
+# chunk tables missing, a count far beyond the bytes, floods of boxes and blocks.
+CRAFTED = [
+    *(crafted_table_mp4(kind, 96) for kind in CRAFTED_TABLES),
+    crafted_table_mp4("stz2-4", 64, chunk_tables=False),
+    crafted_table_mp4("stsz", 64, entries=0xFFFF_FFFF),
+    max_tables_mp4(12),
+    box_flood_mp4(2, 6),
+    many_tracks_mp4(3),
+    comment_flood_gif(12),
+    tiny_sub_blocks_gif(24),
+]
 SEEDS = [
     build_mp4(Mp4Spec(frames=6)),
     build_mp4(Mp4Spec(frames=6, moov_first=False, audio_first=True, edit_list=True, version=1)),
@@ -25,6 +51,7 @@ SEEDS = [
     gif_bytes([6, 7, 6], local_table=True),
     gif_bytes([0, 1], loop=None, gce=False),
     *(path.read_bytes() for path in sorted(DATA.glob("*.gif"))),
+    *CRAFTED,
 ]
 FUZZ = settings(
     max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None

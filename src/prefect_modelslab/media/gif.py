@@ -1,4 +1,9 @@
-"""GIF: walk the blocks (never decode LZW) for size, frames, delays and loop count."""
+"""GIF: walk the blocks (never decode LZW) for size, frames, delays and loop count.
+
+The walk is bounded: a GIF may hold at most `MAX_GIF_BLOCKS` blocks and
+`MAX_GIF_SUB_BLOCKS` data sub-blocks shorter than 255 bytes (runs of full ones
+are skipped in C); past a limit it is refused as ``unsupported``.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from prefect_modelslab.media._source import ReadAt, trusted
 from prefect_modelslab.media.errors import VideoProbeError, corrupt, truncated
 
+#: Most blocks (images and extensions) a GIF may hold. Real GIFs hold about two
+#: per frame (a graphic control extension and the image); this service's have a
+#: few thousand frames.
+MAX_GIF_BLOCKS = 200_000
+#: Most data sub-blocks shorter than 255 bytes a GIF may hold. Encoders write
+#: full ones and end each image or extension with one short one.
+MAX_GIF_SUB_BLOCKS = 2_000_000
 # Players (browsers, ffmpeg) show a delay of 0 or 1 cs as 10 cs.
 MIN_PLAYED_DELAY_CS = 2
 DEFAULT_DELAY_CS = 10
@@ -57,7 +69,8 @@ def read_gif(head: bytes, size: int, read: ReadAt) -> tuple[int, int, GifDetails
 
     Raises:
         VideoProbeError: Not a GIF, cut short (mid-block or without its trailer),
-            corrupt, or without any image.
+            corrupt, without any image, or over `MAX_GIF_BLOCKS` or
+            `MAX_GIF_SUB_BLOCKS` (``unsupported``).
 
     Example:
         >>> from prefect_modelslab.media import probe_video
@@ -82,9 +95,12 @@ def read_gif(head: bytes, size: int, read: ReadAt) -> tuple[int, int, GifDetails
     extent = not width or not height  # a zero logical screen: use the images' extent
     right = bottom = 0
     base = 0  # file offset of buf[0]
+    # Counted as they come, checked against the caps at each read and at the end.
+    extensions = short = 0
     while True:
         if pos + 32 > blen:  # enough for any block head we parse
             if base + blen < size:
+                _check_caps(len(delays) + extensions, short, base + pos)
                 # Read on from `pos` (re-reading the few bytes left in buf).
                 base += pos
                 pos = 0
@@ -112,6 +128,7 @@ def read_gif(head: bytes, size: int, read: ReadAt) -> tuple[int, int, GifDetails
             )
             pending_delay = 0
         elif block == _EXTENSION:
+            extensions += 1
             if pos + 2 > blen:
                 raise truncated(f"extension at offset {base + pos} cut short")
             label = buf[pos + 1]
@@ -136,6 +153,7 @@ def read_gif(head: bytes, size: int, read: ReadAt) -> tuple[int, int, GifDetails
         # Skip data sub-blocks: each is a length byte and that many bytes; 0 ends them.
         while True:
             if pos >= blen:
+                _check_caps(len(delays) + extensions, short, base + pos)
                 base += pos
                 pos = 0
                 buf = read(base, _CHUNK)
@@ -160,10 +178,23 @@ def read_gif(head: bytes, size: int, read: ReadAt) -> tuple[int, int, GifDetails
             pos += n + 1
             if not n:
                 break
+            short += 1
 
+    _check_caps(len(delays) + extensions, short, base + pos)
     if not delays:
         raise corrupt("GIF has no image")
     if extent:  # a zero logical screen: use the images' extent
         width, height = width or right, height or bottom
     values = {"version": version, "loop_count": loop_count, "delays_cs": tuple(delays)}
     return width, height, trusted(GifDetails, values, _FIELDS)
+
+
+def _check_caps(blocks: int, short: int, offset: int) -> None:
+    """Refuse a GIF over `MAX_GIF_BLOCKS` or `MAX_GIF_SUB_BLOCKS` (read up to `offset`)."""
+    if blocks > MAX_GIF_BLOCKS:
+        what = f"more than {MAX_GIF_BLOCKS} blocks"
+    elif short > MAX_GIF_SUB_BLOCKS:
+        what = f"more than {MAX_GIF_SUB_BLOCKS} short data sub-blocks"
+    else:
+        return
+    raise VideoProbeError(f"unsupported: GIF has {what} (read to offset {offset})", "unsupported")

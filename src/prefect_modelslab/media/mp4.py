@@ -5,6 +5,14 @@ Frames and duration come from the video track's `stts` (checked against
 `stsz`) plus any movie fragments (`moof/traf/trun`, with `tfhd` and `trex`
 defaults). Sample data that would lie past the end of the file means the
 file is truncated.
+
+Memory and time are bounded, whatever the file claims. A `moov`/`moof` of up to
+1 MiB is read whole; a larger one is walked box by box and only the few boxes
+the probe uses are read, its sample tables staying in the file until needed.
+Every sample table is checked before any entry is read: its entry count against
+its box's size, against the other tables of its track and against
+`MAX_TABLE_ENTRIES` and `MAX_TOTAL_ENTRIES`. Entries are then read into
+`array`s, never into one Python object per sample.
 """
 
 from __future__ import annotations
@@ -12,8 +20,10 @@ from __future__ import annotations
 import struct
 import sys
 from array import array
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass, field
-from itertools import accumulate
+from itertools import accumulate, chain, compress, count, repeat
+from operator import add, gt, mul, sub
 from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -35,15 +45,38 @@ _MAX_HEADER_BOX = 256 << 20  # a moov/moof larger than this is refused, not read
 MAX_TOP_LEVEL_BOXES = 100_000
 #: Most child boxes one box (``moov``, ``trak``, ``moof``...) may hold.
 MAX_CHILD_BOXES = 100_000
+#: Most boxes walked inside all the ``moov`` and ``moof`` boxes of a file together.
+#: A movie header holds a few dozen, a fragment about six.
+MAX_HEADER_BOXES = 500_000
+#: Most tracks (``trak``) a movie may hold; real files hold a few.
+MAX_TRACKS = 1_000
+#: Most entries one sample table (``stsz``/``stz2`` sizes, ``stts``, ``ctts``,
+#: ``stco``/``co64``, ``stsc``, ``trun``) may hold. This service's videos have a
+#: few thousand frames; an hour of 60 fps video has 216,000.
+MAX_TABLE_ENTRIES = 1_000_000
+#: Most entries read from all the sample tables of a file together: one track
+#: with its sizes, ``stts``, chunk offsets and ``stsc`` each at `MAX_TABLE_ENTRIES`.
+MAX_TOTAL_ENTRIES = 4_000_000
+_WHOLE_BOX = 1 << 20  # a moov/moof up to this size is read whole, a larger one walked
+_WHOLE_TOTAL = 64 << 20  # ... as long as the ones read whole total at most this much
+_WALK_AHEAD = 4096  # bytes read after each box header while walking
+_LEAF_BYTES = 256  # what a walk keeps of a leaf box the parser reads (it reads < 100)
+_FEW_CHUNKS = 16  # up to this many chunks, a plain loop places the samples (faster)
 _U32 = struct.Struct(">I")
 _BOX = struct.Struct(">I4s")
 _U64 = struct.Struct(">Q")
+_STUB = struct.Struct(">QQ")  # a walked sample table: its payload's size and file offset
 # tfhd flags
 _BASE_DATA_OFFSET, _SAMPLE_DESC, _DEF_DURATION, _DEF_SIZE, _DEF_FLAGS = 0x1, 0x2, 0x8, 0x10, 0x20
 _DURATION_IS_EMPTY, _DEFAULT_BASE_IS_MOOF = 0x10000, 0x20000
 # trun flags
 _DATA_OFFSET, _FIRST_FLAGS = 0x1, 0x4
 _S_DURATION, _S_SIZE, _S_FLAGS, _S_CTO = 0x100, 0x200, 0x400, 0x800
+_TABLE_TYPES = frozenset({b"stsz", b"stz2", b"stts", b"ctts", b"stco", b"co64", b"stsc"})
+_TYPECODES = {8: "B", 16: "H", 32: "I" if array("I").itemsize == 4 else "L", 64: "Q"}
+_SWAP = sys.byteorder == "little"
+_HIGH_NIBBLES = bytes(b >> 4 for b in range(256))
+_LOW_NIBBLES = bytes(b & 0xF for b in range(256))
 
 
 class Mp4Details(BaseModel):
@@ -95,6 +128,45 @@ class Mp4Probe(NamedTuple):
 
 
 @dataclass(slots=True)
+class _Body:
+    """The ``moov``/``moof`` body being parsed, and what the file may still cost.
+
+    One per file: `read_mp4` sets `buf` and `src` for each moov and moof. A body
+    read whole holds its sample tables (`src` is None). A walked one (see `_walk`)
+    holds stubs instead, the tables staying in `src`, and its boxes were counted
+    by the walk.
+
+    Attributes:
+        buf: The body.
+        src: Where a walked body's sample tables are; None for a body read whole.
+        boxes: Boxes the file's moov and moofs may still hold (`MAX_HEADER_BOXES`).
+        entries: Table entries the file may still make the probe read (`MAX_TOTAL_ENTRIES`).
+    """
+
+    buf: bytes
+    src: ByteSource | None
+    boxes: int
+    entries: int
+
+
+@dataclass(slots=True)
+class _Tables:
+    """Where a track's sample sizes and chunk tables are: checked, not read yet."""
+
+    buf: bytes
+    src: ByteSource | None
+    samples: int
+    constant: int  # every sample has this size (0: `size_bits`-bit entries at `size_at`)
+    size_bits: int
+    size_at: int
+    chunks: int
+    chunk_bits: int
+    chunk_at: int
+    runs: int
+    runs_at: int
+
+
+@dataclass(slots=True)
 class _Track:
     """What one `trak` says (sample tables summed, never kept per sample)."""
 
@@ -110,7 +182,7 @@ class _Track:
     stts_samples: int = 0
     stts_ticks: int = 0
     stsz_samples: int | None = None
-    data_end: int = 0  # end offset of this track's last sample in the file
+    tables: _Tables | None = None  # for `_data_end`, once the video track is checked
     frag_samples: int = 0
     frag_ticks: int = 0
 
@@ -135,35 +207,69 @@ def _is_box_type(box_type: bytes) -> bool:
     return not box_type.translate(None, _PRINTABLE)
 
 
-def _children(buf: bytes, start: int, end: int, parent: str) -> list[tuple[bytes, int, int]]:
-    """The boxes in `buf[start:end]` as (type, payload start, payload end).
+def _unsupported(detail: str) -> VideoProbeError:
+    return VideoProbeError(f"unsupported: {detail}", "unsupported")
+
+
+def _too_many_boxes() -> VideoProbeError:
+    return _unsupported(f"more than {MAX_HEADER_BOXES} boxes in the 'moov' and 'moof' boxes")
+
+
+def _too_many_children(parent: str) -> VideoProbeError:
+    return _unsupported(f"more than {MAX_CHILD_BOXES} boxes in '{parent}'")
+
+
+def _box_at(buf: bytes, at: int, pos: int, end: int, parent: str) -> tuple[bytes, int, int]:
+    """(type, payload start, end) of the box whose header is `buf[at:]`, at `pos` of its parent.
+
+    `end` is where the parent ends; `pos`, the result and `end` are in the same
+    coordinates (`at` is `pos` when `buf` holds the whole parent).
 
     Raises:
-        VideoProbeError: More than `MAX_CHILD_BOXES` boxes (``unsupported``), or a
-            box that does not fit (``corrupt``).
+        VideoProbeError: The box does not fit in its parent (``corrupt``).
     """
+    size, box_type = _BOX.unpack_from(buf, at)
+    header = 8
+    if size == 1:
+        if pos + 16 > end:
+            raise corrupt(f"box '{_name(box_type)}' in '{parent}' has a cut 64-bit size")
+        size = _U64.unpack_from(buf, at + 8)[0]
+        header = 16
+    elif size == 0:
+        size = end - pos
+    if size < header:
+        raise corrupt(f"box '{_name(box_type)}' in '{parent}' has size {size}")
+    if pos + size > end:
+        raise corrupt(f"box '{_name(box_type)}' runs past the end of its parent '{parent}'")
+    return box_type, pos + header, pos + size
+
+
+def _children(body: _Body, start: int, end: int, parent: str) -> list[tuple[bytes, int, int]]:
+    """The boxes in `body.buf[start:end]` as (type, payload start, payload end).
+
+    Raises:
+        VideoProbeError: More than `MAX_CHILD_BOXES` boxes, or the file's
+            `MAX_HEADER_BOXES` used up (``unsupported``), or a box that does not
+            fit (``corrupt``).
+    """
+    buf = body.buf
     boxes: list[tuple[bytes, int, int]] = []
     pos = start
     while pos + 8 <= end:
         if len(boxes) == MAX_CHILD_BOXES:
-            raise VideoProbeError(
-                f"unsupported: more than {MAX_CHILD_BOXES} boxes in '{parent}'", "unsupported"
-            )
+            raise _too_many_children(parent)
         size, box_type = _BOX.unpack_from(buf, pos)
-        header = 8
-        if size == 1:
-            if pos + 16 > end:
-                raise corrupt(f"box '{_name(box_type)}' in '{parent}' has a cut 64-bit size")
-            size = _U64.unpack_from(buf, pos + 8)[0]
-            header = 16
-        elif size == 0:
-            size = end - pos
-        if size < header:
-            raise corrupt(f"box '{_name(box_type)}' in '{parent}' has size {size}")
-        if pos + size > end:
-            raise corrupt(f"box '{_name(box_type)}' runs past the end of its parent '{parent}'")
-        boxes.append((box_type, pos + header, pos + size))
-        pos += size
+        if 8 <= size <= end - pos:
+            boxes.append((box_type, pos + 8, pos + size))
+            pos += size
+        else:  # a 64-bit or to-the-end size, or a box that does not fit
+            box = _box_at(buf, pos, pos, end, parent)
+            boxes.append(box)
+            pos = box[2]
+    if body.src is None:  # (a walked body's boxes were counted by the walk)
+        body.boxes -= len(boxes)
+        if body.boxes < 0:
+            raise _too_many_boxes()
     return boxes
 
 
@@ -179,15 +285,59 @@ def _need(start: int, end: int, n: int, what: str) -> None:
         raise corrupt(f"'{what}' is too short ({end - start} bytes)")
 
 
-def _table(buf: bytes, start: int, end: int, count: int, width: int, what: str) -> array[int]:
-    """`count` big-endian unsigned integers of `width` bytes (4 or 8) at `start`."""
-    if count * width > end - start:
-        raise corrupt(f"'{what}' says {count} entries but has room for {(end - start) // width}")
-    values = array("I" if width == 4 else "Q")
-    if values.itemsize != width:  # platforms where "I" is not 32-bit
-        values = array("L" if width == 4 else "Q")
-    values.frombytes(buf[start : start + count * width])
-    if sys.byteorder == "little":
+def _table_ref(body: _Body, s: int, e: int, head: int, what: str) -> tuple[int, int, int]:
+    """Where a table box's payload starts in `body.buf`, its size, and its position for `_entries`.
+
+    A walked body holds a stub instead: the payload's size and file offset, then
+    its first 16 bytes (see `_walk`).
+
+    Raises:
+        VideoProbeError: The payload is shorter than the table's `head` (``corrupt``).
+    """
+    if body.src is None:
+        room, at = e - s, s
+    else:
+        room, at = _STUB.unpack_from(body.buf, s)
+        s += 16
+    if room < head:
+        raise corrupt(f"'{what}' is too short ({room} bytes)")
+    return s, room, at
+
+
+def _rows(what: str, n: int, room: int) -> None:
+    """Refuse a table of `n` entries that has room for only `room`, or is over the cap."""
+    if n > room:
+        raise corrupt(f"'{what}' says {n} entries but has room for {max(room, 0)}")
+    if n > MAX_TABLE_ENTRIES:
+        raise _unsupported(f"'{what}' has {n} entries (the limit is {MAX_TABLE_ENTRIES})")
+
+
+def _too_many_entries() -> VideoProbeError:
+    return _unsupported(f"the sample tables hold more than {MAX_TOTAL_ENTRIES} entries in all")
+
+
+def _entries(
+    buf: bytes, src: ByteSource | None, at: int, n: int, bits: int, what: str
+) -> array[int]:
+    """`n` big-endian unsigned integers of `bits` bits (4, 8, 16, 32 or 64) at `at`.
+
+    Read from `buf`, or from `src` for a walked body's table. The one place sample
+    tables are expanded: into an `array`, never a list. Callers check `n` against
+    the box and the caps first.
+    """
+    size = (n * bits + 7) // 8
+    raw = buf[at : at + size] if src is None else src.read(at, size)
+    if len(raw) < size:  # the file shrank under us
+        raise truncated(f"'{what}' cut short ({len(raw)} of {size} bytes)")
+    if bits == 4:
+        wide = bytearray(2 * size)
+        wide[0::2] = raw.translate(_HIGH_NIBBLES)
+        wide[1::2] = raw.translate(_LOW_NIBBLES)
+        del wide[n:]
+        return array("B", wide)
+    values = array(_TYPECODES[bits])
+    values.frombytes(raw)
+    if _SWAP and bits > 8:
         values.byteswap()
     return values
 
@@ -218,120 +368,218 @@ def _parse_stsd(buf: bytes, s: int, e: int, track: _Track) -> None:
     _need(s, e, 8, "stsd")
     if _U32.unpack_from(buf, s + 4)[0] == 0 or e - s < 16:
         return  # no sample entry
-    entries = _children(buf, s + 8, e, "stsd")
-    if not entries:
-        return
-    box_type, ps, pe = entries[0]
+    box_type, ps, pe = _box_at(buf, s + 8, s + 8, e, "stsd")  # the first sample entry
     track.codec = _name(box_type)
     if pe - ps >= 28:  # SampleEntry (8) + VisualSampleEntry fields up to height
         track.width, track.height = struct.unpack_from(">HH", buf, ps + 24)
 
 
-def _parse_stts(buf: bytes, s: int, e: int, track: _Track) -> None:
-    _need(s, e, 8, "stts")
-    count = _U32.unpack_from(buf, s + 4)[0]
-    table = _table(buf, s + 8, e, count * 2, 4, "stts")
-    counts, deltas = table[0::2], table[1::2]
-    track.stts_samples = sum(counts)
-    track.stts_ticks = sum(map(int.__mul__, counts, deltas))
-
-
-class _Sizes(NamedTuple):
-    samples: int
-    constant: int  # every sample has this size (0: see `table`)
-    table: array[int] | None
-
-
-def _sample_sizes(buf: bytes, stbl: list[tuple[bytes, int, int]]) -> _Sizes | None:
-    """The sample count and sizes from `stsz` or `stz2` (None when neither is there)."""
-    box = _child(stbl, b"stsz")
-    if box is not None:
-        s, e = box
-        _need(s, e, 12, "stsz")
-        size, count = struct.unpack_from(">II", buf, s + 4)
-        if size:
-            return _Sizes(count, size, None)
-        return _Sizes(count, 0, _table(buf, s + 12, e, count, 4, "stsz"))
-    box = _child(stbl, b"stz2")
-    if box is None:
-        return None
+def _count(body: _Body, box: tuple[int, int], width: int, what: str) -> tuple[int, int]:
+    """(entries, where they start) of a table of `width`-byte entries after a count word."""
     s, e = box
-    _need(s, e, 12, "stz2")
-    bits = buf[s + 7]
-    count = _U32.unpack_from(buf, s + 8)[0]
-    if bits not in (4, 8, 16):
-        raise corrupt(f"'stz2' field size {bits} (expected 4, 8 or 16)")
-    if count * bits > (e - s - 12) * 8:
-        raise corrupt(f"'stz2' says {count} entries but is too short")
-    raw = buf[s + 12 : s + 12 + (count * bits + 7) // 8]
-    if bits == 8:
-        table = array("Q", list(raw))
-    elif bits == 16:
-        table = array("Q", struct.unpack(f">{count}H", raw))
+    if body.src is None:  # `_table_ref`, inline: most tables are read whole
+        room, at = e - s, s
+        _need(s, e, 8, what)
     else:
-        table = array("Q", (b >> shift & 0xF for b in raw for shift in (4, 0)))[:count]
-    return _Sizes(count, 0, table)
+        s, room, at = _table_ref(body, s, e, 8, what)
+    n = _U32.unpack_from(body.buf, s + 4)[0]
+    if n > MAX_TABLE_ENTRIES or n > (room - 8) // width:
+        _rows(what, n, (room - 8) // width)
+    return n, at + 8
 
 
-def _data_end(buf: bytes, stbl: list[tuple[bytes, int, int]], sizes: _Sizes) -> int:
-    """The end offset of the last sample's data, from the chunk tables."""
-    count = sizes.samples
-    box = _child(stbl, b"stco")
-    width = 4
-    if box is None:
-        box, width = _child(stbl, b"co64"), 8
-    stsc = _child(stbl, b"stsc")
-    if box is None or stsc is None or count == 0:
-        if count:
-            raise corrupt("a track with samples has no chunk table ('stco'/'stsc')")
-        return 0
-    s, e = box
-    _need(s, e, 8, "stco")
-    offsets = _table(buf, s + 8, e, _U32.unpack_from(buf, s + 4)[0], width, "stco")
-    s, e = stsc
-    _need(s, e, 8, "stsc")
-    runs = _table(buf, s + 8, e, _U32.unpack_from(buf, s + 4)[0] * 3, 4, "stsc")
-    constant = sizes.constant
-    cumulative = None if sizes.table is None else array("Q", accumulate(sizes.table, initial=0))
-    n_chunks = len(offsets)
-    n_runs = len(runs) // 3
+def _parse_tables(body: _Body, stbl: list[tuple[bytes, int, int]], track: _Track) -> None:
+    """Check a track's sample tables against their boxes, each other and the caps; sum `stts`.
+
+    Only box headers and counts are read before the checks, and only `stts` after
+    them; the sizes and chunk tables wait in `track.tables` for `_data_end`.
+    """
+    # The first box of each type, as `_child` would find it.
+    boxes = {t: (s, e) for t, s, e in reversed(stbl) if t in _TABLE_TYPES}
+    samples: int | None = None
+    constant = size_bits = size_at = 0
+    size_kind = "stsz"
+    box = boxes.get(b"stsz")
+    if box is None and (box := boxes.get(b"stz2")) is not None:
+        size_kind = "stz2"
+    if box is not None:
+        buf = body.buf
+        s, room, at = _table_ref(body, *box, 12, size_kind)
+        size_at = at + 12
+        if size_kind == "stsz":
+            constant, samples = struct.unpack_from(">II", buf, s + 4)
+            size_bits = 0 if constant else 32
+        else:
+            size_bits, samples = buf[s + 7], _U32.unpack_from(buf, s + 8)[0]
+            if size_bits not in (4, 8, 16):
+                raise corrupt(f"'stz2' field size {size_bits} (expected 4, 8 or 16)")
+        if size_bits:
+            _rows(size_kind, samples, (room - 12) * 8 // size_bits)
+    box = boxes.get(b"stts")
+    stts, stts_at = (0, 0) if box is None else _count(body, box, 8, "stts")
+    box = boxes.get(b"ctts")
+    ctts = 0 if box is None else _count(body, box, 8, "ctts")[0]
+    chunk_kind, chunk_bits = "stco", 32
+    box = boxes.get(b"stco")
+    if box is None and (box := boxes.get(b"co64")) is not None:
+        chunk_kind, chunk_bits = "co64", 64
+    chunks, chunk_at = (-1, 0) if box is None else _count(body, box, chunk_bits // 8, chunk_kind)
+    box = boxes.get(b"stsc")
+    runs, runs_at = (-1, 0) if box is None else _count(body, box, 12, "stsc")
+    rows = stts
+    if samples:
+        if chunks < 0 or runs < 0 or stts > samples or ctts > samples or runs > chunks:
+            raise _disagree(track, samples, size_kind, stts, ctts, chunks, chunk_kind, runs)
+        rows += (samples if size_bits else 0) + chunks + runs
+    body.entries -= rows
+    if body.entries < 0:
+        raise _too_many_entries()
+    if stts:
+        table = _entries(body.buf, body.src, stts_at, 2 * stts, 32, "stts")
+        if stts == 1:
+            track.stts_samples, delta = table
+            track.stts_ticks = track.stts_samples * delta
+        else:
+            counts, deltas = memoryview(table)[0::2], memoryview(table)[1::2]
+            track.stts_samples = sum(counts)
+            track.stts_ticks = sum(map(mul, counts, deltas))
+    track.stsz_samples = samples
+    if samples:
+        track.tables = _Tables(
+            body.buf, body.src, samples, constant, size_bits, size_at,
+            chunks, chunk_bits, chunk_at, runs, runs_at,
+        )  # fmt: skip
+
+
+def _disagree(
+    track: _Track,
+    samples: int,
+    size_kind: str,
+    stts: int,
+    ctts: int,
+    chunks: int,
+    chunk_kind: str,
+    runs: int,
+) -> VideoProbeError:
+    """What is wrong with a track's tables when `_parse_tables`'s cross-checks fail."""
+    where = f"track {track.track_id} has {samples} samples ('{size_kind}')"
+    if chunks < 0:
+        return corrupt(f"{where} but no chunk offsets ('stco'/'co64')")
+    if runs < 0:
+        return corrupt(f"{where} but no sample-to-chunk table ('stsc')")
+    if stts > samples:
+        return corrupt(f"{where} but 'stts' has {stts} entries")
+    if ctts > samples:
+        return corrupt(f"{where} but 'ctts' has {ctts} entries")
+    return corrupt(
+        f"track {track.track_id}: 'stsc' has {runs} entries for {chunks} chunks ('{chunk_kind}')"
+    )
+
+
+def _data_end(t: _Tables) -> int:
+    """The end offset of the track's last sample data, from its chunk tables.
+
+    Samples fill the chunks in order, `stsc` saying how many go in each chunk
+    of a run of chunks (`_chunks_end` for many chunks, a plain loop for few).
+    """
+    if t.chunks > _FEW_CHUNKS:
+        return _chunks_end(t)
+    samples, n_chunks, constant = t.samples, t.chunks, t.constant
+    runs = _entries(t.buf, t.src, t.runs_at, 3 * t.runs, 32, "stsc")
+    offsets = _entries(t.buf, t.src, t.chunk_at, n_chunks, t.chunk_bits, _chunk_kind(t))
+    sizes = None
+    if t.size_bits:
+        sizes = memoryview(_entries(t.buf, t.src, t.size_at, samples, t.size_bits, _size_kind(t)))
     sample = end = previous = 0
-    for i in range(n_runs):
+    for i in range(t.runs):
         first, per_chunk = runs[3 * i], runs[3 * i + 1]
-        last = runs[3 * i + 3] - 1 if i + 1 < n_runs else n_chunks
+        last = runs[3 * i + 3] - 1 if i + 1 < t.runs else n_chunks
         if first <= previous:  # runs must go forward: this also bounds the work below
-            raise corrupt(f"'stsc' entry {i} starts at chunk {first}, after chunk {previous}")
+            raise _backwards(i, first, previous)
         previous = first
         if per_chunk == 0:
             continue
         for chunk in range(first - 1, min(last, n_chunks)):
-            take = min(per_chunk, count - sample)
+            take = min(per_chunk, samples - sample)
             if take <= 0:
                 break
-            if cumulative is None:
-                nbytes = constant * take
-            else:
-                nbytes = cumulative[sample + take] - cumulative[sample]
+            nbytes = constant * take if sizes is None else sum(sizes[sample : sample + take])
             end = max(end, offsets[chunk] + nbytes)
             sample += take
-    if sample < count:
-        raise corrupt(f"chunk tables place {sample} of {count} samples")
+    if sample < samples:
+        raise corrupt(f"chunk tables place {sample} of {samples} samples")
     return end
 
 
-def _parse_trak(buf: bytes, s: int, e: int) -> _Track:
+def _chunk_kind(t: _Tables) -> str:
+    return "stco" if t.chunk_bits == 32 else "co64"
+
+
+def _size_kind(t: _Tables) -> str:
+    return "stsz" if t.size_bits == 32 else "stz2"
+
+
+def _backwards(i: int, first: int, previous: int) -> VideoProbeError:
+    return corrupt(f"'stsc' entry {i} starts at chunk {first}, after chunk {previous}")
+
+
+def _chunks_end(t: _Tables) -> int:
+    """`_data_end` over arrays and iterators: no Python object kept per chunk or sample."""
+    samples, n_chunks = t.samples, t.chunks
+    runs = memoryview(_entries(t.buf, t.src, t.runs_at, 3 * t.runs, 32, "stsc"))
+    firsts, per = runs[0::3], runs[1::3]
+    steps = array("q", map(sub, firsts[1:], firsts))
+    if t.runs and (firsts[0] < 1 or (steps and min(steps) < 1)):  # runs must go forward
+        i = next(compress(count(1), map(gt, repeat(1), steps))) if firsts[0] else 0
+        raise _backwards(i, firsts[i], firsts[i - 1] if i else 0)
+    # Run i holds chunks firsts[i] to firsts[i + 1] - 1 (numbered from 1); the last
+    # run that starts at an existing chunk holds all the chunks left.
+    held = bisect_right(firsts, n_chunks)
+    if not held:
+        raise corrupt(f"chunk tables place 0 of {samples} samples")
+    first = firsts[0] - 1
+    lengths = steps
+    del lengths[held - 1 :]
+    lengths.append(n_chunks + 1 - firsts[held - 1])
+    # The sample each chunk starts with, from the first run's first chunk on.
+    per_chunk = chain.from_iterable(map(repeat, per[:held], lengths))
+    starts = array("Q", accumulate(per_chunk, initial=0))
+    del runs, firsts, per, steps, lengths, per_chunk
+    if starts[-1] < samples:
+        raise corrupt(f"chunk tables place {starts[-1]} of {samples} samples")
+    used = bisect_left(starts, samples)  # the chunks holding samples
+    del starts[used + 1 :]
+    starts[used] = samples  # (the last one may hold fewer than its run says)
+    starts_view = memoryview(starts)
+    if t.size_bits:
+        sizes = _entries(t.buf, t.src, t.size_at, samples, t.size_bits, _size_kind(t))
+        before = array("Q", accumulate(sizes, initial=0))  # bytes of the samples before each
+        del sizes
+        at_starts = memoryview(array("Q", map(before.__getitem__, starts)))
+        del before
+        nbytes = map(sub, at_starts[1:], at_starts)
+    else:
+        nbytes = map(mul, map(sub, starts_view[1:], starts_view), repeat(t.constant))
+    at = t.chunk_at + first * t.chunk_bits // 8
+    offsets = _entries(t.buf, t.src, at, used, t.chunk_bits, _chunk_kind(t))
+    nonempty = map(sub, starts_view[1:], starts_view)
+    return max(compress(map(add, offsets, nbytes), nonempty), default=0)
+
+
+def _parse_trak(body: _Body, s: int, e: int) -> _Track:
+    buf = body.buf
     track = _Track()
-    boxes = _children(buf, s, e, "trak")
+    boxes = _children(body, s, e, "trak")
     tkhd = _child(boxes, b"tkhd")
     if tkhd is not None:
         _parse_tkhd(buf, *tkhd, track)
     edts = _child(boxes, b"edts")
     if edts is not None:
-        track.edit_list = _child(_children(buf, *edts, "edts"), b"elst") is not None
+        track.edit_list = _child(_children(body, *edts, "edts"), b"elst") is not None
     mdia = _child(boxes, b"mdia")
     if mdia is None:
         return track
-    mdia_boxes = _children(buf, *mdia, "mdia")
+    mdia_boxes = _children(body, *mdia, "mdia")
     mdhd = _child(mdia_boxes, b"mdhd")
     if mdhd is not None:
         _parse_mdhd(buf, *mdhd, track)
@@ -341,51 +589,49 @@ def _parse_trak(buf: bytes, s: int, e: int) -> _Track:
         _need(hs, he, 12, "hdlr")
         track.handler = _name(buf[hs + 8 : hs + 12])
     minf = _child(mdia_boxes, b"minf")
-    stbl = None if minf is None else _child(_children(buf, *minf, "minf"), b"stbl")
+    stbl = None if minf is None else _child(_children(body, *minf, "minf"), b"stbl")
     if stbl is None:
         return track
-    stbl_boxes = _children(buf, *stbl, "stbl")
+    stbl_boxes = _children(body, *stbl, "stbl")
     stsd = _child(stbl_boxes, b"stsd")
     if stsd is not None:
         _parse_stsd(buf, *stsd, track)
-    stts = _child(stbl_boxes, b"stts")
-    if stts is not None:
-        _parse_stts(buf, *stts, track)
-    sizes = _sample_sizes(buf, stbl_boxes)
-    if sizes is not None:
-        track.stsz_samples = sizes.samples
-        track.data_end = _data_end(buf, stbl_boxes, sizes)
+    _parse_tables(body, stbl_boxes, track)
     return track
 
 
-def _parse_moov(buf: bytes) -> _Movie:
+def _parse_moov(body: _Body) -> _Movie:
+    buf = body.buf
     movie = _Movie()
-    for box_type, s, e in _children(buf, 0, len(buf), "moov"):
+    for box_type, s, e in _children(body, 0, len(buf), "moov"):
         if box_type == b"trak":
-            movie.tracks.append(_parse_trak(buf, s, e))
+            if len(movie.tracks) == MAX_TRACKS:
+                raise _unsupported(f"more than {MAX_TRACKS} tracks ('trak') in 'moov'")
+            movie.tracks.append(_parse_trak(body, s, e))
         elif box_type == b"mvex":
             movie.fragmented = True
-            for t, ts, te in _children(buf, s, e, "mvex"):
+            for t, ts, te in _children(body, s, e, "mvex"):
                 if t == b"trex":
                     _need(ts, te, 24, "trex")
                     track_id, _, duration, size = struct.unpack_from(">IIII", buf, ts + 4)
                     movie.trex[track_id] = (duration, size)
         elif box_type == b"cmov":
-            raise VideoProbeError("unsupported: compressed movie header ('cmov')", "unsupported")
+            raise _unsupported("compressed movie header ('cmov')")
     movie.by_id = {t.track_id: t for t in movie.tracks}
     return movie
 
 
-def _parse_moof(buf: bytes, moof_start: int, movie: _Movie) -> int:
+def _parse_moof(body: _Body, moof_start: int, movie: _Movie) -> int:
     """Add a movie fragment's samples to its tracks; return the end of its sample data."""
+    buf = body.buf
     data_end = 0
     next_base = moof_start  # base of a traf without an explicit base: after the previous one
-    for box_type, s, e in _children(buf, 0, len(buf), "moof"):
+    for box_type, s, e in _children(body, 0, len(buf), "moof"):
         if box_type != b"traf":
             continue
         tfhd: tuple[int, int] | None = None
         runs = []
-        for kind, cs, ce in _children(buf, s, e, "traf"):
+        for kind, cs, ce in _children(body, s, e, "traf"):
             if kind == b"trun":
                 runs.append((cs, ce))
             elif kind == b"tfhd" and tfhd is None:
@@ -423,7 +669,7 @@ def _parse_moof(buf: bytes, moof_start: int, movie: _Movie) -> int:
         if not flags & _DURATION_IS_EMPTY:
             for rs, re_ in runs:
                 samples, ticks, position = _parse_trun(
-                    buf, rs, re_, base, position, default_duration, default_size
+                    body, rs, re_, base, position, default_duration, default_size
                 )
                 track.frag_samples += samples
                 track.frag_ticks += ticks
@@ -433,27 +679,119 @@ def _parse_moof(buf: bytes, moof_start: int, movie: _Movie) -> int:
 
 
 def _parse_trun(
-    buf: bytes, s: int, e: int, base: int, position: int, duration: int, size: int
+    body: _Body, s: int, e: int, base: int, position: int, duration: int, size: int
 ) -> tuple[int, int, int]:
     """(samples, ticks, end of data) of one track run."""
-    _need(s, e, 8, "trun")
-    flags, count = struct.unpack_from(">II", buf, s)
-    at = s + 8
+    buf = body.buf
+    if body.src is None:  # `_table_ref`, inline: most fragments are read whole
+        head, room, at = s, e - s, s
+        _need(s, e, 8, "trun")
+    else:
+        head, room, at = _table_ref(body, s, e, 8, "trun")
+    flags, n = struct.unpack_from(">II", buf, head)
+    skip = 8
     if flags & _DATA_OFFSET:
-        _need(s, e, 12, "trun")
-        position = base + struct.unpack_from(">i", buf, at)[0]
-        at += 4
+        _need(0, room, 12, "trun")
+        position = base + struct.unpack_from(">i", buf, head + 8)[0]
+        skip += 4
     if flags & _FIRST_FLAGS:
-        at += 4
+        skip += 4
     # Per-sample fields, in this order when present: duration, size, flags, composition offset.
     has_duration, has_size = flags & _S_DURATION, flags & _S_SIZE
     stride = bool(has_duration) + bool(has_size) + bool(flags & _S_FLAGS) + bool(flags & _S_CTO)
     if not stride:
-        return count, duration * count, position + size * count
-    table = _table(buf, at, e, count * stride, 4, "trun")
-    ticks = sum(table[0::stride]) if has_duration else duration * count
-    nbytes = sum(table[1 if has_duration else 0 :: stride]) if has_size else size * count
-    return count, ticks, position + nbytes
+        return n, duration * n, position + size * n
+    if n > MAX_TABLE_ENTRIES or n > (room - skip) // (4 * stride):
+        _rows("trun", n, (room - skip) // (4 * stride))
+    body.entries -= n
+    if body.entries < 0:
+        raise _too_many_entries()
+    table = memoryview(_entries(body.buf, body.src, at + skip, n * stride, 32, "trun"))
+    ticks = sum(table[0::stride]) if has_duration else duration * n
+    nbytes = sum(table[1 if has_duration else 0 :: stride]) if has_size else size * n
+    return n, ticks, position + nbytes
+
+
+# How `_walk` keeps each child it finds in a box: (treatment, how many of that type).
+_DESCEND, _LEAF, _EMPTY, _TABLE, _SAMPLE_DESCRIPTIONS = range(5)
+_KEEP: dict[bytes, dict[bytes, tuple[int, int]]] = {
+    b"moov": {
+        b"trak": (_DESCEND, MAX_TRACKS + 1),
+        b"mvex": (_DESCEND, MAX_CHILD_BOXES),
+        b"cmov": (_EMPTY, 1),
+    },
+    b"trak": {b"tkhd": (_LEAF, 1), b"edts": (_DESCEND, 1), b"mdia": (_DESCEND, 1)},
+    b"edts": {b"elst": (_EMPTY, 1)},
+    b"mdia": {b"mdhd": (_LEAF, 1), b"hdlr": (_LEAF, 1), b"minf": (_DESCEND, 1)},
+    b"minf": {b"stbl": (_DESCEND, 1)},
+    b"stbl": {b"stsd": (_SAMPLE_DESCRIPTIONS, 1), **{t: (_TABLE, 1) for t in _TABLE_TYPES}},
+    b"mvex": {b"trex": (_LEAF, MAX_CHILD_BOXES)},
+    b"moof": {b"traf": (_DESCEND, MAX_CHILD_BOXES)},
+    b"traf": {b"tfhd": (_LEAF, 1), b"trun": (_TABLE, MAX_CHILD_BOXES)},
+}
+
+
+def _walk(src: ByteSource, start: int, end: int, parent: bytes, body: _Body) -> bytes:
+    """The body of the box `parent` at `start`..`end` of the file, with only what the parser reads.
+
+    For a ``moov``/``moof`` too large to read whole. The children are checked
+    as `_children` checks them and counted against `body.boxes`; the ones the parser
+    reads are kept in order (containers walked the same way, leaves cut to their
+    first bytes), the others dropped. A sample table becomes a stub: its
+    payload's size and file offset, and its first 16 bytes (see `_table_ref`).
+    """
+    keep = _KEEP.get(parent, {})
+    name = _name(parent)
+    kept: list[tuple[bytes, int, int]] = []
+    seen: dict[bytes, int] = {}
+    pos = start
+    walked = 0
+    while pos + 8 <= end:
+        if walked == MAX_CHILD_BOXES:
+            raise _too_many_children(name)
+        box = _box_at(_read(src, pos, min(16, end - pos), _WALK_AHEAD), 0, pos, end, name)
+        walked += 1
+        rule = keep.get(box[0])
+        if rule is not None and seen.get(box[0], 0) < rule[1]:
+            seen[box[0]] = seen.get(box[0], 0) + 1
+            kept.append(box)
+        pos = box[2]
+    body.boxes -= walked
+    if body.boxes < 0:
+        raise _too_many_boxes()
+    parts = []
+    for box_type, s, e in kept:
+        how = keep[box_type][0]
+        if how == _DESCEND:
+            payload = _walk(src, s, e, box_type, body)
+        elif how == _LEAF:
+            payload = _read(src, s, min(e - s, _LEAF_BYTES))
+        elif how == _TABLE:
+            payload = _STUB.pack(e - s, s) + _read(src, s, min(e - s, 16))
+        elif how == _SAMPLE_DESCRIPTIONS:
+            payload = _walk_stsd(src, s, e)
+        else:
+            payload = b""
+        parts.append(_BOX.pack(8 + len(payload), box_type) + payload)
+    return b"".join(parts)
+
+
+def _walk_stsd(src: ByteSource, s: int, e: int) -> bytes:
+    """What `_parse_stsd` reads of an `stsd`: its count and its first entry's first 28 bytes."""
+    head = _read(src, s, min(e - s, 16))
+    if e - s < 16 or _U32.unpack_from(head, 4)[0] == 0:
+        return head
+    box_type, ps, pe = _box_at(_read(src, s + 8, min(16, e - s - 8)), 0, s + 8, e, "stsd")
+    entry = _read(src, ps, min(pe - ps, 28))
+    return head[:8] + _BOX.pack(8 + len(entry), box_type) + entry
+
+
+def _read(src: ByteSource, at: int, n: int, ahead: int = 0) -> bytes:
+    """`n` bytes at `at` of a file whose size says they are there (see `ByteSource.read_at`)."""
+    data = src.read_at(at, n, ahead)
+    if len(data) < n:  # the file shrank under us
+        raise truncated(f"file cut short at offset {at + len(data)} while being read")
+    return data
 
 
 def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
@@ -467,9 +805,12 @@ def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
         Width, height, frames and duration of the video track, and the MP4 details.
 
     The work is bounded: at most `MAX_TOP_LEVEL_BOXES` top-level boxes are
-    walked, a box holds at most `MAX_CHILD_BOXES` children, and a ``moov`` or
-    ``moof`` larger than 256 MiB is not read; past a limit the file is refused
-    as ``unsupported``.
+    walked, a box holds at most `MAX_CHILD_BOXES` children, all ``moov`` and
+    ``moof`` boxes together at most `MAX_HEADER_BOXES`, a movie at most
+    `MAX_TRACKS` tracks, a sample table at most `MAX_TABLE_ENTRIES` entries and
+    all tables together `MAX_TOTAL_ENTRIES`; a ``moov`` or ``moof`` larger than
+    256 MiB is not read. Past a limit the file is refused as ``unsupported``.
+    Tables are checked against their boxes and each other before they are read.
 
     Raises:
         VideoProbeError: Truncated (a box or sample data runs past the end of
@@ -491,12 +832,13 @@ def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
     frag_data_end = 0
     ahead = 0  # bytes to read after a box header: the size of the last moof
     left = MAX_TOP_LEVEL_BOXES
+    body = _Body(b"", None, MAX_HEADER_BOXES, MAX_TOTAL_ENTRIES)
+    whole_left = _WHOLE_TOTAL
     while pos < size:
         if not left:
-            raise VideoProbeError(
-                f"unsupported: more than {MAX_TOP_LEVEL_BOXES} top-level boxes "
-                f"(stopped at offset {pos} of {size})",
-                "unsupported",
+            raise _unsupported(
+                f"more than {MAX_TOP_LEVEL_BOXES} top-level boxes "
+                f"(stopped at offset {pos} of {size})"
             )
         left -= 1
         header = src.read_at(pos, 16, ahead)
@@ -525,23 +867,26 @@ def read_mp4(src: ByteSource, head: bytes) -> Mp4Probe:
             )
         if box_type in (b"moov", b"moof"):
             if box_size > _MAX_HEADER_BOX:
-                raise VideoProbeError(
-                    f"unsupported: '{_name(box_type)}' of {box_size} bytes is too large",
-                    "unsupported",
-                )
-            # Read the body and the next box's header in one go.
-            body = src.read_at(pos, box_size, 16)[header_size:]
-            if box_type == b"moov":
-                if movie is None:
-                    movie = _parse_moov(body)
-                    if moov_before_mdat is None:
-                        moov_before_mdat = True
+                raise _unsupported(f"'{_name(box_type)}' of {box_size} bytes is too large")
+            if box_type == b"moof" and movie is None:
+                raise corrupt(f"'moof' at offset {pos} comes before 'moov'")
+            if box_type == b"moov" and movie is not None:
+                pos = end  # a second moov is ignored
+                continue
+            if box_size <= _WHOLE_BOX and box_size <= whole_left:
+                whole_left -= box_size
+                # Read the body and the next box's header in one go.
+                body.buf, body.src = src.read_at(pos, box_size, 16)[header_size:], None
+            else:  # walk it, reading only the boxes the parser uses
+                body.buf, body.src = _walk(src, pos + header_size, end, box_type, body), src
+            if movie is None:
+                movie = _parse_moov(body)
+                if moov_before_mdat is None:
+                    moov_before_mdat = True
             else:
-                if movie is None:
-                    raise corrupt(f"'moof' at offset {pos} comes before 'moov'")
                 fragments += 1
                 frag_data_end = max(frag_data_end, _parse_moof(body, pos, movie))
-                ahead = box_size
+                ahead = 0 if body.src else box_size
         elif box_type == b"mdat":
             if moov_before_mdat is None:
                 moov_before_mdat = False
@@ -562,21 +907,24 @@ def _report(
     moov_before_mdat: bool | None,
     frag_data_end: int,
 ) -> Mp4Probe:
-    data_end = max([frag_data_end, *(t.data_end for t in movie.tracks)])
-    if data_end > size:
-        raise truncated(f"sample data runs past end of file (offset {data_end} > size {size})")
     videos = [t for t in movie.tracks if t.handler == "vide"]
-    if not videos:
-        handlers = ", ".join(t.handler or "?" for t in movie.tracks) or "none"
-        raise corrupt(f"no video track (track handlers: {handlers})")
-    video = max(videos, key=lambda t: t.stts_samples + t.frag_samples)
-    if video.stsz_samples is None and video.stts_samples:
+    video = max(videos, key=lambda t: t.stts_samples + t.frag_samples) if videos else None
+    # The video track's counts agree before any track's sizes and chunks are read.
+    if video is not None and video.stsz_samples is None and video.stts_samples:
         raise corrupt(f"video track {video.track_id} has no sample sizes ('stsz')")
-    if video.stsz_samples is not None and video.stsz_samples != video.stts_samples:
+    if video is not None and video.stsz_samples not in (None, video.stts_samples):
         raise corrupt(
             f"video track {video.track_id}: 'stts' counts {video.stts_samples} samples "
             f"but 'stsz' counts {video.stsz_samples}"
         )
+    data_end = max(
+        [frag_data_end, *(_data_end(t.tables) for t in movie.tracks if t.tables is not None)]
+    )
+    if data_end > size:
+        raise truncated(f"sample data runs past end of file (offset {data_end} > size {size})")
+    if video is None:
+        handlers = ", ".join(t.handler or "?" for t in movie.tracks) or "none"
+        raise corrupt(f"no video track (track handlers: {handlers})")
     frames = video.stts_samples + video.frag_samples
     if frames == 0 and movie.fragmented and fragments == 0:
         raise truncated(f"fragmented file has no fragment after its 'moov' ({size} bytes)")

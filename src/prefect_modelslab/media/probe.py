@@ -70,13 +70,19 @@ def probe_video(source: VideoSource, **storage_options: Any) -> VideoInfo:
     media data is skipped by seeking, so the cost does not grow with the
     video's bit rate and a remote file is read only where it must be.
 
-    The work is bounded. A local path that is not a regular file (a FIFO, a
-    character or block device, a socket) is refused at once, without waiting
-    for a writer or reading an endless stream. An MP4 is walked through at most
-    `MAX_TOP_LEVEL_BOXES` (100,000) top-level boxes, each box holding at most
-    `MAX_CHILD_BOXES` (100,000) children, and a ``moov``/``moof`` over 256 MiB
-    is not read (limits in `prefect_modelslab.media.mp4`). Past a limit the file
-    is refused with reason ``unsupported``.
+    The work is bounded in time and memory. A local path that is not a regular
+    file (a FIFO, a character or block device, a socket) is refused at once,
+    without waiting for a writer or reading an endless stream. An MP4 is walked
+    through at most `MAX_TOP_LEVEL_BOXES` (100,000) top-level boxes, each box
+    holding at most `MAX_CHILD_BOXES` (100,000) children and all ``moov``/``moof``
+    boxes together `MAX_HEADER_BOXES` (500,000), and a ``moov``/``moof`` over
+    256 MiB is not read. Sample tables are checked against their boxes and each
+    other before they are read, and capped: `MAX_TABLE_ENTRIES` (1,000,000)
+    entries a table, `MAX_TOTAL_ENTRIES` (4,000,000) a file, `MAX_TRACKS` (1,000)
+    tracks (limits in `prefect_modelslab.media.mp4`). A GIF may hold at most
+    `MAX_GIF_BLOCKS` (200,000) blocks and `MAX_GIF_SUB_BLOCKS` (2,000,000) short
+    data sub-blocks (`prefect_modelslab.media.gif`). Past a limit the file is
+    refused with reason ``unsupported``.
 
     Args:
         source: A local path, an fsspec URL (``s3://...``, ``memory://...``,
