@@ -179,7 +179,7 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
     assert f"- Videos: `{out}`" in summary  # a local folder: paths, not links
     assert "- `fox.gif` ✅ succeeded (row 1)" in summary
     assert "- `koi.gif` ⚠️ check_failed (row 2)" in summary
-    assert "| 2 | koi | ⚠️ check_failed | frames: got 3, expected 4 |" in summary
+    assert "| 2 | koi | ⚠️ check_failed | frames: got 3, expected 4;" in summary
 
     # Task runs: each names its row; the failed check's run is failed, and says why.
     by_name = {r.name: r for r in runs}
