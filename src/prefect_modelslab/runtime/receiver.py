@@ -258,7 +258,7 @@ def webhook_app(
     Example:
         ```python
         # behind your HTTPS reverse proxy: uvicorn module:app --host 127.0.0.1 --port 8787
-        app = webhook_app("s3://bucket/videos")
+        app = webhook_app("videos")  # or "s3://bucket/videos" with its storage_options
         hook = "https://you.example" + app.state.webhook_path  # a secret: give it to ModelsLab
         ```
     """
