@@ -40,6 +40,8 @@ from typing import Any
 import httpx
 from _bench import free_port, start, start_prefect_server, stop, wait_http
 
+from prefect_modelslab.ledger.webhooks import webhook_token
+
 BIN = Path(sys.executable).parent
 TINY = ["64", "64", "4", "4"]  # width, height, num_frames, fps
 KEY = "bench-key"
@@ -233,7 +235,8 @@ def main() -> None:
                 base,
             )
             helpers.append(receiver)
-            hook = f"http://127.0.0.1:{receiver_port}/modelslab/webhook"
+            token = webhook_token(str(out))  # the receiver reuses the folder's token
+            hook = f"http://127.0.0.1:{receiver_port}/modelslab/webhook/{token}"
             wait_http(hook, "the webhook receiver")
             for i in range(args.runs):
                 trial(hooked, i, out, emulator_url, env, args.rows, batch_s, hook, args.latency)

@@ -141,13 +141,21 @@ def test_webhook_url_goes_with_every_submit_and_a_rerun_adopts_the_dropped_one(
     path = tiny_csv(write_csv, "a red fox", "a dropped fox")
     out = tmp_path / "out"
     fast_emulator.inject(Fault("submit_drop", prompt="dropped"))
-    with BackgroundServer(webhook_app(str(out))) as receiver:
-        hook = ["--webhook-url", receiver.url("/modelslab/webhook")]
+    app = webhook_app(str(out))
+    with BackgroundServer(app) as receiver:
+        hook = ["--webhook-url", receiver.url(app.state.webhook_path)]
         first = invoke(cli, batch_args(path, out, fast_emulator, *hook), fast_emulator)
         assert first.exit_code == 3, first.output
         store = WebhookStore(str(out))
-        for _ in range(400):  # a hang guard: both generations call back as they end
-            if len(store.list()) == 2:
+        journal = Journal(str(out))
+        [lost] = [
+            entry
+            for file in sorted((out / ".modelslab" / "journal").glob("*.json"))
+            if (entry := asyncio.run(journal.read(file.stem))) is not None
+            and entry.state == "outcome_unknown"
+        ]
+        for _ in range(400):  # a hang guard: the lost submit's generation calls back as it ends
+            if store.read(lost.track_id or "") is not None:
                 break
             time.sleep(0.05)
         again = invoke(cli, batch_args(path, out, fast_emulator, *hook), fast_emulator)

@@ -313,8 +313,9 @@ async def test_a_webhook_call_lets_a_rerun_adopt_a_dropped_submit(
     name = video_name(request)
     throwaway = _burn_a_generation(emulator)
     emulator.inject(Fault("submit_drop"))
-    with BackgroundServer(webhook_app(str(folder))) as receiver:
-        hook = receiver.url("/modelslab/webhook")
+    app = webhook_app(str(folder))
+    with BackgroundServer(app) as receiver:
+        hook = receiver.url(app.state.webhook_path)
         with pytest.raises(SubmitOutcomeUnknownError):
             await run_video(request, str(folder), credentials, webhook_url=hook)
         entry = await Ledger(str(folder)).read(name)
@@ -450,11 +451,12 @@ async def test_a_sigkill_after_the_server_took_the_submit_is_adopted_by_the_reru
 
     env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
     _burn_a_generation(emulator)
+    app = webhook_app(str(folder))
     with (
-        BackgroundServer(webhook_app(str(folder))) as receiver,
+        BackgroundServer(app) as receiver,
         BackgroundServer(_slow_answer_proxy(emulator.base_url)) as proxy,
     ):
-        hook = receiver.url("/modelslab/webhook")
+        hook = receiver.url(app.state.webhook_path)
         args = [proxy.url("/api/v6"), emulator.api_key, str(folder), hook]
         child = _spawn(args, env)
         try:

@@ -13,11 +13,19 @@ import pytest
 from starlette.applications import Starlette
 
 from prefect_modelslab.ledger.webhooks import WebhookStore
-from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
+from prefect_modelslab.runtime.receiver import webhook_app
 
-from .helpers import stored_names, success
+from .helpers import any_track_id, stored_names, success
 
-HOOK = f"http://receiver{DEFAULT_PATH}"
+
+def _app(output_url: str, **settings: Any) -> Starlette:
+    """The receiver, wanting every track id: these tests are about the HTTP side."""
+    return webhook_app(output_url, wanted=any_track_id, **settings)
+
+
+def _hook(app: Starlette) -> str:
+    """The URL of the app's secret path."""
+    return f"http://receiver{app.state.webhook_path}"
 
 
 def _client(app: Starlette) -> httpx.AsyncClient:
@@ -30,9 +38,9 @@ def _store(app: Starlette) -> WebhookStore:
 
 
 async def test_a_good_call_is_stored_and_answered_ok(output_url: str) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     async with _client(app) as client:
-        response = await client.post(HOOK, json=success())
+        response = await client.post(_hook(app), json=success())
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
@@ -41,9 +49,9 @@ async def test_a_good_call_is_stored_and_answered_ok(output_url: str) -> None:
 
 
 async def test_duplicates_are_answered_ok_and_counted(output_url: str) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     async with _client(app) as client:
-        answers = [await client.post(HOOK, json=success()) for _ in range(3)]
+        answers = [await client.post(_hook(app), json=success()) for _ in range(3)]
 
     assert [a.status_code for a in answers] == [200, 200, 200]
     call = _store(app).read("t-1")
@@ -52,30 +60,32 @@ async def test_duplicates_are_answered_ok_and_counted(output_url: str) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "PATCH"])
 async def test_other_methods_answer_405(output_url: str, method: str) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     async with _client(app) as client:
-        response = await client.request(method, HOOK)
+        response = await client.request(method, _hook(app))
 
     assert response.status_code == 405
     assert stored_names(_store(app)) == []
 
 
 async def test_other_paths_answer_404_and_the_path_is_configurable(output_url: str) -> None:
-    app = webhook_app(output_url, path="/hooks/ml")
+    app = _app(output_url, path="/hooks/ml")
+    token = app.state.webhook_path.rsplit("/", 1)[1]
     async with _client(app) as client:
-        default = await client.post(HOOK, json=success())
-        custom = await client.post("http://receiver/hooks/ml", json=success())
+        default = await client.post(f"http://receiver/modelslab/webhook/{token}", json=success())
+        custom = await client.post(f"http://receiver/hooks/ml/{token}", json=success())
 
+    assert app.state.webhook_path == f"/hooks/ml/{token}"
     assert (default.status_code, custom.status_code) == (404, 200)
 
 
 async def test_a_bad_shape_answers_400_with_the_reason_and_never_echoes_the_body(
     output_url: str,
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     body = success(track_id="<script>ECHO-MARKER</script>")
     async with _client(app) as client:
-        response = await client.post(HOOK, json=body)
+        response = await client.post(_hook(app), json=body)
 
     assert response.status_code == 400
     assert response.json() == {
@@ -94,10 +104,10 @@ async def test_a_bad_shape_answers_400_with_the_reason_and_never_echoes_the_body
 async def test_a_body_that_is_not_a_json_object_answers_400(
     output_url: str, content: bytes
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     async with _client(app) as client:
         response = await client.post(
-            HOOK, content=content, headers={"content-type": "application/json"}
+            _hook(app), content=content, headers={"content-type": "application/json"}
         )
 
     assert response.status_code == 400
@@ -116,22 +126,22 @@ async def test_a_body_that_is_not_a_json_object_answers_400(
 async def test_non_json_or_compressed_bodies_answer_415(
     output_url: str, headers: dict[str, str]
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     async with _client(app) as client:
-        response = await client.post(HOOK, content=json.dumps(success()), headers=headers)
+        response = await client.post(_hook(app), content=json.dumps(success()), headers=headers)
 
     assert response.status_code == 415
     assert stored_names(_store(app)) == []
 
 
 async def test_json_with_a_charset_or_without_a_content_type_is_accepted(output_url: str) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     raw = json.dumps(success()).encode()
     async with _client(app) as client:
         with_charset = await client.post(
-            HOOK, content=raw, headers={"content-type": "application/json; charset=utf-8"}
+            _hook(app), content=raw, headers={"content-type": "application/json; charset=utf-8"}
         )
-        without = await client.post(HOOK, content=raw)
+        without = await client.post(_hook(app), content=raw)
 
     assert "content-type" not in without.request.headers
     assert (with_charset.status_code, without.status_code) == (200, 200)
@@ -147,11 +157,11 @@ def _padded(size: int) -> bytes:
 async def test_the_size_cap_is_inclusive_and_a_larger_declared_body_answers_413(
     output_url: str,
 ) -> None:
-    app = webhook_app(output_url, max_body_bytes=400)
+    app = _app(output_url, max_body_bytes=400)
     headers = {"content-type": "application/json"}
     async with _client(app) as client:
-        at_cap = await client.post(HOOK, content=_padded(400), headers=headers)
-        above = await client.post(HOOK, content=_padded(401), headers=headers)
+        at_cap = await client.post(_hook(app), content=_padded(400), headers=headers)
+        above = await client.post(_hook(app), content=_padded(401), headers=headers)
 
     assert at_cap.status_code == 200
     assert above.status_code == 413
@@ -160,7 +170,7 @@ async def test_the_size_cap_is_inclusive_and_a_larger_declared_body_answers_413(
 
 
 async def test_a_streamed_body_without_length_is_cut_at_the_cap(output_url: str) -> None:
-    app = webhook_app(output_url, max_body_bytes=1000)
+    app = _app(output_url, max_body_bytes=1000)
     sent: list[int] = []
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -172,7 +182,7 @@ async def test_a_streamed_body_without_length_is_cut_at_the_cap(output_url: str)
 
     async with _client(app) as client:
         response = await client.post(
-            HOOK, content=chunks(), headers={"content-type": "application/json"}
+            _hook(app), content=chunks(), headers={"content-type": "application/json"}
         )
 
     assert "content-length" not in response.request.headers
@@ -182,7 +192,7 @@ async def test_a_streamed_body_without_length_is_cut_at_the_cap(output_url: str)
 
 
 async def test_a_broken_content_length_answers_400(output_url: str) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
@@ -197,8 +207,8 @@ async def test_a_broken_content_length_answers_400(output_url: str) -> None:
         "http_version": "1.1",
         "method": "POST",
         "scheme": "http",
-        "path": DEFAULT_PATH,
-        "raw_path": DEFAULT_PATH.encode(),
+        "path": app.state.webhook_path,
+        "raw_path": app.state.webhook_path.encode(),
         "query_string": b"",
         "headers": [(b"content-type", b"application/json"), (b"content-length", b"-5")],
         "server": ("receiver", 80),
@@ -212,7 +222,7 @@ async def test_a_broken_content_length_answers_400(output_url: str) -> None:
 async def test_a_storage_failure_answers_500_without_details(
     output_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
 
     def broken(payload: Any) -> None:
         raise OSError("bucket DETAIL-MARKER is gone")
@@ -220,7 +230,7 @@ async def test_a_storage_failure_answers_500_without_details(
     monkeypatch.setattr(_store(app), "record", broken)
     with caplog.at_level(logging.ERROR, logger="prefect_modelslab"):
         async with _client(app) as client:
-            response = await client.post(HOOK, json=success())
+            response = await client.post(_hook(app), json=success())
 
     assert response.status_code == 500
     assert response.json() == {"status": "error", "message": "the call could not be stored"}
@@ -231,7 +241,7 @@ async def test_a_storage_failure_answers_500_without_details(
 async def test_the_store_is_written_from_a_worker_thread(
     output_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     store = _store(app)
     record = store.record
     threads: list[threading.Thread] = []
@@ -242,7 +252,7 @@ async def test_the_store_is_written_from_a_worker_thread(
 
     monkeypatch.setattr(store, "record", spy)
     async with _client(app) as client:
-        response = await client.post(HOOK, json=success())
+        response = await client.post(_hook(app), json=success())
 
     assert response.status_code == 200
     assert threads and threads[0] is not threading.current_thread()
@@ -251,7 +261,7 @@ async def test_the_store_is_written_from_a_worker_thread(
 async def test_the_log_holds_ids_and_reasons_only(
     output_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    app = webhook_app(output_url)
+    app = _app(output_url)
     body = success() | {
         "output": ["https://cdn.example/OUTPUT-MARKER.gif"],
         "meta": {"prompt": "PROMPT-MARKER", "key": "KEY-MARKER"},
@@ -259,8 +269,8 @@ async def test_the_log_holds_ids_and_reasons_only(
     }
     with caplog.at_level(logging.DEBUG, logger="prefect_modelslab"):
         async with _client(app) as client:
-            ok = await client.post(HOOK, json=body)
-            bad = await client.post(HOOK, json=body | {"status": "STATUS-MARKER"})
+            ok = await client.post(_hook(app), json=body)
+            bad = await client.post(_hook(app), json=body | {"status": "STATUS-MARKER"})
 
     assert (ok.status_code, bad.status_code) == (200, 400)
     assert "track_id=t-1 id=65919758 status=success" in caplog.text
@@ -274,3 +284,9 @@ def test_the_app_refuses_impossible_settings(output_url: str) -> None:
         webhook_app(output_url, path="modelslab/webhook")
     with pytest.raises(ValueError, match="max_body_bytes"):
         webhook_app(output_url, max_body_bytes=0)
+    with pytest.raises(ValueError, match="token"):
+        webhook_app(output_url, token="short")
+    with pytest.raises(ValueError, match="rate"):
+        webhook_app(output_url, client_rate=0)
+    with pytest.raises(ValueError, match="burst"):
+        webhook_app(output_url, global_burst=0)

@@ -11,9 +11,11 @@ import httpx
 import pytest
 
 from prefect_modelslab.ledger.webhooks import WebhookCall, WebhookStore
-from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
+from prefect_modelslab.runtime.receiver import webhook_app
 from prefect_modelslab.runtime.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
+
+from .helpers import Folder, any_track_id, put_entry
 
 SMALL = {"model_id": "cogvideox", "width": 64, "height": 64, "num_frames": 4}
 
@@ -21,10 +23,10 @@ SMALL = {"model_id": "cogvideox", "width": 64, "height": 64, "num_frames": 4}
 class Receiver:
     """A webhook receiver serving on loopback, and its store."""
 
-    def __init__(self, server: BackgroundServer, store: WebhookStore) -> None:
+    def __init__(self, server: BackgroundServer, store: WebhookStore, path: str) -> None:
         self.server = server
         self.store = store
-        self.url = server.url(DEFAULT_PATH)
+        self.url = server.url(path)
 
     def wait_for(
         self,
@@ -45,9 +47,20 @@ class Receiver:
 
 @pytest.fixture
 def receiver(tmp_path: Path) -> Iterator[Receiver]:
+    """A receiver that wants every track id: these tests are about what the emulator sends."""
     out = str(tmp_path / "out")
-    with BackgroundServer(webhook_app(out)) as server:
-        yield Receiver(server, WebhookStore(out))
+    app = webhook_app(out, wanted=any_track_id)
+    with BackgroundServer(app) as server:
+        yield Receiver(server, WebhookStore(out), app.state.webhook_path)
+
+
+@pytest.fixture
+def guarded(tmp_path: Path) -> Iterator[Receiver]:
+    """A receiver with its default rule: only track ids a journal entry waits for."""
+    out = str(tmp_path / "out")
+    app = webhook_app(out)
+    with BackgroundServer(app) as server:
+        yield Receiver(server, WebhookStore(out), app.state.webhook_path)
 
 
 def submit(emulator: ModelsLabEmulator, prompt: str, **fields: Any) -> dict[str, Any]:
@@ -137,3 +150,21 @@ def test_a_call_without_track_id_is_refused_and_nothing_is_stored(
 
     assert [c.track_id for c in receiver.store.list()] == ["barrier"]
     assert emulator.counters.webhooks_failed == 1
+
+
+def test_only_the_call_for_an_entry_that_waits_is_stored(
+    emulator: ModelsLabEmulator, guarded: Receiver
+) -> None:
+    folder = Folder(guarded.store.output_url)
+    waiting = put_entry(folder, "fox-lost", "outcome_unknown")
+    done = put_entry(folder, "fox-done", "submitted")
+    submit(emulator, "done fox", webhook=guarded.url, track_id=done.track_id)
+    submit(emulator, "made up", webhook=guarded.url, track_id="nobody.12345678")
+    wait_counters(emulator, failed=2)  # both answered 404
+    answer = submit(emulator, "lost fox", webhook=guarded.url, track_id=waiting.track_id)
+
+    call = guarded.wait_for(waiting.track_id or "")
+
+    assert call.generation_id == str(answer["id"])
+    assert [c.track_id for c in guarded.store.list()] == [waiting.track_id]
+    assert emulator.counters.webhooks_failed == 2

@@ -14,7 +14,9 @@ from prefect_modelslab.ledger.webhooks import (
     MAX_GENERATION_IDS,
     InvalidWebhookError,
     WebhookStore,
+    WebhookStoreFullError,
     file_name,
+    webhook_token,
 )
 
 from .helpers import stored_names, success
@@ -285,3 +287,29 @@ def test_repr_shows_the_folder_and_never_the_storage_options() -> None:
 
     assert "S3-SECRET-MARKER" not in repr(store)
     assert store.folder_url == "s3://bucket/videos/.modelslab/webhooks"
+
+
+def test_the_cap_refuses_a_new_record_but_merges_known_ones(output_url: str) -> None:
+    store = WebhookStore(output_url, max_records=2)
+    store.record(success("t-1"))
+    store.record(success("t-2"))
+
+    with pytest.raises(WebhookStoreFullError, match="already holds 2 records"):
+        store.record(success("t-3"))
+    assert store.record(success("t-1", 7)).generation_ids == ("65919758", "7")
+    assert stored_names(store) == sorted([file_name("t-1"), file_name("t-2")])
+    assert store.count() == 2
+
+
+def test_the_cap_counts_records_other_stores_wrote_and_frees_room_when_they_go(
+    output_url: str,
+) -> None:
+    WebhookStore(output_url).record(success("t-1"))
+    webhook_token(output_url)  # the token file is not a record
+    store = WebhookStore(output_url, max_records=1)
+
+    with pytest.raises(WebhookStoreFullError):
+        store.record(success("t-2"))
+    storage.remove(store.url_for("t-1"))
+    assert store.record(success("t-2")).calls == 1
+    assert [c.track_id for c in store.list()] == ["t-2"]
