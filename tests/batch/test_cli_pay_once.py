@@ -147,12 +147,10 @@ def test_webhook_url_goes_with_every_submit_and_a_rerun_adopts_the_dropped_one(
         first = invoke(cli, batch_args(path, out, fast_emulator, *hook), fast_emulator)
         assert first.exit_code == 3, first.output
         store = WebhookStore(str(out))
-        journal = Journal(str(out))
         [lost] = [
             entry
-            for file in sorted((out / ".modelslab" / "journal").glob("*.json"))
-            if (entry := asyncio.run(journal.read(file.stem))) is not None
-            and entry.state == "outcome_unknown"
+            for entry in asyncio.run(Ledger(str(out)).entries()).values()
+            if entry.state == "outcome_unknown"
         ]
         for _ in range(400):  # a hang guard: the lost submit's generation calls back as it ends
             if store.read(lost.track_id or "") is not None:

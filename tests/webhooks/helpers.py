@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
+from prefect_modelslab.client.models import Text2VideoRequest
 from prefect_modelslab.ledger import storage
-from prefect_modelslab.ledger.journal import Journal, JournalEntry, JournalState
+from prefect_modelslab.ledger.entry import Entry, EntryState
+from prefect_modelslab.ledger.ledger import Ledger
 from prefect_modelslab.ledger.webhooks import TOKEN_FILE, WebhookStore
 
 
@@ -46,21 +47,23 @@ def all_files(folder: Folder) -> dict[str, bytes]:
     return {str(p): fs.cat_file(p) for p in found}
 
 
-def put_entry(
-    folder: Folder, name: str, state: JournalState, track_id: str | None = None
-) -> JournalEntry:
-    """Write the journal entry of video `name` in `state` (track id `<name>.0a1b2c3d`)."""
+def put_entry(folder: Folder, name: str, state: EntryState, track_id: str | None = None) -> Entry:
+    """Write the entry of video `name` in `state` (track id `<name>.0a1b2c3d`)."""
     request = Text2VideoRequest(prompt=f"a video called {name}")
-    entry = JournalEntry(
-        name=name,
-        state=state,
-        request_hash=request_fingerprint(request),
-        request=request.to_payload(),
-        generation_id="99" if state in ("submitted", "finished") else None,
-        track_id=track_id or f"{name}.0a1b2c3d",
-    )
-    url = Journal(folder.url, folder.options).url_for(name)
-    storage.write_model(url, entry, folder.options)
+    ledger = Ledger(folder.url, folder.options)
+    current = ledger.read_now(name)
+    fields: dict[str, Any] = {
+        "state": state,
+        "generation_id": "99" if state in ("submitted", "finished") else None,
+        "track_id": track_id or f"{name}.0a1b2c3d",
+    }
+    if current is None:
+        entry = Entry.for_request(name, request, source=None, seq=1).model_copy(update=fields)
+    else:
+        entry = current.changed(**fields)
+    data = (entry.model_dump_json(indent=2) + "\n").encode()
+    url = storage.join_url(folder.url, ".modelslab/entries", name, f"{entry.seq:08d}.json")
+    assert storage.create_exclusive(url, data, folder.options)
     return entry
 
 

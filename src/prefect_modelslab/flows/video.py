@@ -430,11 +430,15 @@ class _VideoRun:
         """The job of an entry whose submit answer was lost, when its generation is found after all.
 
         The id comes from the entry itself (the answer was readable in part),
-        or from a webhook call for its track id. A webhook call is unsigned, so
-        its id is adopted only when the server's own account of that
-        generation (fetched with our key) matches this request, and when no
-        other name of the folder holds it; any other id is noted in the entry
-        and in the log, never adopted.
+        or from a webhook call for its track id. A webhook call is unsigned: its
+        id is adopted only when no other name of the folder holds it and the
+        server's own account of that generation (fetched with our key) does not
+        contradict this request: its `meta` must repeat the prompt and every
+        value the request set. When the answer carries no `meta` (the API's
+        answers for finished generations often do not), the id is taken on the
+        strength of the receiver's secret URL and this entry's unguessable track
+        id, and its video is checked against the request like any other. An id
+        refused is noted in the entry and in the log, never adopted.
         """
         candidates: list[str] = []
         trusted = entry.generation_id
@@ -497,9 +501,22 @@ class _VideoRun:
             return ", which the server says failed"
         except ModelsLabError as error:
             return f", which could not be fetched ({error_text(error)})"
+        if answer.meta is None:
+            # The API's answer for a finished generation often carries no meta. The
+            # call came through the receiver's secret URL for this entry's own
+            # unguessable track id, and no other name holds the id: it is adopted,
+            # and its video is checked against the request like any other.
+            self.logger.warning(
+                "%s: generation %s of a webhook call cannot be compared with the request "
+                "(the server's answer has no meta); adopting it on the strength of the "
+                "receiver's secret URL, and checking its video",
+                self.name,
+                generation_id,
+            )
+            return None
         problems = meta_disagreements(self.request, answer.meta)
         if problems:
-            prompt = answer.meta.prompt if answer.meta is not None else None
+            prompt = answer.meta.prompt
             shown = f", whose prompt is {prompt!r}" if prompt else ""
             return f"{shown} ({'; '.join(problems)})"
         return None

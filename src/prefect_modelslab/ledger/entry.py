@@ -26,7 +26,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from prefect_modelslab.client.models import (
     VideoJob,
@@ -89,10 +89,20 @@ def _now() -> datetime:
 
 
 def stored_payload(request: VideoRequest) -> dict[str, Any]:
-    """The payload an entry keeps: what is sent (never the key), and the endpoint unless
-    it is `text2video` (so `parse_request` reads it back as the right model, and entries
+    """The payload an entry keeps: what is sent (never the key, nor the webhook URL,
+    which carries the receiver's secret token), and the endpoint unless it is
+    `text2video` (so `parse_request` reads it back as the right model, and entries
     written before `text2video_ultra` existed read the same)."""
-    return request.to_payload(with_endpoint=request.endpoint != "text2video")
+    payload = request.to_payload(with_endpoint=request.endpoint != "text2video")
+    payload.pop("webhook", None)
+    return payload
+
+
+def _kept_job(job: VideoJob | None) -> VideoJob | None:
+    """`job` as an entry keeps it: its request without the webhook URL (it was sent)."""
+    if job is None or job.request.webhook is None:
+        return job
+    return job.model_copy(update={"request": job.request.model_copy(update={"webhook": None})})
 
 
 class StoredRecord(VideoRecord):
@@ -176,6 +186,11 @@ class Entry(BaseModel):
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
 
+    @field_validator("job")
+    @classmethod
+    def _no_webhook_url(cls, job: VideoJob | None) -> VideoJob | None:
+        return _kept_job(job)
+
     @classmethod
     def for_request(
         cls, name: str, request: VideoRequest, *, source: str | None, **fields: Any
@@ -196,6 +211,8 @@ class Entry(BaseModel):
 
     def changed(self, **fields: Any) -> Entry:
         """The next version of this entry with `fields` changed (not yet written)."""
+        if "job" in fields:
+            fields["job"] = _kept_job(fields["job"])
         return self.model_copy(update={**fields, "seq": self.seq + 1, "updated_at": _now()})
 
     def with_request(self, request: VideoRequest, *, source: str | None) -> Entry:

@@ -160,6 +160,17 @@ class Ledger:
             entry = await asyncio.to_thread(self._read_newest, name)
         return entry
 
+    def read_now(self, name: str) -> Entry | None:
+        """`read` for code that cannot await (a worker thread): nothing is written.
+
+        Raises:
+            ValueError: The newest version exists but cannot be read.
+        """
+        entry = self._read_newest(name)
+        if entry is None:
+            entry = legacy.read_legacy_entry(self.output_url, name, self.storage_options)
+        return entry
+
     async def read_many(
         self, names: Iterable[str], *, import_legacy: bool = True
     ) -> dict[str, Entry]:

@@ -13,7 +13,6 @@ a worker thread (`asyncio.to_thread`).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import importlib
@@ -24,7 +23,7 @@ import stat
 import threading
 import time
 import uuid
-from typing import Any, ClassVar, Generic, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fsspec import AbstractFileSystem
 from fsspec.core import url_to_fs
@@ -35,7 +34,6 @@ from pydantic import BaseModel
 
 __all__ = [
     "AtomicFile",
-    "DocumentStore",
     "copy_exclusive",
     "create_exclusive",
     "exclusive_create_kind",
@@ -518,10 +516,10 @@ def read_model(url: str, model: type[M], storage_options: dict[str, Any] | None 
 
     Example:
         ```python
-        from prefect_modelslab.ledger.journal import JournalEntry
+        from prefect_modelslab.ledger.entry import Entry
         from prefect_modelslab.ledger.storage import read_model
 
-        read_model("memory://videos/.modelslab/journal/fox.json", JournalEntry)
+        read_model("memory://videos/.modelslab/entries/fox/00000001.json", Entry)
         ```
     """
     data = read_json(url, storage_options)
@@ -546,53 +544,3 @@ def write_model(
         ```
     """
     write_json_atomic(url, document.model_dump(mode="json"), storage_options)
-
-
-class DocumentStore(Generic[M]):
-    """Small JSON documents of one model in an output folder, one file per name.
-
-    Subclasses set `model` and, optionally, `subfolder` (under the output
-    folder). Reads and writes run in a worker thread, so async callers await them.
-
-    Args:
-        output_url: The output folder URL (any fsspec URL).
-        storage_options: Options for the folder's filesystem.
-
-    Example:
-        ```python
-        from prefect_modelslab.ledger.journal import Journal
-
-        entry = await Journal("videos").read("city-tram")  # a DocumentStore[JournalEntry]
-        ```
-    """
-
-    model: ClassVar[type[BaseModel]]
-    subfolder: ClassVar[str] = ""
-
-    def __init__(self, output_url: str, storage_options: dict[str, Any] | None = None) -> None:
-        self.output_url = output_url
-        self.storage_options = dict(storage_options or {})
-
-    def url_for(self, name: str) -> str:
-        """The URL of the document of `name`."""
-        return join_url(self.output_url, self.subfolder, f"{name}.json")
-
-    async def read(self, name: str) -> M | None:
-        """The document of `name`, or None when there is none.
-
-        Raises:
-            ValueError: The file exists but cannot be read (it is left in place).
-        """
-        url = self.url_for(name)
-        document = await asyncio.to_thread(read_model, url, self.model, self.storage_options)
-        return document  # type: ignore[return-value]
-
-    async def save(self, name: str, document: M) -> str:
-        """Write the document of `name` atomically; returns its URL."""
-        url = self.url_for(name)
-        await asyncio.to_thread(write_model, url, document, self.storage_options)
-        return url
-
-    async def delete(self, name: str) -> bool:
-        """Delete the document of `name`; False when there was none."""
-        return await asyncio.to_thread(remove, self.url_for(name), self.storage_options)

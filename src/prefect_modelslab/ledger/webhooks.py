@@ -89,7 +89,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_modelslab.ledger import storage
-from prefect_modelslab.ledger.journal import Journal, JournalEntry, JournalState
+from prefect_modelslab.ledger.entry import EntryState
+from prefect_modelslab.ledger.ledger import Ledger
 from prefect_modelslab.ledger.names import id_problem
 
 __all__ = [
@@ -124,8 +125,8 @@ MAX_RECORDS = 1000
 TOKEN_FILE = "token"  # noqa: S105 - a file name, not a secret
 #: What a token looks like (`secrets.token_urlsafe` output; at least 128 bits).
 TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{22,128}")
-#: Journal states of an entry that may still need a webhook call's generation id.
-WANTED_STATES: frozenset[JournalState] = frozenset({"claimed", "submitting", "outcome_unknown"})
+#: States of an entry that may still need a webhook call's generation id.
+WANTED_STATES: frozenset[EntryState] = frozenset({"claimed", "submitting", "outcome_unknown"})
 #: The track ids we send, and the only ones accepted.
 TRACK_ID_RE = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Ids go into a fetch URL path: no slashes, no dot-only names, bounded length.
@@ -269,7 +270,7 @@ def track_id_wanted(
     """Whether a webhook call for `track_id` may be stored under `output_url`.
 
     The rule: the video's name is the track id up to its last `.` (track ids
-    are `<video name>.<8 hex>`); that name's journal entry must exist, be in
+    are `<video name>.<8 hex>`); that name's entry must exist, be in
     one of `WANTED_STATES` (`claimed`, `submitting`, `outcome_unknown`: being
     submitted, or sent with the answer lost) and hold exactly this `track_id`.
     Everything else (a made-up id, an old claim's id, an entry that already has
@@ -284,13 +285,10 @@ def track_id_wanted(
     name, dot, _ = track_id.rpartition(".")
     if not dot or id_problem(name) is not None:
         return False
-    url = Journal(output_url, storage_options).url_for(name)
-    fs, path = storage.get_filesystem(url, storage_options)
-    fs.invalidate_cache(path)  # runs in other processes write the journal
     try:
-        entry = storage.read_model(url, JournalEntry, storage_options)
+        entry = Ledger(output_url, storage_options).read_now(name)
     except ValueError:
-        logger.warning("journal entry %s is unreadable; webhook call not wanted", name)
+        logger.warning("the entry of %s is unreadable; webhook call not wanted", name)
         return False
     return entry is not None and entry.state in WANTED_STATES and entry.track_id == track_id
 

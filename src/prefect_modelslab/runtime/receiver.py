@@ -243,7 +243,7 @@ def webhook_app(
         token: The secret path token; by default the folder's own
             (`webhook_token`: created on first use, then reused).
         wanted: Whether a call for a track id may be stored (default:
-            `track_id_wanted`, which reads the track id's journal entry).
+            `track_id_wanted`, which reads the track id's entry).
         max_body_bytes: The largest body read.
         max_records: Record files the folder may hold.
         client_rate: Calls per second per client address (long run).
