@@ -1,7 +1,7 @@
 """Flood a webhook receiver with made-up calls: what it answers, what it writes, how fast.
 
 Starts a receiver (`BackgroundServer` on 127.0.0.1) for a temporary output
-folder whose journal has two entries waiting for a webhook call
+folder with two entries waiting for a webhook call
 (`outcome_unknown`), then sends, with some concurrency over loopback only:
 
 1. N calls with made-up track ids to the receiver's secret URL;
@@ -33,9 +33,8 @@ from typing import Any
 
 import httpx
 
-from prefect_modelslab.client.models import Text2VideoRequest, request_fingerprint
-from prefect_modelslab.ledger import storage
-from prefect_modelslab.ledger.journal import Journal, JournalEntry
+from prefect_modelslab.client.models import Text2VideoRequest
+from prefect_modelslab.ledger import Entry, storage
 from prefect_modelslab.ledger.webhooks import MAX_RECORDS, TOKEN_FILE, WebhookStore
 from prefect_modelslab.runtime import receiver
 from prefect_modelslab.runtime.receiver import DEFAULT_PATH, webhook_app
@@ -53,16 +52,13 @@ def call(track_id: str, generation_id: int) -> dict[str, Any]:
 
 
 def put_waiting_entry(url: str, options: dict[str, Any], name: str) -> str:
-    """Write a journal entry whose submit answer was lost; its track id."""
+    """Write an entry whose submit answer was lost; its track id."""
     request = Text2VideoRequest(prompt=f"a video called {name}")
-    entry = JournalEntry(
-        name=name,
-        state="outcome_unknown",
-        request_hash=request_fingerprint(request),
-        request=request.to_payload(),
-        track_id=f"{name}.{uuid.uuid4().hex[:8]}",
+    entry = Entry.for_request(name, request, source=None, seq=1).model_copy(
+        update={"state": "outcome_unknown", "track_id": f"{name}.{uuid.uuid4().hex[:8]}"}
     )
-    storage.write_model(Journal(url, options).url_for(name), entry, options)
+    version = storage.join_url(url, ".modelslab/entries", name, "00000001.json")
+    assert storage.create_exclusive(version, entry.model_dump_json().encode(), options)
     assert entry.track_id is not None
     return entry.track_id
 
