@@ -1,7 +1,9 @@
 """What a person sees of a run in the Prefect UI: progress, results table, summary, video card.
 
 Artifacts only show; they never decide. A failure to create or update one is
-logged and never fails a row or a run.
+logged and never fails a row or a run. The UI renders their markdown, table
+cells and descriptions: every text from a row, a request or the server goes
+through `md_text`, and links are made only by `md_link`, from URLs built here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from prefect_modelslab.ledger.report import STATUSES, BatchReport, RowResult
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.ui.gallery import video_file_name
 from prefect_modelslab.ui.keys import video_card_key
+from prefect_modelslab.ui.markdown import md_link, md_text
 
 __all__ = [
     "STATUS_MARKS",
@@ -128,21 +131,13 @@ def artifact_ui_url(artifact_id: UUID | str) -> str:
 
 
 def _link(
-    text: str, url: str, storage_options: Mapping[str, Any] | None, *, short: bool = False
+    label: str, url: str, storage_options: Mapping[str, Any] | None, *, short: bool = False
 ) -> str:
-    """A Markdown link when the URL is browsable, else the path (or, `short`, `text`) as code."""
+    """A link when the stored file's URL is browsable, else its path (`short`: `label`) as text."""
     href = browsable_url(url, storage_options)
     if href:
-        return f"[{_md(text)}]({href})"
-    return f"`{text if short else url}`"
-
-
-def _md(text: str) -> str:
-    """Text safe in a Markdown table cell or link text: one line, no table or link syntax."""
-    flat = " ".join(text.split())
-    for char in "\\|[]`*_<>":
-        flat = flat.replace(char, "\\" + char)
-    return flat
+        return md_link(label, href)
+    return md_text(label if short else url)
 
 
 async def _shown(what: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -265,7 +260,7 @@ class BatchBoard:
         table = [self.table_row(r) for r in report.rows[:TABLE_ROWS]]
         more = report.total - len(table)
         description = report.summary() + (
-            f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""
+            f" (first {len(table)} rows; all in {md_text(report.results_url)})" if more > 0 else ""
         )
         table_id = await _shown(
             "create the results table artifact",
@@ -296,14 +291,14 @@ class BatchBoard:
         size = f"{row.width}x{row.height}" if row.width and row.height else ""
         return {
             "row": row.row,
-            "id": row.id,
+            "id": md_text(row.id),
             "status": status_label(row.status),
-            "error": shorten(row.error, ERROR_CHARS) if row.error else "",
+            "error": md_text(shorten(row.error, ERROR_CHARS)) if row.error else "",
             "frames": row.frames if row.frames is not None else "",
             "fps": f"{row.fps:g}" if row.fps is not None else "",
             "size": size,
-            "video": video_file_name(row.video) if row.video else "",
-            "prompt": shorten(row.prompt, PROMPT_CHARS),
+            "video": md_text(video_file_name(row.video)) if row.video else "",
+            "prompt": md_text(shorten(row.prompt, PROMPT_CHARS)),
         }
 
     def summary_markdown(
@@ -324,7 +319,7 @@ class BatchBoard:
         options = self.storage_options
         counts = {s: n for s, n in report.counts.items() if n or s in STATUSES[:4]}
         lines = [
-            f"# Batch: {_md(video_file_name(self.source) or self.source)}",
+            f"# Batch: {md_text(video_file_name(self.source) or self.source)}",
             "",
             "| " + " | ".join(status_label(s) for s in counts) + " | total |",
             "|" + "---:|" * (len(counts) + 1),
@@ -339,14 +334,14 @@ class BatchBoard:
         if gallery_url:
             lines.append(f"- Gallery: {_link('index.html', gallery_url, options)}")
         if table_id is not None:
-            lines.append(f"- Table: [results table]({artifact_ui_url(table_id)})")
+            lines.append(f"- Table: {md_link('results table', artifact_ui_url(table_id))}")
         not_ok = [r for r in report.rows if r.status != "succeeded"]
         if not_ok:
             lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
             lines.append("|---:|---|---|---|")
             for r in not_ok[:LINKED_VIDEOS]:
-                error = _md(shorten(r.error or "", 300))
-                lines.append(f"| {r.row} | {_md(r.id)} | {status_label(r.status)} | {error} |")
+                error = md_text(shorten(r.error or "", 300))
+                lines.append(f"| {r.row} | {md_text(r.id)} | {status_label(r.status)} | {error} |")
             if len(not_ok) > LINKED_VIDEOS:
                 lines.append(f"| | | | ... {len(not_ok) - LINKED_VIDEOS} more in results.csv |")
         videos = [r for r in report.rows if r.video]
@@ -396,13 +391,13 @@ async def create_video_card(
     info = check.info
     folder, _, file_name = result.video_url.rpartition("/")
     lines = [
-        f"### {result.name}: check {verdict}",
+        f"### {md_text(result.name)}: check {verdict}",
         "",
         "| | |",
         "|---|---|",
         f"| video | {_link(file_name, result.video_url, storage_options)} |",
-        f"| generation id | `{result.generation_id}` |",
-        f"| prompt | {shorten(result.request.prompt, 120).replace('|', '/')} |",
+        f"| generation id | {md_text(result.generation_id)} |",
+        f"| prompt | {md_text(shorten(result.request.prompt, 120))} |",
         f"| bytes | {result.bytes} |",
         f"| sha256 | `{result.sha256}` |",
     ]
@@ -417,12 +412,12 @@ async def create_video_card(
         lines.append("| resumed | yes: fetched the journaled generation, no new submit |")
     lines.append(f"| total | {result.timings.total_s:.1f} s |")
     if check.problems:
-        lines += ["", "**Problems**", "", *(f"- {problem}" for problem in check.problems)]
+        lines += ["", "**Problems**", "", *(f"- {md_text(problem)}" for problem in check.problems)]
     await _shown(
         "create the video card",
         lambda: acreate_markdown_artifact(
             markdown="\n".join(lines),
             key=video_card_key(folder, result.name),
-            description=f"ModelsLab video {result.name}: check {verdict}",
+            description=f"ModelsLab video {md_text(result.name)}: check {verdict}",
         ),
     )
