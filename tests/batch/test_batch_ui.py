@@ -260,11 +260,14 @@ def test_browsable_urls() -> None:
     assert browsable_url("memory://videos/fox.gif") is None
 
 
-def test_progress_text_counts_rows_and_gives_an_eta() -> None:
-    board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
+async def test_progress_text_counts_rows_and_gives_an_eta() -> None:
+    now = [100.0]
+    board = BatchBoard("modelslab-batch-prompts", "prompts.csv", clock=lambda: now[0])
+    await board.start(0, 10)  # outside a run: no artifact, the clock starts
     assert board.describe(0, 10) == "0/10 rows"
-    board._done_at_start = 0
-    board._started -= 30  # 2 rows ran in 30 s: 8 more take about 2 min
+    await board.progress(1, 10, counts={"succeeded": 1})
+    await board.progress(2, 10, counts={"succeeded": 1, "failed": 1})
+    now[0] += 30  # 2 rows ran in 30 s: 8 more take about 2 min
     text = board.describe(2, 10, {"succeeded": 1, "failed": 1, "invalid": 0})
     assert text == "2/10 rows: 1 succeeded, 1 failed, eta 2 min"
     assert board.describe(10, 10, {"succeeded": 10}).endswith("10 succeeded, done")

@@ -8,6 +8,7 @@ through `md_text`, and links are made only by `md_link`, from URLs built here.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -30,6 +31,7 @@ from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.ui.gallery import video_file_name
 from prefect_modelslab.ui.keys import video_card_key
 from prefect_modelslab.ui.markdown import md_link, md_text
+from prefect_modelslab.ui.progress import ProgressClock
 
 __all__ = [
     "STATUS_MARKS",
@@ -42,7 +44,8 @@ __all__ = [
 
 #: Most rows the results table artifact shows; results.csv has all.
 TABLE_ROWS = 1000
-#: Shortest time between two updates of the progress artifact, in seconds.
+#: Shortest time between two writes of the progress artifact, in seconds; a row
+#: that ends sooner is shown by a trailing write.
 PROGRESS_EVERY_S = 1.0
 #: Longest error text in a table cell; results.csv has the whole text.
 ERROR_CHARS = 72
@@ -157,9 +160,13 @@ class BatchBoard:
     """The artifacts of one batch run: a live progress card, then the table and the summary.
 
     The progress card's text says how many rows ended and how (`37/100 rows:
-    35 succeeded, 2 failed, eta 4 min`). The table shows what a
-    reviewer needs first; the summary links the results file, the gallery, the
-    table and each video.
+    35 succeeded, 2 failed, eta 4 min`) and moves as rows end: updates within
+    `every_s` of the last write are coalesced into one trailing write of the
+    latest count, and `finish` always writes the final one. The time left comes
+    from `ProgressClock`: rows measured in this run (not invalid or reused
+    ones) over the time since `start`. The table shows what a reviewer needs
+    first; the summary links the results file, the gallery, the table and each
+    video. Every text from the rows or the server goes through `md_text`.
 
     Args:
         prefix: Artifact key prefix (`naming.batch_key_prefix`).
@@ -167,6 +174,11 @@ class BatchBoard:
             summary's heading.
         storage_options: fsspec options of the output folder, to turn its URLs
             into links (an S3 endpoint, ...).
+        clock: Seconds from a monotonic clock, for the throttle and the time
+            left (tests pass a fake one).
+        every_s: Shortest time between two writes of the progress card; a
+            row that ends sooner is shown by a trailing write `every_s` after
+            the last one.
 
     Example:
         ```python
@@ -174,28 +186,45 @@ class BatchBoard:
 
         board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
         await board.start(done=0, total=12)
-        await board.progress(done=5, total=12, counts={"succeeded": 4, "failed": 1})
+        row = report.rows[0]  # the row that just ended
+        await board.progress(done=5, total=12, counts={"succeeded": 4, "failed": 1}, row=row)
         await board.finish(report)
         ```
     """
 
     def __init__(
-        self, prefix: str, source: str, storage_options: Mapping[str, Any] | None = None
+        self,
+        prefix: str,
+        source: str,
+        storage_options: Mapping[str, Any] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every_s: float = PROGRESS_EVERY_S,
     ) -> None:
         self.prefix = prefix
         self.source = source
         self.storage_options = dict(storage_options or {})
+        self.every_s = every_s
+        self.progress_clock = ProgressClock(clock)
+        self._clock = clock
         self._progress_id: UUID | None = None
-        self._last = 0.0
-        self._started = time.monotonic()
-        self._done_at_start = 0
+        self._done = 0
+        self._latest: tuple[int, int, dict[str, int]] | None = None
+        self._shown: tuple[int, int, dict[str, int]] | None = None
+        self._written_at = 0.0
+        self._trailing: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()
 
     async def start(
         self, done: int, total: int, *, counts: Mapping[str, int] | None = None
     ) -> None:
-        """Create the progress card (outside a run: nothing)."""
-        self._started = time.monotonic()
-        self._done_at_start = done
+        """Create the progress card (outside a run: nothing); the time left is measured from now.
+
+        `done` rows have ended already (invalid rows): they are not measured.
+        """
+        self.progress_clock.start()
+        self._done = done
+        self._latest = self._shown = (done, total, dict(counts or {}))
         if not _in_a_run():
             return
 
@@ -206,8 +235,8 @@ class BatchBoard:
                 description=self.describe(done, total, counts),
             )
 
+        self._written_at = self._clock()
         self._progress_id = await _shown("create the progress artifact", create)
-        self._last = time.monotonic()
 
     async def progress(
         self,
@@ -216,23 +245,68 @@ class BatchBoard:
         *,
         counts: Mapping[str, int] | None = None,
         force: bool = False,
+        row: RowResult | None = None,
     ) -> None:
-        """Update the progress card, at most every `PROGRESS_EVERY_S` unless forced."""
-        now = time.monotonic()
-        progress_id = self._progress_id
-        if progress_id is None or (not force and now - self._last < PROGRESS_EVERY_S):
+        """Show that rows ended: the card is written now, or by a trailing write soon after.
+
+        Args:
+            done: Rows ended so far (all of them, invalid ones included).
+            total: Rows in the batch.
+            counts: Rows ended so far, by status.
+            force: Write now, whatever the throttle says.
+            row: The row that just ended: an invalid or reused row is not
+                measured for the time left (without it, every row counts).
+        """
+        for _ in range(max(0, done - self._done)):
+            # Only `row` is known; any other rows that ended since are counted as run.
+            self.progress_clock.row_ended(
+                row.status if row else None, reused=row.reused if row else False
+            )
+            row = None
+        self._done = max(self._done, done)
+        self._latest = (done, total, dict(counts or {}))
+        if self._progress_id is None:
             return
-        self._last = now
-        description = self.describe(done, total, counts)
-        await _shown(
-            "update the progress artifact",
-            lambda: aupdate_progress_artifact(
-                progress_id, progress=_percent(done, total), description=description
-            ),
-        )
+        wait = self.every_s - (self._clock() - self._written_at)
+        if force or (wait <= 0 and self._trailing is None):
+            await self._write()
+        elif self._trailing is None:
+            self._trailing = asyncio.create_task(self._write_later(max(wait, 0.0)))
+
+    async def flush(self) -> None:
+        """Write the latest count now, if it is not shown yet, instead of a trailing write."""
+        if self._progress_id is not None:
+            await self._write()
+
+    async def _write_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._trailing = None
+        await self._write()
+
+    async def _write(self) -> None:
+        trailing, self._trailing = self._trailing, None
+        if trailing is not None and trailing is not asyncio.current_task():
+            trailing.cancel()
+        progress_id = self._progress_id
+        self._written_at = self._clock()
+        async with self._writing:  # one write at a time, each of the latest count
+            latest = self._latest
+            if progress_id is None or latest is None or latest == self._shown:
+                return
+            done, total, counts = latest
+            description = self.describe(done, total, counts)
+            await _shown(
+                "update the progress artifact",
+                lambda: aupdate_progress_artifact(
+                    progress_id, progress=_percent(done, total), description=description
+                ),
+            )
+            self._shown = latest
 
     def describe(self, done: int, total: int, counts: Mapping[str, int] | None = None) -> str:
         """The progress card's text, e.g. `37/100 rows: 35 succeeded, 2 failed, eta 4 min`.
+
+        The time left is said only once a row that ran in this run has ended.
 
         Example:
             ```python
@@ -246,14 +320,12 @@ class BatchBoard:
             text += ": " + ", ".join(parts)
         if done >= total:
             return text + ", done"
-        ran = done - self._done_at_start
-        if ran > 0:
-            elapsed = time.monotonic() - self._started
-            text += f", eta {_duration(elapsed / ran * (total - done))}"
-        return text
+        eta = self.progress_clock.eta_text(total - done)
+        return f"{text}, {eta}" if eta else text
 
     async def finish(self, report: BatchReport, *, gallery_url: str | None = None) -> None:
         """Complete the progress card; create the results table and the summary."""
+        # Always the final count, whatever the throttle; no trailing write after it.
         await self.progress(report.total, report.total, counts=report.counts, force=True)
         if not _in_a_run():
             return
@@ -357,15 +429,6 @@ class BatchBoard:
 
 def _percent(done: int, total: int) -> float:
     return 100.0 * done / total if total else 100.0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 async def create_video_card(
