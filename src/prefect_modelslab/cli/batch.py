@@ -231,6 +231,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
     with _quiet_prefect_console():
         from prefect_modelslab.exceptions import BatchNotSucceededError, InvalidCsvError
         from prefect_modelslab.flows.batch import agenerate_videos_from_csv, batch_progress
+        from prefect_modelslab.ui.progress import ProgressClock
 
         progress = Progress(
             SpinnerColumn(),
@@ -239,13 +240,16 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             MofNCompleteColumn(),
             TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),  # the progress artifact's time left
             console=console,
         )
-        task = progress.add_task("starting Prefect", total=None, ok=0, bad=0)
+        task = progress.add_task("starting Prefect", total=None, ok=0, bad=0, left="")
         counts = {"ok": 0, "bad": 0}
+        clock = ProgressClock()  # started once Prefect is up, just before the flow
 
         def on_row(result: Any, done: int, total: int) -> None:
             counts["ok" if result.status == "succeeded" else "bad"] += 1
+            clock.row_ended(result.status, reused=result.reused)
             progress.update(
                 task,
                 description="videos",
@@ -253,6 +257,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 total=total,
                 ok=counts["ok"],
                 bad=counts["bad"],
+                left=clock.eta_text(total - done),
             )
 
         started = time.time()
@@ -260,6 +265,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             try:
                 with _stops_raise(), local_prefect_server() as _api:
                     parameters["credentials"] = credentials()
+                    clock.start()
                     # The async flow: a sync flow would pay ~1 s at exit (heartbeat thread).
                     return run_until_stopped(
                         lambda: agenerate_videos_from_csv(**parameters),
