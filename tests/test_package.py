@@ -70,7 +70,7 @@ LAYERS = [
     ["tasks._common"],
     ["tasks.submit", "tasks.wait", "tasks.download", "tasks.check"],
     ["tasks"],
-    ["ui.keys", "ui.gallery"],
+    ["ui.keys", "ui.gallery", "ui.markdown", "ui.progress"],
     ["ui.artifacts", "ui.events", "ui.run_states"],
     ["flows.video"],
     ["flows.batch"],

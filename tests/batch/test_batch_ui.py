@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -38,6 +39,7 @@ from prefect_modelslab.ledger.report import BatchReport
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.ui.artifacts import BatchBoard, browsable_url
 from prefect_modelslab.ui.keys import batch_key_prefix, video_card_key
+from prefect_modelslab.ui.markdown import md_text
 
 from .conftest import TINY, WriteCsv
 
@@ -170,15 +172,17 @@ async def test_a_batch_with_every_outcome_as_seen_in_the_ui(
     assert fox["error"] == ""
     assert koi["error"].startswith("frames: got 3, expected 4; a re-run reports it again")
     assert "failed" in storm["error"] and "fps" in bad["error"]
-    assert all(len(r["error"]) <= 73 for r in table_rows)  # short cells; results.csv has all
+    # Short cells (markdown escapes aside); results.csv has all.
+    assert all(len(re.sub(r"\\(.)", r"\1", r["error"])) <= 73 for r in table_rows)
+    assert storm["error"].startswith("ModelsLab says generation ") and "\\|" in storm["error"]
 
     summary = str(by_key[f"{prefix}-summary"].data)
     assert "[results table](" in summary and f"/artifacts/artifact/{table.id})" in summary
-    assert f"`{out / 'results.csv'}`" in summary
-    assert f"`{out / 'index.html'}`" in summary
-    assert f"- Videos: `{out}`" in summary  # a local folder: paths, not links
-    assert "- `fox.gif` ✅ succeeded (row 1)" in summary
-    assert "- `koi.gif` ⚠️ check_failed (row 2)" in summary
+    assert f"- Results: {md_text(str(out / 'results.csv'))}\n" in summary
+    assert f"- Gallery: {md_text(str(out / 'index.html'))}\n" in summary
+    assert f"- Videos: {md_text(str(out))}\n" in summary  # a local folder: paths, not links
+    assert "- fox.gif ✅ succeeded (row 1)" in summary
+    assert "- koi.gif ⚠️ check_failed (row 2)" in summary
     assert "| 2 | koi | ⚠️ check_failed | frames: got 3, expected 4;" in summary
 
     # Task runs: each names its row; the failed check's run is failed, and says why.
@@ -256,11 +260,14 @@ def test_browsable_urls() -> None:
     assert browsable_url("memory://videos/fox.gif") is None
 
 
-def test_progress_text_counts_rows_and_gives_an_eta() -> None:
-    board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
+async def test_progress_text_counts_rows_and_gives_an_eta() -> None:
+    now = [100.0]
+    board = BatchBoard("modelslab-batch-prompts", "prompts.csv", clock=lambda: now[0])
+    await board.start(0, 10)  # outside a run: no artifact, the clock starts
     assert board.describe(0, 10) == "0/10 rows"
-    board._done_at_start = 0
-    board._started -= 30  # 2 rows ran in 30 s: 8 more take about 2 min
+    await board.progress(1, 10, counts={"succeeded": 1})
+    await board.progress(2, 10, counts={"succeeded": 1, "failed": 1})
+    now[0] += 30  # 2 rows ran in 30 s: 8 more take about 2 min
     text = board.describe(2, 10, {"succeeded": 1, "failed": 1, "invalid": 0})
     assert text == "2/10 rows: 1 succeeded, 1 failed, eta 2 min"
     assert board.describe(10, 10, {"succeeded": 10}).endswith("10 succeeded, done")

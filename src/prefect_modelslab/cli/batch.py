@@ -301,6 +301,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             agenerate_videos_from_csv,
             batch_observer,
         )
+        from prefect_modelslab.ui.progress import ProgressClock
 
         progress = Progress(
             SpinnerColumn(),
@@ -309,10 +310,12 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             MofNCompleteColumn(),
             TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[bad]} not ok[/]"),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[left]}"),  # the progress artifact's time left
             console=console,
         )
-        task = progress.add_task("starting Prefect", total=None, ok=0, bad=0)
+        task = progress.add_task("starting Prefect", total=None, ok=0, bad=0, left="")
         counts = {"ok": 0, "bad": 0}
+        clock = ProgressClock()  # started once Prefect is up, just before the flow
 
         def on_planned(plan: Any, forecast: Any) -> None:
             _print_problems(progress.console, plan)
@@ -320,6 +323,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
 
         def on_row(result: Any, done: int, total: int) -> None:
             counts["ok" if result.status == "succeeded" else "bad"] += 1
+            clock.row_ended(result.status, reused=result.reused)
             progress.update(
                 task,
                 description="videos",
@@ -327,6 +331,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
                 total=total,
                 ok=counts["ok"],
                 bad=counts["bad"],
+                left=clock.eta_text(total - done),
             )
 
         observer = BatchObserver(planned=on_planned, row=on_row)
@@ -336,6 +341,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             try:
                 with _stops_raise(), local_prefect_server() as _api:
                     parameters["credentials"] = credentials()
+                    clock.start()
                     # The async flow: a sync flow would pay ~1 s at exit (heartbeat thread).
                     return run_until_stopped(
                         lambda: agenerate_videos_from_csv(**parameters),

@@ -16,9 +16,15 @@ the one layer that decides about retries of a download:
   bytes cannot keep it alive forever.
 
 Only http(s) links are fetched, and only from public hosts unless told
-otherwise (`allow_private_hosts`, for an emulator on loopback): a link that
-points at a loopback, link-local or private address is refused before any
-byte is read, redirects included.
+otherwise (`allow_private_hosts`, for an emulator on loopback). Every hop,
+redirects included, is checked twice: its host name is resolved and refused
+before connecting when it points at a loopback, link-local, private or other
+non-public address (a cheap pre-check), and then the address of the
+connection actually made is checked before any byte of the body is read.
+That second check is what decides: a name can resolve to a public address for
+the pre-check and to a private one for the connect (DNS rebinding). Through a
+proxy the connection goes to the proxy, which resolves the name itself: only
+the pre-check applies there.
 
 Each transfer streams to a hidden temporary file next to the destination
 (`storage.AtomicFile`), hashed on the way, and is moved into place only once
@@ -68,6 +74,8 @@ DEFAULT_DOWNLOAD_TIMEOUT = 600.0
 DEFAULT_RETRY = RetryPolicy(max_attempts=4, base_delay=0.5, max_delay=8.0, max_retry_after=30.0)
 #: Backoff between rounds over links that answer 404/410 (no jitter).
 _LINK_WAIT = RetryPolicy(base_delay=0.5, max_delay=8.0, jitter=0.0)
+#: The NAT64 well-known prefix: the last 32 bits are an IPv4 address.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 _TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _CHUNK = 64 * 1024
@@ -131,9 +139,15 @@ def sniff_video(head: bytes) -> VideoFormat:
 
 
 def _is_private_address(address: str) -> bool:
+    """Whether an IP address is anything but a public unicast one (ValueError: not an IP)."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # An IPv4 address inside an IPv6 one (::ffff:127.0.0.1, 6to4, NAT64) is judged as IPv4.
+        embedded = ip.ipv4_mapped or ip.sixtofour
+        if embedded is None and ip in _NAT64:
+            embedded = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if embedded is not None:
+            ip = embedded
     return (
         ip.is_private
         or ip.is_loopback
@@ -141,14 +155,30 @@ def _is_private_address(address: str) -> bool:
         or ip.is_multicast
         or ip.is_reserved
         or ip.is_unspecified
+        or not ip.is_global
     )
 
 
-async def is_private_url(url: str) -> bool:
-    """Whether `url`'s host is, or resolves to, a loopback, link-local or private address.
+def _peer_address(response: httpx.Response) -> str | None:
+    """The IP address the response's connection is to, when the transport tells it."""
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    try:
+        peer = stream.get_extra_info("server_addr")
+    except Exception:
+        return None
+    if isinstance(peer, tuple | list) and peer:
+        return str(peer[0])
+    return str(peer) if isinstance(peer, str) and peer else None
 
-    A host that cannot be resolved counts as not private (the GET then fails
-    to connect, as it would anyway).
+
+async def is_private_url(url: str) -> bool:
+    """Whether `url`'s host is, or resolves to, a loopback, link-local or other non-public address.
+
+    This is the fetcher's pre-check; the address of the connection made
+    decides. A host that cannot be resolved counts as not private (the GET
+    then fails to connect, as it would anyway).
 
     Example:
         ```python
@@ -190,8 +220,9 @@ class FileFetcher(AsyncPool):
             transfers to make in all.
         timeout: Per-request httpx timeouts (connect, read, ...).
         allow_private_hosts: Fetch from loopback, link-local and private
-            addresses too (an emulator or a proxy on the local network).
-        transport: An httpx async transport, for tests.
+            addresses too (an emulator or a file host on the local network).
+        transport: An httpx async transport, for tests. One that reports no
+            connection (a mock) is checked by host name only.
 
     Example:
         ```python
@@ -214,12 +245,13 @@ class FileFetcher(AsyncPool):
     ) -> None:
         self.retry = retry or DEFAULT_RETRY
         self.allow_private_hosts = allow_private_hosts
+        self._own_transport = transport is None
         self._http = httpx.AsyncClient(
             timeout=timeout,
             headers={"Accept": "*/*", "User-Agent": _USER_AGENT},
             follow_redirects=True,
             transport=transport,
-            event_hooks={"request": [self._guard]},
+            event_hooks={"request": [self._guard], "response": [self._check_peer]},
             verify=_ssl_context(),
         )
 
@@ -229,6 +261,35 @@ class FileFetcher(AsyncPool):
         if not self.allow_private_hosts and await is_private_url(url):
             raise DownloadError(
                 f"refused to download from a loopback, link-local or private host: {url}",
+                url=url,
+                reason="refused_url",
+            )
+
+    async def _check_peer(self, response: httpx.Response) -> None:
+        # Every response, redirects included, before its body is read: the address
+        # of the connection made decides, whatever the name resolved to before.
+        if self.allow_private_hosts:
+            return
+        url = str(response.request.url)
+        if self._http._transport_for_url(response.request.url) is not self._http._transport:
+            return  # through a proxy: the peer is the proxy, which resolves the name
+        peer = _peer_address(response)
+        if peer is None:
+            if self._own_transport:
+                raise DownloadError(
+                    f"refused to download {url}: the connection's address is unknown",
+                    url=url,
+                    reason="refused_url",
+                )
+            return  # a caller's transport without sockets (a test's mock)
+        try:
+            private = _is_private_address(peer)
+        except ValueError:
+            private = True  # not an IP address (a Unix socket): not a public host
+        if private:
+            raise DownloadError(
+                f"refused to download {url}: the connection went to {peer}, "
+                "a loopback, link-local, private or otherwise non-public address",
                 url=url,
                 reason="refused_url",
             )

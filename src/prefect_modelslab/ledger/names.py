@@ -32,8 +32,31 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _SLUG_CHARS = 40
 
 
+#: Device names Windows keeps for itself, with or without an extension (`nul.gif`).
+_WINDOWS_DEVICES = frozenset(
+    {"con", "prn", "aux", "nul"} | {f"{port}{n}" for port in ("com", "lpt") for n in range(1, 10)}
+)
+
+
+def _windows_problem(name: str) -> str | None:
+    """Why a Windows folder (or a share mounted from one) cannot hold a file named `name`."""
+    device = name.partition(".")[0].rstrip(" ")
+    if device.casefold() in _WINDOWS_DEVICES:
+        return (
+            f"must not be the Windows device name {device.upper()}, with or without an "
+            f"extension: Windows cannot store such a file (got {name!r})"
+        )
+    if name.endswith((".", " ")):
+        return f"must not end with '.' or a space: Windows drops them (got {name!r})"
+    return None
+
+
 def id_problem(name: str) -> str | None:
     """Why `name` cannot name a video's files, or None when it can.
+
+    Windows device names (`CON`, `PRN`, `AUX`, `NUL`, `COM1`..`COM9`,
+    `LPT1`..`LPT9`, any case, with or without an extension) and names ending
+    in `.` are refused too, so every output folder can hold the files.
 
     Example:
         ```python
@@ -41,10 +64,11 @@ def id_problem(name: str) -> str | None:
 
         id_problem("city-tram")  # None
         id_problem("../etc")     # "must be 1..100 letters, digits, ..."
+        id_problem("nul.gif")    # "must not be the Windows device name NUL, ..."
         ```
     """
     if SAFE_ID.fullmatch(name) and PART_MARKER not in name:
-        return None
+        return _windows_problem(name)
     return (
         f"must be 1..{MAX_ID_CHARS} letters, digits, '.', '_' or '-', not starting with '.', "
         f"'_' or '-', without {PART_MARKER!r} (got {name!r})"

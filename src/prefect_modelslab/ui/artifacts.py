@@ -1,11 +1,14 @@
 """What a person sees of a run in the Prefect UI: progress, results table, summary, video card.
 
 Artifacts only show; they never decide. A failure to create or update one is
-logged and never fails a row or a run.
+logged and never fails a row or a run. The UI renders their markdown, table
+cells and descriptions: every text from a row, a request or the server goes
+through `md_text`, and links are made only by `md_link`, from URLs built here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -27,6 +30,8 @@ from prefect_modelslab.ledger.report import STATUSES, BatchReport, RowResult
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.ui.gallery import video_file_name
 from prefect_modelslab.ui.keys import video_card_key
+from prefect_modelslab.ui.markdown import md_link, md_text
+from prefect_modelslab.ui.progress import ProgressClock
 
 __all__ = [
     "STATUS_MARKS",
@@ -39,7 +44,8 @@ __all__ = [
 
 #: Most rows the results table artifact shows; results.csv has all.
 TABLE_ROWS = 1000
-#: Shortest time between two updates of the progress artifact, in seconds.
+#: Shortest time between two writes of the progress artifact, in seconds; a row
+#: that ends sooner is shown by a trailing write.
 PROGRESS_EVERY_S = 1.0
 #: Longest error text in a table cell; results.csv has the whole text.
 ERROR_CHARS = 72
@@ -128,21 +134,13 @@ def artifact_ui_url(artifact_id: UUID | str) -> str:
 
 
 def _link(
-    text: str, url: str, storage_options: Mapping[str, Any] | None, *, short: bool = False
+    label: str, url: str, storage_options: Mapping[str, Any] | None, *, short: bool = False
 ) -> str:
-    """A Markdown link when the URL is browsable, else the path (or, `short`, `text`) as code."""
+    """A link when the stored file's URL is browsable, else its path (`short`: `label`) as text."""
     href = browsable_url(url, storage_options)
     if href:
-        return f"[{_md(text)}]({href})"
-    return f"`{text if short else url}`"
-
-
-def _md(text: str) -> str:
-    """Text safe in a Markdown table cell or link text: one line, no table or link syntax."""
-    flat = " ".join(text.split())
-    for char in "\\|[]`*_<>":
-        flat = flat.replace(char, "\\" + char)
-    return flat
+        return md_link(label, href)
+    return md_text(label if short else url)
 
 
 async def _shown(what: str, call: Callable[[], Awaitable[Any]]) -> Any:
@@ -162,9 +160,13 @@ class BatchBoard:
     """The artifacts of one batch run: a live progress card, then the table and the summary.
 
     The progress card's text says how many rows ended and how (`37/100 rows:
-    35 succeeded, 2 failed, eta 4 min`). The table shows what a
-    reviewer needs first; the summary links the results file, the gallery, the
-    table and each video.
+    35 succeeded, 2 failed, eta 4 min`) and moves as rows end: updates within
+    `every_s` of the last write are coalesced into one trailing write of the
+    latest count, and `finish` always writes the final one. The time left comes
+    from `ProgressClock`: rows measured in this run (not invalid or reused
+    ones) over the time since `start`. The table shows what a reviewer needs
+    first; the summary links the results file, the gallery, the table and each
+    video. Every text from the rows or the server goes through `md_text`.
 
     Args:
         prefix: Artifact key prefix (`naming.batch_key_prefix`).
@@ -172,6 +174,11 @@ class BatchBoard:
             summary's heading.
         storage_options: fsspec options of the output folder, to turn its URLs
             into links (an S3 endpoint, ...).
+        clock: Seconds from a monotonic clock, for the throttle and the time
+            left (tests pass a fake one).
+        every_s: Shortest time between two writes of the progress card; a
+            row that ends sooner is shown by a trailing write `every_s` after
+            the last one.
 
     Example:
         ```python
@@ -179,28 +186,45 @@ class BatchBoard:
 
         board = BatchBoard("modelslab-batch-prompts", "prompts.csv")
         await board.start(done=0, total=12)
-        await board.progress(done=5, total=12, counts={"succeeded": 4, "failed": 1})
+        row = report.rows[0]  # the row that just ended
+        await board.progress(done=5, total=12, counts={"succeeded": 4, "failed": 1}, row=row)
         await board.finish(report)
         ```
     """
 
     def __init__(
-        self, prefix: str, source: str, storage_options: Mapping[str, Any] | None = None
+        self,
+        prefix: str,
+        source: str,
+        storage_options: Mapping[str, Any] | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        every_s: float = PROGRESS_EVERY_S,
     ) -> None:
         self.prefix = prefix
         self.source = source
         self.storage_options = dict(storage_options or {})
+        self.every_s = every_s
+        self.progress_clock = ProgressClock(clock)
+        self._clock = clock
         self._progress_id: UUID | None = None
-        self._last = 0.0
-        self._started = time.monotonic()
-        self._done_at_start = 0
+        self._done = 0
+        self._latest: tuple[int, int, dict[str, int]] | None = None
+        self._shown: tuple[int, int, dict[str, int]] | None = None
+        self._written_at = 0.0
+        self._trailing: asyncio.Task[None] | None = None
+        self._writing = asyncio.Lock()
 
     async def start(
         self, done: int, total: int, *, counts: Mapping[str, int] | None = None
     ) -> None:
-        """Create the progress card (outside a run: nothing)."""
-        self._started = time.monotonic()
-        self._done_at_start = done
+        """Create the progress card (outside a run: nothing); the time left is measured from now.
+
+        `done` rows have ended already (invalid rows): they are not measured.
+        """
+        self.progress_clock.start()
+        self._done = done
+        self._latest = self._shown = (done, total, dict(counts or {}))
         if not _in_a_run():
             return
 
@@ -211,8 +235,8 @@ class BatchBoard:
                 description=self.describe(done, total, counts),
             )
 
+        self._written_at = self._clock()
         self._progress_id = await _shown("create the progress artifact", create)
-        self._last = time.monotonic()
 
     async def progress(
         self,
@@ -221,23 +245,68 @@ class BatchBoard:
         *,
         counts: Mapping[str, int] | None = None,
         force: bool = False,
+        row: RowResult | None = None,
     ) -> None:
-        """Update the progress card, at most every `PROGRESS_EVERY_S` unless forced."""
-        now = time.monotonic()
-        progress_id = self._progress_id
-        if progress_id is None or (not force and now - self._last < PROGRESS_EVERY_S):
+        """Show that rows ended: the card is written now, or by a trailing write soon after.
+
+        Args:
+            done: Rows ended so far (all of them, invalid ones included).
+            total: Rows in the batch.
+            counts: Rows ended so far, by status.
+            force: Write now, whatever the throttle says.
+            row: The row that just ended: an invalid or reused row is not
+                measured for the time left (without it, every row counts).
+        """
+        for _ in range(max(0, done - self._done)):
+            # Only `row` is known; any other rows that ended since are counted as run.
+            self.progress_clock.row_ended(
+                row.status if row else None, reused=row.reused if row else False
+            )
+            row = None
+        self._done = max(self._done, done)
+        self._latest = (done, total, dict(counts or {}))
+        if self._progress_id is None:
             return
-        self._last = now
-        description = self.describe(done, total, counts)
-        await _shown(
-            "update the progress artifact",
-            lambda: aupdate_progress_artifact(
-                progress_id, progress=_percent(done, total), description=description
-            ),
-        )
+        wait = self.every_s - (self._clock() - self._written_at)
+        if force or (wait <= 0 and self._trailing is None):
+            await self._write()
+        elif self._trailing is None:
+            self._trailing = asyncio.create_task(self._write_later(max(wait, 0.0)))
+
+    async def flush(self) -> None:
+        """Write the latest count now, if it is not shown yet, instead of a trailing write."""
+        if self._progress_id is not None:
+            await self._write()
+
+    async def _write_later(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._trailing = None
+        await self._write()
+
+    async def _write(self) -> None:
+        trailing, self._trailing = self._trailing, None
+        if trailing is not None and trailing is not asyncio.current_task():
+            trailing.cancel()
+        progress_id = self._progress_id
+        self._written_at = self._clock()
+        async with self._writing:  # one write at a time, each of the latest count
+            latest = self._latest
+            if progress_id is None or latest is None or latest == self._shown:
+                return
+            done, total, counts = latest
+            description = self.describe(done, total, counts)
+            await _shown(
+                "update the progress artifact",
+                lambda: aupdate_progress_artifact(
+                    progress_id, progress=_percent(done, total), description=description
+                ),
+            )
+            self._shown = latest
 
     def describe(self, done: int, total: int, counts: Mapping[str, int] | None = None) -> str:
         """The progress card's text, e.g. `37/100 rows: 35 succeeded, 2 failed, eta 4 min`.
+
+        The time left is said only once a row that ran in this run has ended.
 
         Example:
             ```python
@@ -251,21 +320,19 @@ class BatchBoard:
             text += ": " + ", ".join(parts)
         if done >= total:
             return text + ", done"
-        ran = done - self._done_at_start
-        if ran > 0:
-            elapsed = time.monotonic() - self._started
-            text += f", eta {_duration(elapsed / ran * (total - done))}"
-        return text
+        eta = self.progress_clock.eta_text(total - done)
+        return f"{text}, {eta}" if eta else text
 
     async def finish(self, report: BatchReport, *, gallery_url: str | None = None) -> None:
         """Complete the progress card; create the results table and the summary."""
+        # Always the final count, whatever the throttle; no trailing write after it.
         await self.progress(report.total, report.total, counts=report.counts, force=True)
         if not _in_a_run():
             return
         table = [self.table_row(r) for r in report.rows[:TABLE_ROWS]]
         more = report.total - len(table)
         description = report.summary() + (
-            f" (first {len(table)} rows; all in {report.results_url})" if more > 0 else ""
+            f" (first {len(table)} rows; all in {md_text(report.results_url)})" if more > 0 else ""
         )
         table_id = await _shown(
             "create the results table artifact",
@@ -296,14 +363,14 @@ class BatchBoard:
         size = f"{row.width}x{row.height}" if row.width and row.height else ""
         return {
             "row": row.row,
-            "id": row.id,
+            "id": md_text(row.id),
             "status": status_label(row.status),
-            "error": shorten(row.error, ERROR_CHARS) if row.error else "",
+            "error": md_text(shorten(row.error, ERROR_CHARS)) if row.error else "",
             "frames": row.frames if row.frames is not None else "",
             "fps": f"{row.fps:g}" if row.fps is not None else "",
             "size": size,
-            "video": video_file_name(row.video) if row.video else "",
-            "prompt": shorten(row.prompt, PROMPT_CHARS),
+            "video": md_text(video_file_name(row.video)) if row.video else "",
+            "prompt": md_text(shorten(row.prompt, PROMPT_CHARS)),
         }
 
     def summary_markdown(
@@ -324,7 +391,7 @@ class BatchBoard:
         options = self.storage_options
         counts = {s: n for s, n in report.counts.items() if n or s in STATUSES[:4]}
         lines = [
-            f"# Batch: {_md(video_file_name(self.source) or self.source)}",
+            f"# Batch: {md_text(video_file_name(self.source) or self.source)}",
             "",
             "| " + " | ".join(status_label(s) for s in counts) + " | total |",
             "|" + "---:|" * (len(counts) + 1),
@@ -339,14 +406,14 @@ class BatchBoard:
         if gallery_url:
             lines.append(f"- Gallery: {_link('index.html', gallery_url, options)}")
         if table_id is not None:
-            lines.append(f"- Table: [results table]({artifact_ui_url(table_id)})")
+            lines.append(f"- Table: {md_link('results table', artifact_ui_url(table_id))}")
         not_ok = [r for r in report.rows if r.status != "succeeded"]
         if not_ok:
             lines += ["", "## Rows that did not succeed", "", "| row | id | status | error |"]
             lines.append("|---:|---|---|---|")
             for r in not_ok[:LINKED_VIDEOS]:
-                error = _md(shorten(r.error or "", 300))
-                lines.append(f"| {r.row} | {_md(r.id)} | {status_label(r.status)} | {error} |")
+                error = md_text(shorten(r.error or "", 300))
+                lines.append(f"| {r.row} | {md_text(r.id)} | {status_label(r.status)} | {error} |")
             if len(not_ok) > LINKED_VIDEOS:
                 lines.append(f"| | | | ... {len(not_ok) - LINKED_VIDEOS} more in results.csv |")
         videos = [r for r in report.rows if r.video]
@@ -362,15 +429,6 @@ class BatchBoard:
 
 def _percent(done: int, total: int) -> float:
     return 100.0 * done / total if total else 100.0
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 60:
-        return f"{max(1, round(seconds))} s"
-    minutes = round(seconds / 60)
-    if minutes < 60:
-        return f"{minutes} min"
-    return f"{minutes // 60} h {minutes % 60} min"
 
 
 async def create_video_card(
@@ -396,13 +454,13 @@ async def create_video_card(
     info = check.info
     folder, _, file_name = result.video_url.rpartition("/")
     lines = [
-        f"### {result.name}: check {verdict}",
+        f"### {md_text(result.name)}: check {verdict}",
         "",
         "| | |",
         "|---|---|",
         f"| video | {_link(file_name, result.video_url, storage_options)} |",
-        f"| generation id | `{result.generation_id}` |",
-        f"| prompt | {shorten(result.request.prompt, 120).replace('|', '/')} |",
+        f"| generation id | {md_text(result.generation_id)} |",
+        f"| prompt | {md_text(shorten(result.request.prompt, 120))} |",
         f"| bytes | {result.bytes} |",
         f"| sha256 | `{result.sha256}` |",
     ]
@@ -417,12 +475,12 @@ async def create_video_card(
         lines.append("| resumed | yes: fetched the journaled generation, no new submit |")
     lines.append(f"| total | {result.timings.total_s:.1f} s |")
     if check.problems:
-        lines += ["", "**Problems**", "", *(f"- {problem}" for problem in check.problems)]
+        lines += ["", "**Problems**", "", *(f"- {md_text(problem)}" for problem in check.problems)]
     await _shown(
         "create the video card",
         lambda: acreate_markdown_artifact(
             markdown="\n".join(lines),
             key=video_card_key(folder, result.name),
-            description=f"ModelsLab video {result.name}: check {verdict}",
+            description=f"ModelsLab video {md_text(result.name)}: check {verdict}",
         ),
     )
