@@ -689,9 +689,7 @@ class _Batch:
             try:
                 result = await self._run_row(row, entries.pop(row.id, None), credentials, slot)
                 self._record(index[id(row)], result)
-                await self.board.progress(
-                    self.done, self.total, counts=self.counts(), row=result
-                )
+                await self.board.progress(self.done, self.total, counts=self.counts(), row=result)
             finally:
                 in_flight.release()
 
