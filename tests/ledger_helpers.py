@@ -44,3 +44,46 @@ async def forget(output_url: str, name: str) -> None:
     from prefect_modelslab.flows.resolve import clear_for_resubmit
 
     await clear_for_resubmit(output_url, name)
+
+
+async def plant_video(
+    output_url: str,
+    name: str,
+    prompt: str,
+    data: bytes,
+    *,
+    source: str | None = None,
+    passed: bool = True,
+    problems: tuple[str, ...] = (),
+) -> Entry:
+    """A finished entry whose video (`data`, a gif) is in the folder, as a run would leave it."""
+    import hashlib
+
+    from prefect_modelslab.client.models import Text2VideoRequest
+    from prefect_modelslab.ledger import storage
+    from prefect_modelslab.ledger.entry import StoredRecord
+    from prefect_modelslab.media import VideoCheck
+
+    ledger = Ledger(output_url)
+    storage.write_bytes_atomic(ledger.video_url(name, "gif"), data)
+    video = StoredRecord(
+        name=name,
+        generation_id=f"g-{name}",
+        source_url=f"https://cdn.example/{name}.gif",
+        sha256=hashlib.sha256(data).hexdigest(),
+        bytes=len(data),
+        format="gif",
+        check=VideoCheck(passed=passed, problems=list(problems)),
+        video_file=f"{name}.gif",
+    )
+    entry = Entry.for_request(name, Text2VideoRequest(prompt=prompt), source=source, seq=1)
+    entry = entry.model_copy(
+        update={
+            "state": "finished",
+            "generation_id": video.generation_id,
+            "generation_ids": [video.generation_id],
+            "video": video,
+        }
+    )
+    assert await ledger.write(entry)
+    return entry

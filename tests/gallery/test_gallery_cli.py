@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import csv
 from pathlib import Path
 
@@ -9,10 +10,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from ledger_helpers import plant_video
 from prefect_modelslab.cli import batch as cli_batch
 from prefect_modelslab.cli import gallery as cli_gallery
-from prefect_modelslab.ledger.report import RowResult
-from prefect_modelslab.ledger.results import write_results_csv
 from prefect_modelslab.testing import ModelsLabEmulator
 from prefect_modelslab.ui import gallery as gallery_module
 
@@ -31,12 +31,10 @@ def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None] | None 
 
 
 def test_gallery_rebuilds_index_html_and_prints_its_path(cli: typer.Typer, tmp_path: Path) -> None:
-    rows = [
-        RowResult(row=1, id="fox", prompt="a fox", status="succeeded",
-                  video=str(tmp_path / "fox.gif"), format="gif"),
-        RowResult(row=2, id="owl", prompt="an owl", status="failed", error="boom"),
-    ]  # fmt: skip
-    write_results_csv(rows, str(tmp_path / "results.csv"))
+    asyncio.run(plant_video(str(tmp_path), "fox", "a fox", b"GIF89a fox"))
+    asyncio.run(
+        plant_video(str(tmp_path), "owl", "an owl", b"GIF89a owl", passed=False, problems=("boom",))
+    )
     result = invoke(cli, ["gallery", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stdout.strip() == str(tmp_path / "index.html")
@@ -44,13 +42,13 @@ def test_gallery_rebuilds_index_html_and_prints_its_path(cli: typer.Typer, tmp_p
     assert 'src="fox.gif"' in page and "boom" in page
 
 
-def test_gallery_without_results_csv_exits_2_with_one_line(
+def test_gallery_of_a_folder_without_videos_exits_2_with_one_line(
     cli: typer.Typer, tmp_path: Path
 ) -> None:
     result = invoke(cli, ["gallery", str(tmp_path)], env={"COLUMNS": "300"})
     assert result.exit_code == 2
     assert result.stderr.strip().splitlines() == [
-        f"error: no results.csv in {tmp_path}: run a batch into it first"
+        f"error: no videos of a batch in {tmp_path}: run a batch into it first"
     ]
     assert result.stdout == ""
     assert not (tmp_path / "index.html").exists()
@@ -81,10 +79,10 @@ def test_the_batch_command_writes_the_gallery_and_prints_it(
 def test_a_gallery_that_cannot_be_written_does_not_fail_the_batch(
     cli: typer.Typer, emulator: ModelsLabEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> str:
+    async def broken(*args: object, **kwargs: object) -> str:
         raise OSError("disk full")
 
-    monkeypatch.setattr(gallery_module, "write_gallery", broken)
+    monkeypatch.setattr(gallery_module, "awrite_gallery", broken)
     code, stdout, out = one_row_batch(cli, emulator, tmp_path)
     assert code == 0, stdout
     assert (out / "results.csv").is_file()

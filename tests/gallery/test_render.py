@@ -11,15 +11,14 @@ import re
 import fsspec
 import pytest
 
+from ledger_helpers import plant_video
 from prefect_modelslab.ledger.report import RowResult
-from prefect_modelslab.ledger.results import write_results_csv
 from prefect_modelslab.ui.gallery import (
-    read_results,
+    awrite_gallery_or_warn,
     render_gallery,
     status_counts,
     video_file_name,
     write_gallery,
-    write_gallery_or_warn,
 )
 
 ATTR_URLS = re.compile(r'\s(?:src|data-src|href)="([^"]*)"')
@@ -192,34 +191,34 @@ def test_video_file_name() -> None:
     assert video_file_name("C:\\v\\fox.gif") == "fox.gif"
 
 
-def test_write_gallery_reads_results_csv_and_writes_index_html_through_fsspec() -> None:
+def test_write_gallery_builds_index_html_from_the_folders_entries_through_fsspec() -> None:
+    import asyncio
+
+    from prefect_modelslab.ledger import Ledger
+
     fs = fsspec.filesystem("memory")
-    results = [
-        RowResult(row=1, id="fox", prompt="<a fox>", status="succeeded",
-                  video="memory://gal/fox.gif", format="gif"),
-        RowResult(row=2, id="owl", prompt="an owl", status="failed", error="boom"),
-    ]  # fmt: skip
-    write_results_csv(results, "memory://gal/results.csv")
+    asyncio.run(plant_video("memory://gal", "fox", "<a fox>", b"GIF89a fox"))
     url = write_gallery("memory://gal")
     assert url == "memory://gal/index.html"
     page = fs.cat_file("/gal/index.html").decode()
-    assert page == render_gallery(read_results("memory://gal/results.csv"), title="Gallery of gal")
+    rows = asyncio.run(Ledger("memory://gal").rows())
+    assert page == render_gallery(rows, title="Gallery of gal", results_file="results.csv")
     assert "&lt;a fox&gt;" in page and 'src="fox.gif"' in page
-    assert sorted(fs.ls("/gal", detail=False)) == ["/gal/index.html", "/gal/results.csv"]
+    assert "/gal/index.html" in fs.ls("/gal", detail=False)
 
 
-def test_write_gallery_without_results_csv_raises_file_not_found() -> None:
+def test_write_gallery_of_a_folder_without_entries_raises_file_not_found() -> None:
     with pytest.raises(FileNotFoundError):
         write_gallery("memory://no-batch-here")
     assert not fsspec.filesystem("memory").exists("/no-batch-here/index.html")
 
 
-def test_write_gallery_or_warn_logs_a_warning_instead_of_raising(
+async def test_awrite_gallery_or_warn_logs_a_warning_instead_of_raising(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     logger = logging.getLogger("gallery-test")
     with caplog.at_level(logging.INFO, logger="gallery-test"):
-        assert write_gallery_or_warn("memory://nothing-here", None, logger) is None
+        assert await awrite_gallery_or_warn("memory://nothing-here", logger) is None
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "Could not write the gallery (index.html): FileNotFoundError" in record.getMessage()
