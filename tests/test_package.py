@@ -97,9 +97,13 @@ def _package_imports(path: Path) -> set[str]:
                 found.update(alias.name for alias in node.names)
             elif node.module.startswith("prefect_modelslab."):
                 module = node.module.removeprefix("prefect_modelslab.")
-                found.add(module)
-                if module in _SUBPACKAGES:  # `from prefect_modelslab.ledger import storage`
-                    found.update(f"{module}.{alias.name}" for alias in node.names)
+                if module not in _SUBPACKAGES:
+                    found.add(module)
+                    continue
+                root = Path(prefect_modelslab.__file__).parent / module
+                for alias in node.names:  # `from prefect_modelslab.ledger import storage, Ledger`
+                    is_module = (root / f"{alias.name}.py").exists()
+                    found.add(f"{module}.{alias.name}" if is_module else module)
     return found
 
 

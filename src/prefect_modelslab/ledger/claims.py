@@ -97,6 +97,7 @@ async def hold(ledger: Ledger, current: Entry, **fields: Any) -> Claim | None:
 
     Example:
         ```python
+        # not run: needs an entry a run left in the folder
         held = await hold(ledger, entry)  # entry.state == "submitted"
         ```
     """

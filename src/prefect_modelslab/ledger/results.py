@@ -69,6 +69,7 @@ def entry_row(
 
     Example:
         ```python
+        # not run: needs an entry of a folder
         from prefect_modelslab.ledger.results import entry_row
 
         entry_row(entry, "videos/fox.gif", row=1, source="/data/prompts.csv").status
@@ -167,6 +168,7 @@ def view_rows(
 
     Example:
         ```python
+        # not run: needs a ledger; `await ledger.rows()` is the same
         from prefect_modelslab.ledger.results import view_rows
 
         rows = view_rows(await ledger.entries(), await ledger.sources(), ledger.video_url)

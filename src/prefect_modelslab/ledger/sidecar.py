@@ -26,6 +26,7 @@ def sidecar_of(entry: Entry) -> dict[str, Any]:
 
     Example:
         ```python
+        # not run: needs an entry of a folder
         from prefect_modelslab.ledger.sidecar import sidecar_of
 
         sidecar_of(entry)["sha256"]

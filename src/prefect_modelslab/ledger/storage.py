@@ -318,7 +318,8 @@ def copy_exclusive(
 
     Example:
         ```python
-        copy_exclusive("memory://videos/fox.gif", "memory://videos/fox~1.gif", 1234)
+        write_bytes_atomic("memory://videos/fox.gif", b"GIF89a")
+        copy_exclusive("memory://videos/fox.gif", "memory://videos/fox~1.gif", 6)  # True
         ```
     """
     fs, src = get_filesystem(source, storage_options)
@@ -540,7 +541,7 @@ def write_model(
         ```python
         from prefect_modelslab.ledger.storage import write_model
 
-        write_model("memory://videos/fox.json", sidecar)
+        write_model("memory://videos/fox.json", result)  # any pydantic model
         ```
     """
     write_json_atomic(url, document.model_dump(mode="json"), storage_options)

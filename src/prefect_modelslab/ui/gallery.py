@@ -333,6 +333,7 @@ async def awrite_gallery(
 
     Example:
         ```python
+        # not run: needs a folder a batch wrote
         from prefect_modelslab.ui.gallery import awrite_gallery
 
         await awrite_gallery("s3://bucket/videos")  # -> "s3://bucket/videos/index.html"
@@ -352,6 +353,7 @@ def write_gallery(output_url: str, *, storage_options: Mapping[str, Any] | None 
 
     Example:
         ```python
+        # not run: needs a folder a batch wrote
         from prefect_modelslab.ui.gallery import write_gallery
 
         write_gallery("videos")  # 'videos/index.html'
