@@ -45,7 +45,6 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
 from collections.abc import Coroutine, Sequence
@@ -64,13 +63,13 @@ from prefect.client.schemas.schedules import (
     IntervalSchedule,
     RRuleSchedule,
 )
-from prefect.context import get_run_context
 from prefect.deployments.runner import RunnerDeployment
-from prefect.exceptions import MissingContextError, ObjectNotFound
+from prefect.exceptions import ObjectNotFound
 from prefect.types.entrypoint import EntrypointType
 from pydantic import PrivateAttr, ValidationError
 
 from prefect_modelslab.exceptions import DeploymentConflictError
+from prefect_modelslab.runtime.dispatch import in_async_context
 
 if TYPE_CHECKING:
     from prefect.client.schemas.responses import DeploymentResponse
@@ -204,20 +203,6 @@ def _schedule_key(schedule: SCHEDULE_TYPES) -> str:
 
 def _schedules_text(schedules: Sequence[SCHEDULE_TYPES]) -> str:
     return " + ".join(describe_schedule(s) for s in schedules) or "none (runs on demand only)"
-
-
-def _in_async_context() -> bool:
-    """Whether `apply()` should return a coroutine: Prefect's own rule for its sync/async twins."""
-    try:
-        run = get_run_context()
-    except MissingContextError:
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:
-            return False
-        return True
-    parent = getattr(run, "task", None) or getattr(run, "flow", None)
-    return bool(getattr(parent, "isasync", True))
 
 
 class BatchDeployment(RunnerDeployment):
@@ -441,7 +426,7 @@ class BatchDeployment(RunnerDeployment):
             deployment_id = deployment.apply()
             ```
         """
-        run_async = _in_async_context() if _sync is None else not _sync
+        run_async = in_async_context() if _sync is None else not _sync
         if run_async:
             return self.aapply(schedules, work_pool_name, image, version_info)
         self.check(work_pool_name=work_pool_name, schedules=schedules)

@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from prefect_modelslab.ledger.webhooks import WebhookStore
-from prefect_modelslab.runtime.receiver import webhook_app
+from prefect_modelslab.runtime.receiver import RateLimits, webhook_app
 
 from .helpers import any_track_id, stored_names, success
 
@@ -287,6 +287,6 @@ def test_the_app_refuses_impossible_settings(output_url: str) -> None:
     with pytest.raises(ValueError, match="token"):
         webhook_app(output_url, token="short")
     with pytest.raises(ValueError, match="rate"):
-        webhook_app(output_url, client_rate=0)
+        RateLimits(client_rate=0)
     with pytest.raises(ValueError, match="burst"):
-        webhook_app(output_url, global_burst=0)
+        RateLimits(global_burst=0)

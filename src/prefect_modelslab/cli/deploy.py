@@ -26,21 +26,8 @@ from uuid import UUID
 
 import typer
 
+from prefect_modelslab.cli import options
 from prefect_modelslab.cli._output import fail, one_line
-from prefect_modelslab.cli.options import (
-    ConcurrencyLimitOption,
-    ConcurrencyOption,
-    CredentialsBlockOption,
-    CronOption,
-    CsvOption,
-    DeploymentNameOption,
-    IntervalOption,
-    OutOption,
-    ReplaceOption,
-    RRuleOption,
-    TimezoneOption,
-    require_one_schedule,
-)
 
 if TYPE_CHECKING:
     from prefect_modelslab.deployments import BatchDeployment
@@ -54,20 +41,20 @@ def register(app: typer.Typer) -> None:
 
 
 def deploy(
-    csv: CsvOption,
-    out: OutOption,
+    csv: options.CsvOption,
+    out: options.OutOption,
     pool: Annotated[
         str,
         typer.Option("--pool", help="The work pool its runs go to.", show_default=False),
     ],
-    cron: CronOption = None,
-    interval: IntervalOption = None,
-    rrule: RRuleOption = None,
-    timezone: TimezoneOption = "UTC",
-    credentials: CredentialsBlockOption = "modelslab",
-    concurrency: ConcurrencyOption = 5,
-    concurrency_limit: ConcurrencyLimitOption = None,
-    name: DeploymentNameOption = None,
+    cron: options.CronOption = None,
+    interval: options.IntervalOption = None,
+    rrule: options.RRuleOption = None,
+    timezone: options.TimezoneOption = "UTC",
+    credentials: options.CredentialsBlockOption = "modelslab",
+    concurrency: options.ConcurrencyOption = 5,
+    concurrency_limit: options.ConcurrencyLimitOption = None,
+    name: options.DeploymentNameOption = None,
     write_yaml: Annotated[
         Path | None,
         typer.Option(
@@ -76,7 +63,7 @@ def deploy(
             show_default=False,
         ),
     ] = None,
-    replace: ReplaceOption = False,
+    replace: options.ReplaceOption = False,
     max_submits: Annotated[
         int | None,
         typer.Option(
@@ -95,29 +82,23 @@ def deploy(
             --credentials modelslab --concurrency-limit modelslab-account
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    require_one_schedule(cron, interval, rrule)
+    options.require_one_schedule(cron, interval, rrule)
 
-    from prefect_modelslab.deployments import batch_deployment, describe_schedule
+    from prefect_modelslab.deployments import describe_schedule
 
     csv_url, output_url = _absolute(csv), _absolute(out)
-    try:
-        deployment = batch_deployment(
-            csv_url=csv_url,
-            output_url=output_url,
-            credentials_block=credentials,
-            name=name,
-            cron=cron,
-            interval=interval,
-            rrule=rrule,
-            timezone=timezone,
-            max_concurrency=concurrency,
-            concurrency_limit_name=concurrency_limit,
-            work_pool_name=pool,
-            replace=replace,
-            max_submits=max_submits,
-        )
-    except ValueError as error:
-        fail(one_line(error), 2)
+    deployment = options.batch_deployment_or_exit(
+        csv_url,
+        output_url,
+        credentials,
+        (cron, interval, rrule, timezone),
+        name=name,
+        max_concurrency=concurrency,
+        concurrency_limit_name=concurrency_limit,
+        work_pool_name=pool,
+        replace=replace,
+        max_submits=max_submits,
+    )
     schedule = describe_schedule(deployment.schedules[0].schedule if deployment.schedules else None)
 
     if write_yaml is not None:
@@ -160,7 +141,7 @@ async def _deploy(
     from prefect_modelslab.exceptions import DeploymentConflictError
 
     try:
-        missing = await _missing(credentials, pool, limit_name)
+        missing = await options.missing_for_deployment(credentials, pool, limit_name)
         if missing:
             fail("; ".join(missing), 2)
         return await deployment.aapply()
@@ -174,41 +155,6 @@ async def _deploy(
         )
     except (httpx.HTTPError, PrefectHTTPStatusError, DeploymentApplyError) as error:
         fail(f"the Prefect API at {_api_url()} refused the deployment: {one_line(error)}", 1)
-
-
-async def _missing(credentials: str, pool: str, limit_name: str | None) -> list[str]:
-    """What the deployment needs and the server lacks, each with the command that creates it."""
-    from prefect.client.orchestration import get_client
-    from prefect.exceptions import ObjectNotFound
-
-    from prefect_modelslab.blocks import ModelsLabCredentials
-    from prefect_modelslab.runtime.slots import require_global_limit
-
-    missing: list[str] = []
-    async with get_client() as client:
-        try:
-            await client.read_block_document_by_name(
-                credentials, ModelsLabCredentials.get_block_type_slug(), include_secrets=False
-            )
-        except ObjectNotFound:
-            missing.append(
-                f"credentials block {credentials!r} does not exist: save it with "
-                "`python -c 'from prefect_modelslab import ModelsLabCredentials; "
-                f'ModelsLabCredentials(api_key="YOUR-KEY").save("{credentials}")\'`'
-            )
-        try:
-            await client.read_work_pool(pool)
-        except ObjectNotFound:
-            missing.append(
-                f"work pool {pool!r} does not exist: create it with "
-                f"`prefect work-pool create {pool} --type process`"
-            )
-    if limit_name:
-        try:
-            await require_global_limit(limit_name)
-        except ValueError as error:
-            missing.append(str(error))
-    return missing
 
 
 def _api_url() -> str:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from prefect_modelslab.cli._output import fail
+from prefect_modelslab.cli._output import fail, one_line
+
+if TYPE_CHECKING:
+    from prefect_modelslab.deployments import BatchDeployment
 
 __all__ = [
     "BaseUrlOption",
@@ -22,6 +25,8 @@ __all__ = [
     "RRuleOption",
     "ReplaceOption",
     "TimezoneOption",
+    "batch_deployment_or_exit",
+    "missing_for_deployment",
     "require_one_schedule",
 ]
 
@@ -117,3 +122,72 @@ def require_one_schedule(cron: str | None, interval: float | None, rrule: str | 
     given = [n for n, v in (("--cron", cron), ("--interval", interval), ("--rrule", rrule)) if v]
     if len(given) != 1:
         fail(f"give exactly one of --cron, --interval, --rrule (got {len(given)})", 2)
+
+
+def batch_deployment_or_exit(
+    csv_url: str,
+    output_url: str,
+    credentials: str,
+    schedule: tuple[str | None, float | None, str | None, str],
+    **options: Any,
+) -> BatchDeployment:
+    """`batch_deployment` of the command's options, or exit 2 with one line when they are wrong.
+
+    `schedule` is `(cron, interval, rrule, timezone)`; `options` are
+    `batch_deployment`'s others (`name`, `max_concurrency`, ...).
+    """
+    from prefect_modelslab.deployments import batch_deployment
+
+    cron, interval, rrule, timezone = schedule
+    try:
+        return batch_deployment(
+            csv_url=csv_url,
+            output_url=output_url,
+            credentials_block=credentials,
+            cron=cron,
+            interval=interval,
+            rrule=rrule,
+            timezone=timezone,
+            **options,
+        )
+    except ValueError as error:
+        fail(one_line(error), 2)
+
+
+async def missing_for_deployment(
+    credentials: str, pool: str | None, limit_name: str | None
+) -> list[str]:
+    """What a deployment needs and the server lacks (the credentials block, the work pool,
+    the global limit), each with the command that creates it."""
+    from prefect.client.orchestration import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    from prefect_modelslab.blocks import ModelsLabCredentials
+    from prefect_modelslab.runtime.slots import require_global_limit
+
+    missing: list[str] = []
+    async with get_client() as client:
+        try:
+            await client.read_block_document_by_name(
+                credentials, ModelsLabCredentials.get_block_type_slug(), include_secrets=False
+            )
+        except ObjectNotFound:
+            missing.append(
+                f"credentials block {credentials!r} does not exist: save it with "
+                "`python -c 'from prefect_modelslab import ModelsLabCredentials; "
+                f'ModelsLabCredentials(api_key="YOUR-KEY").save("{credentials}")\'`'
+            )
+        try:
+            if pool is not None:
+                await client.read_work_pool(pool)
+        except ObjectNotFound:
+            missing.append(
+                f"work pool {pool!r} does not exist: create it with "
+                f"`prefect work-pool create {pool} --type process`"
+            )
+    if limit_name:
+        try:
+            await require_global_limit(limit_name)
+        except ValueError as error:
+            missing.append(str(error))
+    return missing

@@ -25,21 +25,8 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from prefect_modelslab.cli._output import fail, one_line
-from prefect_modelslab.cli.options import (
-    ConcurrencyLimitOption,
-    ConcurrencyOption,
-    CredentialsBlockOption,
-    CronOption,
-    CsvOption,
-    DeploymentNameOption,
-    IntervalOption,
-    OutOption,
-    ReplaceOption,
-    RRuleOption,
-    TimezoneOption,
-    require_one_schedule,
-)
+from prefect_modelslab.cli import options
+from prefect_modelslab.cli._output import fail
 
 if TYPE_CHECKING:
     from prefect_modelslab.deployments import BatchDeployment
@@ -53,17 +40,17 @@ def register(app: typer.Typer) -> None:
 
 
 def serve(
-    csv: CsvOption,
-    out: OutOption,
-    cron: CronOption = None,
-    interval: IntervalOption = None,
-    rrule: RRuleOption = None,
-    timezone: TimezoneOption = "UTC",
-    credentials: CredentialsBlockOption = "modelslab",
-    concurrency: ConcurrencyOption = 5,
-    concurrency_limit: ConcurrencyLimitOption = None,
-    name: DeploymentNameOption = None,
-    replace: ReplaceOption = False,
+    csv: options.CsvOption,
+    out: options.OutOption,
+    cron: options.CronOption = None,
+    interval: options.IntervalOption = None,
+    rrule: options.RRuleOption = None,
+    timezone: options.TimezoneOption = "UTC",
+    credentials: options.CredentialsBlockOption = "modelslab",
+    concurrency: options.ConcurrencyOption = 5,
+    concurrency_limit: options.ConcurrencyLimitOption = None,
+    name: options.DeploymentNameOption = None,
+    replace: options.ReplaceOption = False,
 ) -> None:
     """Serve the batch of --csv into --out on one schedule: --cron, --interval or --rrule.
 
@@ -73,29 +60,22 @@ def serve(
             --credentials modelslab --concurrency 5 --concurrency-limit modelslab-account
     """
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    require_one_schedule(cron, interval, rrule)
+    options.require_one_schedule(cron, interval, rrule)
 
     from prefect import serve as prefect_serve
 
-    from prefect_modelslab.deployments import batch_deployment
     from prefect_modelslab.exceptions import DeploymentConflictError
 
-    try:
-        deployment = batch_deployment(
-            csv_url=csv,
-            output_url=out,
-            credentials_block=credentials,
-            name=name,
-            cron=cron,
-            interval=interval,
-            rrule=rrule,
-            timezone=timezone,
-            max_concurrency=concurrency,
-            concurrency_limit_name=concurrency_limit,
-            replace=replace,
-        )
-    except ValueError as error:
-        fail(one_line(error), 2)
+    deployment = options.batch_deployment_or_exit(
+        csv,
+        out,
+        credentials,
+        (cron, interval, rrule, timezone),
+        name=name,
+        max_concurrency=concurrency,
+        concurrency_limit_name=concurrency_limit,
+        replace=replace,
+    )
     asyncio.run(_preflight(deployment, credentials, concurrency_limit))
     typer.echo(f"Serving {deployment.name!r}: {csv} -> {out}; Ctrl-C to stop.")
     try:
@@ -108,19 +88,11 @@ def serve(
 
 async def _preflight(deployment: BatchDeployment, credentials: str, limit_name: str | None) -> None:
     """Fail now, not at 02:00, when the block or the global limit is missing, or the name taken."""
-    from prefect_modelslab.blocks import aload_credentials
     from prefect_modelslab.exceptions import DeploymentConflictError
-    from prefect_modelslab.runtime.slots import require_global_limit
 
-    try:
-        await aload_credentials(credentials)
-    except ValueError as error:
-        fail(f"cannot load credentials block {credentials!r}: {str(error).splitlines()[0]}", 2)
-    if limit_name:
-        try:
-            await require_global_limit(limit_name)
-        except ValueError as error:
-            fail(str(error), 2)
+    missing = await options.missing_for_deployment(credentials, None, limit_name)
+    if missing:
+        fail("; ".join(missing), 2)
     try:
         await deployment.acheck()
     except DeploymentConflictError as error:

@@ -136,7 +136,51 @@ _REQUEST_CONFIG = ConfigDict(
 )
 
 
-class Text2VideoRequest(BaseModel):
+class _Request(BaseModel):
+    """What every endpoint's request has: the prompt, seed, guidance, fps and delivery fields.
+
+    Only the fields set are sent (plus `model_id` and `prompt`); `endpoint`
+    is not sent: it tells the requests apart.
+    """
+
+    model_config = _REQUEST_CONFIG
+
+    model_id: str  # each endpoint's own default and choices
+    prompt: Prompt
+    negative_prompt: NegativePrompt = None
+    seed: Seed = None
+    guidance_scale: GuidanceScale = None
+    fps: Fps = None
+    temp: Temp = None
+    webhook: Webhook = None
+    track_id: TrackId = None
+    endpoint: str  # each endpoint's own Literal
+
+    def to_payload(self, *, with_endpoint: bool = False) -> dict[str, Any]:
+        """The JSON body without the key: set fields plus the required ones.
+
+        Args:
+            with_endpoint: Add `endpoint` (never sent to the server), so that
+                `parse_request` reads the payload back as this request's model.
+
+        Example:
+            ```python
+            from prefect_modelslab import Text2VideoRequest
+
+            Text2VideoRequest(prompt="a fox", fps=8).to_payload()
+            # {'prompt': 'a fox', 'fps': 8, 'model_id': 'cogvideox'}
+            ```
+        """
+        body = self.model_dump(mode="json", exclude_unset=True, exclude_none=True)
+        body.pop("endpoint", None)
+        body["model_id"] = self.model_id
+        body["prompt"] = self.prompt
+        if with_endpoint:
+            body["endpoint"] = self.endpoint
+        return body
+
+
+class Text2VideoRequest(_Request):
     """A `text2video` request, validated locally against the API's ranges.
 
     Only the fields you set are sent (plus the required `model_id` and
@@ -154,21 +198,15 @@ class Text2VideoRequest(BaseModel):
         ```
     """
 
-    model_config = _REQUEST_CONFIG
-
     model_id: str = Field(
         "cogvideox", description="Model to run: " + ", ".join(KNOWN_MODEL_IDS) + "."
     )
-    prompt: Prompt
-    negative_prompt: NegativePrompt = None
-    seed: Seed = None
     height: int | None = Field(None, ge=1, le=512, description="Height in pixels, 1..512.")
     width: int | None = Field(None, ge=1, le=512, description="Width in pixels, 1..512.")
     num_frames: int | None = Field(None, ge=1, le=25, description="Frames to generate, 1..25.")
     num_inference_steps: int | None = Field(
         None, ge=1, le=50, description="Denoising steps, 1..50."
     )
-    guidance_scale: GuidanceScale = None
     clip_skip: int | None = Field(None, ge=1, le=2, description="CLIP layers to skip, 1..2.")
     upscale_height: int | None = Field(None, ge=1, le=1024, description="Upscaled height, 1..1024.")
     upscale_width: int | None = Field(None, ge=1, le=1024, description="Upscaled width, 1..1024.")
@@ -181,14 +219,10 @@ class Text2VideoRequest(BaseModel):
     )
     use_improved_sampling: bool | None = Field(None, description="Use improved sampling.")
     improved_sampling_seed: int | None = Field(None, description="Seed for improved sampling.")
-    fps: Fps = None
     output_type: OutputType | None = Field(None, description="`gif` (server default) or `mp4`.")
     instant_response: bool | None = Field(
         None, description="Answer at once with `future_links` instead of waiting."
     )
-    temp: Temp = None
-    webhook: Webhook = None
-    track_id: TrackId = None
     endpoint: Literal["text2video"] = Field(
         TEXT2VIDEO, description="The endpoint: `text2video` (not sent in the body)."
     )
@@ -200,30 +234,13 @@ class Text2VideoRequest(BaseModel):
             raise ValueError(f"must be one of {', '.join(KNOWN_MODEL_IDS)} (got {value!r})")
         return value
 
-    def to_payload(self, *, with_endpoint: bool = False) -> dict[str, Any]:
-        """The JSON body without the key: set fields plus the required ones.
-
-        Args:
-            with_endpoint: Add `endpoint` (never sent to the server), so that
-                `parse_request` reads the payload back as this request's model.
-
-        Example:
-            ```python
-            from prefect_modelslab import Text2VideoRequest
-
-            Text2VideoRequest(prompt="a fox", fps=8).to_payload()
-            # {'prompt': 'a fox', 'fps': 8, 'model_id': 'cogvideox'}
-            ```
-        """
-        return _payload(self, with_endpoint)
-
     @property
     def expected_output_type(self) -> OutputType:
         """What the server produces: the set `output_type`, else its default `gif`."""
         return self.output_type or "gif"
 
 
-class Text2VideoUltraRequest(BaseModel):
+class Text2VideoUltraRequest(_Request):
     """A `text2video_ultra` request (HD, current models), validated locally.
 
     Sent to `POST {base}/video/text2video_ultra` and fetched like any other
@@ -249,14 +266,9 @@ class Text2VideoUltraRequest(BaseModel):
         ```
     """
 
-    model_config = _REQUEST_CONFIG
-
     model_id: UltraModelId = Field(
         "wan2.2", description="Model to run: " + ", ".join(ULTRA_MODEL_IDS) + "."
     )
-    prompt: Prompt
-    negative_prompt: NegativePrompt = None
-    seed: Seed = None
     resolution: int | None = Field(
         None,
         ge=ULTRA_MIN_RESOLUTION,
@@ -269,52 +281,18 @@ class Text2VideoUltraRequest(BaseModel):
     num_inference_steps: int | None = Field(
         None, ge=1, le=30, description="Denoising steps, 1..30 (server default 25)."
     )
-    guidance_scale: GuidanceScale = None
-    fps: Fps = None
     portrait: bool | None = Field(None, description="A 9:16 video instead of 16:9.")
     sample_shift: int | None = Field(
         None, ge=1, le=10, description="Sample shift, 1..10 (server default 5)."
     )
-    temp: Temp = None
-    webhook: Webhook = None
-    track_id: TrackId = None
     endpoint: Literal["text2video_ultra"] = Field(
         TEXT2VIDEO_ULTRA, description="The endpoint: `text2video_ultra` (not sent in the body)."
     )
-
-    def to_payload(self, *, with_endpoint: bool = False) -> dict[str, Any]:
-        """The JSON body without the key: set fields plus the required ones.
-
-        Args:
-            with_endpoint: Add `endpoint` (never sent to the server), so that
-                `parse_request` reads the payload back as this request's model.
-
-        Example:
-            ```python
-            from prefect_modelslab import Text2VideoUltraRequest
-
-            Text2VideoUltraRequest(prompt="a fox").to_payload(with_endpoint=True)
-            # {'prompt': 'a fox', 'model_id': 'wan2.2', 'endpoint': 'text2video_ultra'}
-            ```
-        """
-        return _payload(self, with_endpoint)
 
     @property
     def expected_output_type(self) -> Literal["mp4"]:
         """What the server produces: always an MP4."""
         return "mp4"
-
-
-def _payload(
-    request: Text2VideoRequest | Text2VideoUltraRequest, with_endpoint: bool
-) -> dict[str, Any]:
-    body = request.model_dump(mode="json", exclude_unset=True, exclude_none=True)
-    body.pop("endpoint", None)
-    body["model_id"] = request.model_id
-    body["prompt"] = request.prompt
-    if with_endpoint:
-        body["endpoint"] = request.endpoint
-    return body
 
 
 def _endpoint_tag(value: Any) -> Any:
@@ -600,6 +578,23 @@ class VideoJob(BaseModel):
             message=response.message,
             base_url=base_url,
             name=name,
+        )
+
+    @classmethod
+    def known(cls, generation_id: str, request: VideoRequest, **fields: Any) -> VideoJob:
+        """The job of a generation whose id is known but not its state: fetch it at once.
+
+        `fields` are the job's other fields (`base_url`, `name`).
+
+        Example:
+            ```python
+            from prefect_modelslab.client.models import Text2VideoRequest, VideoJob
+
+            VideoJob.known("42", Text2VideoRequest(prompt="a fox")).eta  # 0.0
+            ```
+        """
+        return cls(
+            generation_id=generation_id, status="processing", eta=0.0, request=request, **fields
         )
 
     @property

@@ -25,7 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 from prefect import get_run_logger
@@ -309,7 +309,7 @@ async def agenerate_videos(
         max_concurrency=max_concurrency,
         concurrency_limit_name=concurrency_limit_name,
         strict=strict,
-        storage_options=storage_options,
+        options=dict(storage_options or {}),
         allow_partial=allow_partial,
         webhook_url=webhook_url,
         resubmit_check_failed=resubmit_check_failed,
@@ -448,7 +448,7 @@ async def agenerate_videos_from_csv(
         max_concurrency=max_concurrency,
         concurrency_limit_name=concurrency_limit_name,
         strict=strict,
-        storage_options=options,
+        options=options,
         allow_partial=allow_partial,
         webhook_url=webhook_url,
         resubmit_check_failed=resubmit_check_failed,
@@ -502,59 +502,52 @@ def with_endpoint(
 # --- the engine ----------------------------------------------------------------------
 
 
+@dataclass
 class _Batch:
     """One run of the engine: the plan, the folder, the outcome of each row so far."""
 
-    def __init__(
-        self,
-        plan: BatchPlan,
-        source: str,
-        output_url: str,
-        credentials: CredentialsLike,
-        *,
-        deadlines: dict[str, float],
-        max_concurrency: int,
-        concurrency_limit_name: str | None,
-        strict: bool,
-        storage_options: dict[str, Any] | None,
-        allow_partial: bool,
-        webhook_url: str | None,
-        resubmit_check_failed: bool,
-        replace_names: bool,
-        dry_run: bool,
-        max_submits: int | None,
-    ) -> None:
-        if max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be at least 1 (got {max_concurrency})")
-        if max_submits is not None and max_submits < 0:
-            raise ValueError(f"max_submits must not be negative (got {max_submits})")
-        if webhook_url is not None:
-            check_webhook_url(webhook_url)
-        self.plan = plan
-        self.source = source
-        self.output_url = output_url
-        self.credentials = credentials
-        self.deadlines = deadlines
-        self.max_concurrency = max_concurrency
-        self.concurrency_limit_name = concurrency_limit_name
-        self.strict = strict
-        self.options = dict(storage_options or {})
-        self.allow_partial = allow_partial
-        self.webhook_url = webhook_url
-        self.resubmit_check_failed = resubmit_check_failed
-        self.replace_names = replace_names
-        self.dry_run = dry_run
-        self.max_submits = max_submits
-        self.ledger = Ledger(output_url, self.options)
+    plan: BatchPlan
+    source: str
+    output_url: str
+    credentials: CredentialsLike
+    _: KW_ONLY
+    deadlines: dict[str, float]
+    max_concurrency: int
+    concurrency_limit_name: str | None
+    strict: bool
+    options: dict[str, Any]
+    allow_partial: bool
+    webhook_url: str | None
+    resubmit_check_failed: bool
+    replace_names: bool
+    dry_run: bool
+    max_submits: int | None
+    ledger: Ledger = field(init=False)
+    logger: Any = field(init=False)
+    observer: BatchObserver | None = field(init=False)
+    results: list[RowResult | None] = field(init=False)
+    tally: Counter[str] = field(init=False, default_factory=Counter)
+    done: int = field(init=False, default=0)
+    board: BatchBoard = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be at least 1 (got {self.max_concurrency})")
+        if self.max_submits is not None and self.max_submits < 0:
+            raise ValueError(f"max_submits must not be negative (got {self.max_submits})")
+        if self.webhook_url is not None:
+            check_webhook_url(self.webhook_url)
+        self.ledger = Ledger(self.output_url, self.options)
         self.logger = get_run_logger()
         self.observer = _observer.get()
-        self.results: list[RowResult | None] = [None] * len(plan.rows)
-        self.tally: Counter[str] = Counter()
-        self.done = 0
-        self.total = len(plan.rows)
-        self.board = BatchBoard(
-            batch_key_prefix(source, output_url), source_label(source), storage_options=self.options
-        )
+        self.results = [None] * len(self.plan.rows)
+        prefix = batch_key_prefix(self.source, self.output_url)
+        self.board = BatchBoard(prefix, source_label(self.source), storage_options=self.options)
+
+    @property
+    def total(self) -> int:
+        """The plan's rows."""
+        return len(self.plan.rows)
 
     async def run(self) -> Any:
         """Plan against the folder, then run every row; the final state (or the plan).

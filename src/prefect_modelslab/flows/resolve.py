@@ -96,14 +96,7 @@ async def adopt_generation(
     generation_id = generation_id.strip()
     if not accept_mismatch:
         await _check_it_is_the_rows(ledger, entry, generation_id, credentials)
-    job = VideoJob(
-        generation_id=generation_id,
-        status="processing",
-        eta=0.0,
-        request=request,
-        base_url=credentials.base_url,
-        name=name,
-    )
+    job = VideoJob.known(generation_id, request, base_url=credentials.base_url, name=name)
     adopted = entry.with_generation(
         generation_id,
         state="submitted",

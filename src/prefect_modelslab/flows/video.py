@@ -29,6 +29,7 @@ import contextlib
 import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any
 
 from prefect.runtime import flow_run
@@ -252,10 +253,10 @@ async def run_video(
         check_webhook_url(webhook_url)
     options = dict(storage_options or {})
     work = _VideoRun(
-        ledger or Ledger(output_url, options),
-        check_id(name) if name else video_name(request),
-        request,
-        credentials,
+        ledger=ledger or Ledger(output_url, options),
+        name=check_id(name) if name else video_name(request),
+        request=request,
+        credentials=credentials,
         source=source,
         slot=slot,
         max_wait_seconds=max_wait_seconds,
@@ -279,46 +280,35 @@ async def run_video(
     return result
 
 
+@dataclass
 class _VideoRun:
     """One name's work: decide, (re)use, resume, adopt or submit; wait, download, check."""
 
-    def __init__(
-        self,
-        ledger: Ledger,
-        name: str,
-        request: VideoRequest,
-        credentials: ModelsLabCredentials,
-        *,
-        source: str | None,
-        slot: Slot | None,
-        max_wait_seconds: float,
-        max_queue_wait_seconds: float,
-        download_timeout_seconds: float,
-        max_bytes: int,
-        webhook_url: str | None,
-        resubmit_check_failed: bool,
-        replace_names: bool,
-    ) -> None:
-        self.ledger = ledger
-        self.name = name
-        self.request = request
-        self.credentials = credentials
-        self.source = source
-        self.slot = slot
-        self.max_wait_seconds = max_wait_seconds
-        self.max_queue_wait_seconds = max_queue_wait_seconds
-        self.download_timeout_seconds = download_timeout_seconds
-        self.max_bytes = max_bytes
-        self.webhook_url = webhook_url
-        self.resubmit_check_failed = resubmit_check_failed
-        self.replace_names = replace_names
-        self.holder: Claim | None = None  # what this run holds of the entry
-        self.logger = run_logger()
-        self.timings: dict[str, float] = {}
+    ledger: Ledger
+    name: str
+    request: VideoRequest
+    credentials: ModelsLabCredentials
+    source: str | None
+    slot: Slot | None
+    max_wait_seconds: float
+    max_queue_wait_seconds: float
+    download_timeout_seconds: float
+    max_bytes: int
+    webhook_url: str | None
+    resubmit_check_failed: bool
+    replace_names: bool
+    holder: Claim | None = None  # what this run holds of the entry
+    logger: Any = field(default_factory=run_logger)
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def output_url(self) -> str:
         return self.ledger.output_url
+
+    def _known(self, generation_id: str) -> VideoJob:
+        """The job of this request's generation `generation_id`, to fetch at once."""
+        base_url = self.credentials.base_url
+        return VideoJob.known(generation_id, self.request, base_url=base_url, name=self.name)
 
     async def run(self, entry: Entry | _Unread | None) -> VideoResult:
         started = time.monotonic()
@@ -419,7 +409,9 @@ class _VideoRun:
         if held is None:
             return None
         self.holder = held
-        job = entry.job or _job_of(entry.generation_id or "", self.request, self.credentials)
+        job = entry.job or VideoJob.known(
+            entry.generation_id or "", self.request, base_url=self.credentials.base_url
+        )
         self.logger.info(
             "Resuming generation %s of %s (no new submit)", job.generation_id, self.name
         )
@@ -462,7 +454,9 @@ class _VideoRun:
                     self.logger.warning(note)
                     entry = await self.ledger.add_note(self.name, note) or entry
                     continue
-            job = _job_of(generation_id, self.request, self.credentials, name=self.name)
+            job = VideoJob.known(
+                generation_id, self.request, base_url=self.credentials.base_url, name=self.name
+            )
             ids = entry.generation_ids
             held = await hold(
                 self.ledger,
@@ -523,7 +517,9 @@ class _VideoRun:
 
     async def _store_earlier(self, entry: Entry) -> Entry | _Unread:
         """Store the generation of `entry`'s earlier request under a versioned name; free it."""
-        job = entry.job or _job_of(entry.generation_id or "", self.request, self.credentials)
+        job = entry.job or VideoJob.known(
+            entry.generation_id or "", self.request, base_url=self.credentials.base_url
+        )
         earlier = entry.parsed_request()
         if earlier is None:
             return UNREAD
@@ -705,23 +701,6 @@ def _outcome_of(error: BaseException) -> Outcome:
         status=status_of_error(error),
         error=error_text(error),
         generation_id=getattr(error, "generation_id", None),
-    )
-
-
-def _job_of(
-    generation_id: str,
-    request: VideoRequest,
-    credentials: ModelsLabCredentials,
-    *,
-    name: str | None = None,
-) -> VideoJob:
-    return VideoJob(
-        generation_id=generation_id,
-        status="processing",
-        eta=0.0,
-        request=request,
-        base_url=credentials.base_url,
-        name=name,
     )
 
 

@@ -191,9 +191,7 @@ class Claim:
     async def release(self) -> None:
         """Give the name back: nothing of this claim was taken by the server."""
         try:
-            await self._advance(
-                self.entry.changed(state="idle", owner=None, claim_token=None, track_id=None)
-            )
+            await self._advance(self.entry.freed())
         finally:
             self.end()
 
@@ -239,18 +237,10 @@ class Claim:
     async def generation_failed(self, message: str) -> None:
         """The server says the generation failed for good: the name is free to submit again."""
         try:
-            await self._advance(
-                self.entry.changed(
-                    state="idle",
-                    generation_id=None,
-                    job=None,
-                    owner=None,
-                    claim_token=None,
-                    outcome=Outcome(
-                        status="failed", error=message, generation_id=self.entry.generation_id
-                    ),
-                )
+            outcome = Outcome(
+                status="failed", error=message, generation_id=self.entry.generation_id
             )
+            await self._advance(self.entry.freed(outcome=outcome))
         finally:
             self.end()
 

@@ -124,13 +124,6 @@ def _another_request(entry: Entry, source: str | None, *, replace_names: bool) -
             f"a submit of its earlier request (prompt {entry.prompt!r}) may have been billed "
             "and its answer was never read; settle it first with `prefect-modelslab resolve`",
         )
-    if entry.state == "submitted" and entry.generation_id is not None:
-        return Decision(
-            "redo",
-            f"its request changed; generation {entry.generation_id} of the earlier request "
-            "is stored under a versioned name first",
-            finish_earlier=True,
-        )
     if entry.video is not None:
         return Decision(
             "redo",
@@ -138,7 +131,7 @@ def _another_request(entry: Entry, source: str | None, *, replace_names: bool) -
             "under a versioned name",
             keep_video=True,
         )
-    if entry.state == "finished" and entry.generation_id is not None:
+    if entry.has_generation:  # being made, or made but no longer in the folder
         return Decision(
             "redo",
             f"its request changed; generation {entry.generation_id} of the earlier request "

@@ -215,25 +215,32 @@ class Entry(BaseModel):
             fields["job"] = _kept_job(fields["job"])
         return self.model_copy(update={**fields, "seq": self.seq + 1, "updated_at": _now()})
 
+    def freed(self, **fields: Any) -> Entry:
+        """The next version with nothing under way: idle, unheld, no current generation,
+        job, video or outcome (the generation ids and kept videos stay)."""
+        nothing: dict[str, Any] = {
+            "state": "idle",
+            "track_id": None,
+            "owner": None,
+            "claim_token": None,
+            "generation_id": None,
+            "job": None,
+            "video": None,
+            "outcome": None,
+            "message": None,
+        }
+        return self.changed(**{**nothing, **fields})
+
     def with_request(self, request: VideoRequest, *, source: str | None) -> Entry:
         """The next version, holding `request` instead (the name's earlier state is left behind).
 
         The generation ids and kept videos stay: they are what the name was paid for.
         """
-        return self.changed(
+        return self.freed(
             source=source,
             prompt=request.prompt,
             request=stored_payload(request),
             request_hash=request_fingerprint(request),
-            state="idle",
-            track_id=None,
-            owner=None,
-            claim_token=None,
-            generation_id=None,
-            job=None,
-            video=None,
-            outcome=None,
-            message=None,
         )
 
     def with_generation(self, generation_id: str, **fields: Any) -> Entry:

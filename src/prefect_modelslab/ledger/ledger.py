@@ -483,28 +483,10 @@ class Ledger:
                 if copied:
                     break
                 number += 1
-            kept.append(
-                KeptVideo(
-                    video_file=file_name,
-                    generation_id=video.generation_id,
-                    sha256=video.sha256,
-                    bytes=video.bytes,
-                    request_hash=entry.request_hash,
-                    prompt=entry.prompt,
-                    source=entry.source,
-                    reason=reason,
-                )
-            )
-        following = entry.changed(
-            kept=kept,
-            video=None,
-            state="idle",
-            generation_id=None,
-            job=None,
-            outcome=None,
-            owner=None,
-            claim_token=None,
-        )
+            what = video.model_dump(include={"generation_id", "sha256", "bytes"})
+            whose = entry.model_dump(include={"request_hash", "prompt", "source"})
+            kept.append(KeptVideo(**what, **whose, video_file=file_name, reason=reason))
+        following = entry.freed(kept=kept)
         if not await self.write(following):
             return None
         await self.write_sidecar(following)

@@ -11,13 +11,13 @@ against it.
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field
 
 from prefect_modelslab.ledger.decisions import Decision
+from prefect_modelslab.ledger.report import tally
 
 if TYPE_CHECKING:
     from prefect_modelslab.inputs.plan import BatchPlan
@@ -112,12 +112,10 @@ class PlannedBatch(BaseModel):
                 )
         return cls(source=source, output_url=output_url, rows=rows)
 
-    @computed_field  # type: ignore[prop-decorator]
     @property
     def counts(self) -> dict[str, int]:
         """Rows per action (every action present, 0 if none)."""
-        tally = Counter(r.action for r in self.rows)
-        return {action: tally.get(action, 0) for action in ACTIONS}
+        return tally((r.action for r in self.rows), ACTIONS)
 
     @property
     def submits(self) -> int:

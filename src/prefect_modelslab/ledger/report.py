@@ -20,6 +20,7 @@ from prefect_modelslab.exceptions import (
     SubmitOutcomeUnknownError,
 )
 from prefect_modelslab.ledger.records import VideoResult
+from prefect_modelslab.media import VideoCheck
 
 if TYPE_CHECKING:  # a row of a plan: anything with `row`, `id` and `prompt`
     from prefect_modelslab.inputs.plan import PlannedRow
@@ -33,6 +34,8 @@ __all__ = [
     "check_failed_error",
     "error_text",
     "status_of_error",
+    "tally",
+    "video_fields",
 ]
 
 #: What happened to a row: a checked video, a video that failed its check, no
@@ -113,23 +116,14 @@ class RowResult(BaseModel):
             RowResult.from_video(planned_row, video)
             ```
         """
-        info = video.check.info
-        return cls.of(
-            row,
-            "succeeded" if video.passed else "check_failed",
+        return cls(
+            row=row.row,
+            id=row.id,
+            prompt=row.prompt,
+            **video_fields(video.check, video.format, size=video.bytes, sha256=video.sha256),
             video=video.video_url,
-            format=info.format if info is not None else video.format,
-            frames=info.frames if info is not None else None,
-            fps=info.fps if info is not None else None,
-            width=info.width if info is not None else None,
-            height=info.height if info is not None else None,
-            duration_s=info.duration_s if info is not None else None,
             generation_id=video.generation_id,
-            bytes=video.bytes,
-            sha256=video.sha256,
             reused=video.reused,
-            error=None if video.passed else check_failed_error(video.check.problems),
-            warnings="; ".join(video.check.warnings) or None,
             endpoint=video.request.endpoint,
             **fields,
         )
@@ -185,8 +179,7 @@ class BatchReport(BaseModel):
     @property
     def counts(self) -> dict[str, int]:
         """How many rows ended in each status (every status present, 0 if none)."""
-        tally = Counter(r.status for r in self.rows)
-        return {status: tally.get(status, 0) for status in STATUSES}
+        return tally((r.status for r in self.rows), STATUSES)
 
     @property
     def total(self) -> int:
@@ -218,6 +211,42 @@ def error_text(error: BaseException) -> str:
     if isinstance(error, ModelsLabError):
         return text or type(error).__name__
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def tally(values: Iterable[str], keys: Iterable[str]) -> dict[str, int]:
+    """How many of `values` are each of `keys`, in the keys' order (0 for none).
+
+    Example:
+        ```python
+        tally(["a", "b", "a"], ["a", "b", "c"])  # {'a': 2, 'b': 1, 'c': 0}
+        ```
+    """
+    counted = Counter(values)
+    return {key: counted.get(key, 0) for key in keys}
+
+
+def video_fields(check: VideoCheck, video_format: str, *, size: int, sha256: str) -> dict[str, Any]:
+    """A row's fields for a stored video: its status and error, what the probe read, its file.
+
+    Example:
+        ```python
+        video_fields(result.check, result.format, size=result.bytes, sha256=result.sha256)
+        ```
+    """
+    info = check.info
+    return {
+        "status": "succeeded" if check.passed else "check_failed",
+        "format": info.format if info is not None else video_format,
+        "frames": info.frames if info is not None else None,
+        "fps": info.fps if info is not None else None,
+        "width": info.width if info is not None else None,
+        "height": info.height if info is not None else None,
+        "duration_s": info.duration_s if info is not None else None,
+        "bytes": size,
+        "sha256": sha256,
+        "error": None if check.passed else check_failed_error(check.problems),
+        "warnings": "; ".join(check.warnings) or None,
+    }
 
 
 #: How a `check_failed` row is made again (its error says so).

@@ -26,7 +26,7 @@ from typing import Any
 
 from prefect_modelslab.ledger import storage
 from prefect_modelslab.ledger.entry import Entry
-from prefect_modelslab.ledger.report import RowResult, check_failed_error
+from prefect_modelslab.ledger.report import RowResult, video_fields
 from prefect_modelslab.ledger.sources import SourceRow, SourceRows
 
 __all__ = [
@@ -86,22 +86,11 @@ def entry_row(
     outcome = entry.outcome
     video = entry.video
     if entry.state == "finished" and video is not None:
-        info = video.check.info
         return RowResult(
             **base,
-            status="succeeded" if video.passed else "check_failed",
+            **video_fields(video.check, video.format, size=video.bytes, sha256=video.sha256),
             video=video_url,
-            format=info.format if info is not None else video.format,
-            frames=info.frames if info is not None else None,
-            fps=info.fps if info is not None else None,
-            width=info.width if info is not None else None,
-            height=info.height if info is not None else None,
-            duration_s=info.duration_s if info is not None else None,
-            bytes=video.bytes,
-            sha256=video.sha256,
             reused=bool(outcome is not None and outcome.reused),
-            error=None if video.passed else check_failed_error(video.check.problems),
-            warnings="; ".join(video.check.warnings) or None,
         )
     if outcome is not None:
         generation = outcome.generation_id or entry.generation_id
@@ -135,22 +124,15 @@ def entry_row(
 
 
 def _planned_row(row: SourceRow, source: str) -> RowResult:
-    if row.problems is not None:
-        return RowResult(
-            row=row.row,
-            id=row.name,
-            source=source,
-            prompt=row.prompt,
-            status="invalid",
-            error=row.problems,
-        )
+    """The line of a source's row that has no entry of its own: invalid, or not started."""
+    invalid = row.problems is not None
     return RowResult(
         row=row.row,
         id=row.name,
         source=source,
         prompt=row.prompt,
-        status="not_started",
-        error="the run stopped before this row began",
+        status="invalid" if invalid else "not_started",
+        error=row.problems if invalid else "the run stopped before this row began",
     )
 
 

@@ -228,6 +228,24 @@ def _conditional_put(module: str) -> bool:
         return False
 
 
+def _link_new(temp: str, path: str, fill: Any) -> bool:
+    """Fill the local file `temp`, then hard-link it to `path` unless a file is there.
+
+    A reader never sees half a file at `path`, and `link` never replaces one
+    (a link at `path`, even a broken one, counts as a file). `temp` is removed.
+    """
+    try:
+        fill(temp)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+    return True
+
+
 def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | None = None) -> bool:
     """Create the file `url` with `data` unless it exists; True when this call created it.
 
@@ -250,17 +268,12 @@ def create_exclusive(url: str, data: bytes, storage_options: dict[str, Any] | No
     if isinstance(fs, LocalFileSystem):
         fs.makedirs(fs._parent(path), exist_ok=True)
         temp = get_filesystem(temp_sibling(url), storage_options)[1]
-        try:
+
+        def write(temp: str) -> None:
             with open(temp, "xb") as handle:
                 handle.write(data)
-            try:
-                os.link(temp, path)
-            except FileExistsError:
-                return False
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        return True
+
+        return _link_new(temp, path, write)
     if isinstance(fs, MemoryFileSystem):
         with _MEMORY_LOCK:
             if fs.exists(path):
@@ -328,17 +341,13 @@ def copy_exclusive(
         # A copy of its own (not a hard link): a tool that later writes over the
         # source in place must not change the kept file.
         temp = get_filesystem(temp_sibling(destination), storage_options)[1]
-        try:
+
+        def copy(temp: str) -> None:
             shutil.copyfile(src, temp, follow_symlinks=False)
             if os.path.getsize(temp) != size:
                 raise OSError(f"the copy of {source} at {destination} is not whole")
-            os.link(temp, dst)  # fails, never overwrites, when the name is taken
-        except FileExistsError:
-            return False
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(temp)
-        return True
+
+        return _link_new(temp, dst, copy)
     with _MEMORY_LOCK if isinstance(fs, MemoryFileSystem) else contextlib.nullcontext():
         if fs.exists(dst):
             return False

@@ -37,6 +37,7 @@ import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -67,6 +68,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CLIENTS",
     "MAX_RECORDS",
+    "RateLimits",
     "TrackIdFilter",
     "webhook_app",
 ]
@@ -111,23 +113,44 @@ class _Bucket:
         self.at = now
 
 
+@dataclass(frozen=True)
+class RateLimits:
+    """How many calls the receiver takes: token buckets per client address and for all.
+
+    Attributes:
+        limits: The rate limits (`RateLimits`; default: the module's constants).
+
+    Example:
+        ```python
+        from prefect_modelslab.runtime.receiver import RateLimits
+
+        RateLimits(client_rate=1.0, client_burst=5)
+        ```
+    """
+
+    client_rate: float = CLIENT_RATE
+    client_burst: int = CLIENT_BURST
+    global_rate: float = GLOBAL_RATE
+    global_burst: int = GLOBAL_BURST
+
+    def __post_init__(self) -> None:
+        if not (self.client_rate > 0 and self.global_rate > 0):
+            raise ValueError("client_rate and global_rate must be above 0")
+        if self.client_burst < 1 or self.global_burst < 1:
+            raise ValueError("client_burst and global_burst must be at least 1")
+
+
 class _RateLimiter:
     """A bucket per client address and one for all; runs on the event loop (no lock)."""
 
     def __init__(
-        self,
-        client_rate: float,
-        client_burst: int,
-        global_rate: float,
-        global_burst: int,
-        clock: Callable[[], float],
-        max_clients: int = MAX_CLIENTS,
+        self, limits: RateLimits, clock: Callable[[], float], max_clients: int = MAX_CLIENTS
     ) -> None:
-        self._client = (client_rate, float(client_burst))
-        self._global = (global_rate, float(global_burst))
+        self._client = (limits.client_rate, float(limits.client_burst))
+        self._global = (limits.global_rate, float(limits.global_burst))
         self._clock = clock
         self._max_clients = max_clients
-        self._all = _Bucket(global_burst, clock())
+        self._all = _Bucket(limits.global_burst, clock())
         self._clients: OrderedDict[str, _Bucket] = OrderedDict()
         self.refused = 0
         self._logged_at: float | None = None
@@ -217,10 +240,7 @@ def webhook_app(
     wanted: TrackIdFilter = track_id_wanted,
     max_body_bytes: int = MAX_BODY_BYTES,
     max_records: int = MAX_RECORDS,
-    client_rate: float = CLIENT_RATE,
-    client_burst: int = CLIENT_BURST,
-    global_rate: float = GLOBAL_RATE,
-    global_burst: int = GLOBAL_BURST,
+    limits: RateLimits | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """A Starlette app that records ModelsLab webhook calls under `output_url`.
@@ -246,10 +266,7 @@ def webhook_app(
             `track_id_wanted`, which reads the track id's entry).
         max_body_bytes: The largest body read.
         max_records: Record files the folder may hold.
-        client_rate: Calls per second per client address (long run).
-        client_burst: Calls at once per client address.
-        global_rate: Calls per second for all clients together.
-        global_burst: Calls at once for all clients together.
+        limits: The rate limits (`RateLimits`; default: the module's constants).
         clock: Seconds, monotonic (the rate limits' clock; tests drive it).
 
     Raises:
@@ -266,17 +283,13 @@ def webhook_app(
         raise ValueError("path must start with '/'")
     if max_body_bytes < 1:
         raise ValueError("max_body_bytes must be at least 1")
-    if not (client_rate > 0 and global_rate > 0):
-        raise ValueError("client_rate and global_rate must be above 0")
-    if client_burst < 1 or global_burst < 1:
-        raise ValueError("client_burst and global_burst must be at least 1")
     if token is None:
         token = webhook_token(output_url, storage_options)
     if token is None or TOKEN_RE.fullmatch(token) is None:
         raise ValueError("token must be 22 to 128 characters from A-Z a-z 0-9 _ -")
     secret = token.encode("ascii")
     store = WebhookStore(output_url, storage_options, max_records=max_records)
-    limiter = _RateLimiter(client_rate, client_burst, global_rate, global_burst, clock)
+    limiter = _RateLimiter(limits or RateLimits(), clock)
     prefix = path.rstrip("/")
 
     async def receive(request: Request) -> Response:
