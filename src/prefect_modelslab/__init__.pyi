@@ -41,11 +41,11 @@ from .media import VideoInfo as VideoInfo
 from .media import VideoProbeError as VideoProbeError
 from .media import probe_video as probe_video
 from .tasks import acheck_video as acheck_video
+from .tasks import acheck_video_verdict as acheck_video_verdict
 from .tasks import adownload_video as adownload_video
 from .tasks import asubmit_video as asubmit_video
 from .tasks import await_for_video as await_for_video
 from .tasks import check_video as check_video
-from .tasks import check_video_verdict as check_video_verdict
 from .tasks import download_video as download_video
 from .tasks import submit_video as submit_video
 from .tasks import wait_for_video as wait_for_video
