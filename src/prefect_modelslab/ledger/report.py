@@ -140,6 +140,8 @@ class RowResult(BaseModel):
 
         Example:
             ```python
+            from prefect_modelslab.exceptions import GenerationFailedError
+
             RowResult.failed(planned_row, GenerationFailedError("ModelsLab says ... failed"))
             ```
         """

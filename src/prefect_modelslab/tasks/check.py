@@ -59,6 +59,8 @@ async def acheck_video(
 
     Example:
         ```python
+        from prefect_modelslab.tasks import check_video, download_video
+
         stored = await download_video(ready, "videos/fox.gif")
         state = await check_video(stored, ready, return_state=True)
         verdict = await state.aresult(raise_on_failure=False)  # passed or not
