@@ -162,10 +162,20 @@ def _package_imports(path: Path) -> set[str]:
                 found.update(alias.name for alias in node.names)
             elif node.module.startswith("prefect_modelslab."):
                 module = node.module.removeprefix("prefect_modelslab.")
-                found.add(module)
-                if module in _SUBPACKAGES:  # `from prefect_modelslab.ledger import storage`
-                    found.update(f"{module}.{alias.name}" for alias in node.names)
+                if module not in _SUBPACKAGES:
+                    found.add(module)
+                    continue
+                # `from prefect_modelslab.ledger import storage` imports the module
+                # `ledger.storage`; `from prefect_modelslab.ledger import Ledger`, the package.
+                for alias in node.names:
+                    sub = f"{module}.{alias.name}"
+                    found.add(sub if _is_module(sub) else module)
     return found
+
+
+def _is_module(module: str) -> bool:
+    path = Path(prefect_modelslab.__file__).parent.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _top(module: str) -> str:
