@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import ast
+import importlib
 import subprocess
 import sys
 from importlib.metadata import entry_points
 from importlib.resources import files
 from pathlib import Path
+
+import pytest
 
 import prefect_modelslab
 
@@ -18,13 +21,75 @@ def test_every_public_name_resolves_from_the_package_root() -> None:
     assert set(prefect_modelslab.__all__) <= set(dir(prefect_modelslab))
 
 
-def test_root_check_video_is_the_task_and_media_has_the_plain_check_media() -> None:
+def test_check_video_is_the_task_and_media_has_the_plain_check_media() -> None:
     from prefect.tasks import Task
 
-    from prefect_modelslab import media
+    from prefect_modelslab import media, tasks
 
-    assert isinstance(prefect_modelslab.check_video, Task)
+    assert isinstance(tasks.check_video, Task)
     assert not isinstance(media.check_media, Task)
+
+
+def test_the_root_holds_at_most_20_names_and_no_task_nor_minor_exception() -> None:
+    from prefect import Flow
+    from prefect.tasks import Task
+
+    public = [name for name in dir(prefect_modelslab) if not name.startswith("_")]
+    assert sorted(public) == sorted(prefect_modelslab.__all__)
+    assert len(public) <= 20, public
+    values = {name: getattr(prefect_modelslab, name) for name in public}
+    tasks = [n for n, v in values.items() if isinstance(v, Task) and not isinstance(v, Flow)]
+    errors = [n for n, v in values.items() if isinstance(v, type) and issubclass(v, Exception)]
+    assert tasks == []
+    assert sorted(errors) == ["ModelsLabError", "RunNotSucceededError"]
+
+
+# Names the root exported before it was cut to what a flow author needs, and their homes.
+MOVED = {
+    "prefect_modelslab.exceptions": [
+        "BatchNotSucceededError",
+        "DeploymentConflictError",
+        "DownloadError",
+        "ForbiddenError",
+        "GenerationFailedError",
+        "GenerationTimeoutError",
+        "InsufficientCreditsError",
+        "InvalidAPIKeyError",
+        "InvalidCsvError",
+        "ModelsLabAPIError",
+        "ModelsLabConnectionError",
+        "ModelsLabTimeoutError",
+        "RateLimitError",
+        "RequestRejectedError",
+        "ServerError",
+        "SubmitOutcomeUnknownError",
+        "VideoCheckFailedError",
+    ],
+    "prefect_modelslab.tasks": [
+        "acheck_video",
+        "acheck_video_verdict",
+        "adownload_video",
+        "asubmit_video",
+        "await_for_video",
+        "check_video",
+        "download_video",
+        "submit_video",
+        "wait_for_video",
+    ],
+    "prefect_modelslab.media": ["VideoCheck", "VideoInfo", "VideoProbeError"],
+    "prefect_modelslab.client.models": ["Text2VideoResponse", "VideoJob", "VideoMeta"],
+    "prefect_modelslab.client.fetcher": ["StoredVideo"],
+}
+
+
+@pytest.mark.parametrize(
+    ("module", "name"), [(module, name) for module, names in MOVED.items() for name in names]
+)
+def test_a_name_that_left_the_root_imports_from_its_subpackage(module: str, name: str) -> None:
+    home = importlib.import_module(module)
+    assert name in home.__all__ and getattr(home, name) is not None
+    assert name not in prefect_modelslab.__all__
+    assert not hasattr(prefect_modelslab, name)
 
 
 def test_ships_py_typed() -> None:
@@ -100,11 +165,17 @@ def _package_imports(path: Path) -> set[str]:
                 if module not in _SUBPACKAGES:
                     found.add(module)
                     continue
-                root = Path(prefect_modelslab.__file__).parent / module
-                for alias in node.names:  # `from prefect_modelslab.ledger import storage, Ledger`
-                    is_module = (root / f"{alias.name}.py").exists()
-                    found.add(f"{module}.{alias.name}" if is_module else module)
+                # `from prefect_modelslab.ledger import storage` imports the module
+                # `ledger.storage`; `from prefect_modelslab.ledger import Ledger`, the package.
+                for alias in node.names:
+                    sub = f"{module}.{alias.name}"
+                    found.add(sub if _is_module(sub) else module)
     return found
+
+
+def _is_module(module: str) -> bool:
+    path = Path(prefect_modelslab.__file__).parent.joinpath(*module.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
 
 
 def _top(module: str) -> str:

@@ -1,53 +1,23 @@
 # The one list of public names; `__init__.py` imports them lazily from here.
+# What a flow author calls and reads back; tasks are in `.tasks`, the other
+# exceptions in `.exceptions`, the probe's types in `.media`.
 from .blocks import ModelsLabCredentials as ModelsLabCredentials
-from .client.fetcher import StoredVideo as StoredVideo
 from .client.models import Text2VideoRequest as Text2VideoRequest
-from .client.models import Text2VideoResponse as Text2VideoResponse
 from .client.models import Text2VideoUltraRequest as Text2VideoUltraRequest
-from .client.models import VideoJob as VideoJob
-from .client.models import VideoMeta as VideoMeta
 from .client.models import VideoRequest as VideoRequest
 from .deployments import batch_deployment as batch_deployment
-from .exceptions import BatchNotSucceededError as BatchNotSucceededError
-from .exceptions import DeploymentConflictError as DeploymentConflictError
-from .exceptions import DownloadError as DownloadError
-from .exceptions import ForbiddenError as ForbiddenError
-from .exceptions import GenerationFailedError as GenerationFailedError
-from .exceptions import GenerationTimeoutError as GenerationTimeoutError
-from .exceptions import InsufficientCreditsError as InsufficientCreditsError
-from .exceptions import InvalidAPIKeyError as InvalidAPIKeyError
-from .exceptions import InvalidCsvError as InvalidCsvError
-from .exceptions import ModelsLabAPIError as ModelsLabAPIError
-from .exceptions import ModelsLabConnectionError as ModelsLabConnectionError
 from .exceptions import ModelsLabError as ModelsLabError
-from .exceptions import ModelsLabTimeoutError as ModelsLabTimeoutError
-from .exceptions import RateLimitError as RateLimitError
-from .exceptions import RequestRejectedError as RequestRejectedError
 from .exceptions import RunNotSucceededError as RunNotSucceededError
-from .exceptions import ServerError as ServerError
-from .exceptions import SubmitOutcomeUnknownError as SubmitOutcomeUnknownError
-from .exceptions import VideoCheckFailedError as VideoCheckFailedError
 from .flows import agenerate_video as agenerate_video
 from .flows import agenerate_videos as agenerate_videos
 from .flows import agenerate_videos_from_csv as agenerate_videos_from_csv
 from .flows import generate_video as generate_video
 from .flows import generate_videos as generate_videos
 from .flows import generate_videos_from_csv as generate_videos_from_csv
+from .ledger.plans import PlannedBatch as PlannedBatch
 from .ledger.records import VideoResult as VideoResult
 from .ledger.report import BatchReport as BatchReport
 from .ledger.report import RowResult as RowResult
-from .media import VideoCheck as VideoCheck
-from .media import VideoInfo as VideoInfo
-from .media import VideoProbeError as VideoProbeError
 from .media import probe_video as probe_video
-from .tasks import acheck_video as acheck_video
-from .tasks import adownload_video as adownload_video
-from .tasks import asubmit_video as asubmit_video
-from .tasks import await_for_video as await_for_video
-from .tasks import check_video as check_video
-from .tasks import check_video_verdict as check_video_verdict
-from .tasks import download_video as download_video
-from .tasks import submit_video as submit_video
-from .tasks import wait_for_video as wait_for_video
 
 __version__: str

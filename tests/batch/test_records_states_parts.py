@@ -11,15 +11,17 @@ from typing import Any
 import pytest
 
 from prefect_modelslab import (
-    BatchNotSucceededError,
     ModelsLabCredentials,
     Text2VideoRequest,
-    VideoCheckFailedError,
     agenerate_video,
     agenerate_videos,
     agenerate_videos_from_csv,
 )
-from prefect_modelslab.exceptions import InvalidCsvError
+from prefect_modelslab.exceptions import (
+    BatchNotSucceededError,
+    InvalidCsvError,
+    VideoCheckFailedError,
+)
 from prefect_modelslab.inputs.plan import plan_records
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 

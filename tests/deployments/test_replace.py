@@ -14,9 +14,10 @@ from prefect.client.schemas.responses import DeploymentResponse
 from prefect.runner import Runner
 from typer.testing import CliRunner
 
-from prefect_modelslab import DeploymentConflictError, ModelsLabCredentials, batch_deployment
+from prefect_modelslab import ModelsLabCredentials, batch_deployment
 from prefect_modelslab.cli import serve as cli_serve
 from prefect_modelslab.deployments import BatchDeployment
+from prefect_modelslab.exceptions import DeploymentConflictError
 
 
 def unique(prefix: str) -> str:

@@ -18,26 +18,22 @@ from prefect import Flow, Task, flow
 from pydantic import SecretStr
 
 import prefect_modelslab as pm
-from prefect_modelslab import (
-    BatchReport,
-    ModelsLabCredentials,
-    Text2VideoRequest,
-    VideoJob,
-    VideoResult,
-)
+import prefect_modelslab.tasks as pt
+from prefect_modelslab import BatchReport, ModelsLabCredentials, Text2VideoRequest, VideoResult
 from prefect_modelslab.client.fetcher import StoredVideo
+from prefect_modelslab.client.models import VideoJob
 from prefect_modelslab.media import VideoCheck
 from prefect_modelslab.testing import ModelsLabEmulator
 
 TINY = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
-PAIRS = [
-    ("submit_video", "asubmit_video"),
-    ("wait_for_video", "await_for_video"),
-    ("download_video", "adownload_video"),
-    ("check_video", "acheck_video"),
-    ("generate_video", "agenerate_video"),
-    ("generate_videos", "agenerate_videos"),
-    ("generate_videos_from_csv", "agenerate_videos_from_csv"),
+PAIRS = [  # the tasks come from prefect_modelslab.tasks, the flows from the root
+    (pt, "submit_video", "asubmit_video"),
+    (pt, "wait_for_video", "await_for_video"),
+    (pt, "download_video", "adownload_video"),
+    (pt, "check_video", "acheck_video"),
+    (pm, "generate_video", "agenerate_video"),
+    (pm, "generate_videos", "agenerate_videos"),
+    (pm, "generate_videos_from_csv", "agenerate_videos_from_csv"),
 ]
 
 
@@ -62,10 +58,10 @@ def _csv(folder: Path) -> str:
 def _everything(folder: Path, credentials: ModelsLabCredentials) -> dict[str, Any]:
     """Every sync entry point once; returns what each gave back."""
     request = Text2VideoRequest(prompt="a fox in a sync call", **TINY)  # type: ignore[arg-type]
-    job = pm.submit_video(credentials, request, name="step")
-    ready = pm.wait_for_video(None, job)  # None: the environment
-    stored = pm.download_video(ready, str(folder / "step.gif"))
-    verdict = pm.check_video(stored, ready)
+    job = pt.submit_video(credentials, request, name="step")
+    ready = pt.wait_for_video(None, job)  # None: the environment
+    stored = pt.download_video(ready, str(folder / "step.gif"))
+    verdict = pt.check_video(stored, ready)
     video = pm.generate_video("a whole fox", str(folder), credentials, name="whole")
     records = pm.generate_videos([{"id": "rec", "prompt": "a record fox", **TINY}], str(folder))
     from_csv = pm.generate_videos_from_csv(
@@ -85,10 +81,10 @@ def _everything(folder: Path, credentials: ModelsLabCredentials) -> dict[str, An
 async def _aeverything(folder: Path, credentials: ModelsLabCredentials) -> dict[str, Any]:
     """The same, awaited: the plain names and the `a...` twins."""
     request = Text2VideoRequest(prompt="a fox in an async call", **TINY)  # type: ignore[arg-type]
-    job = await pm.submit_video(credentials, request, name="step")
-    ready = await pm.await_for_video(None, job)
-    stored = await pm.adownload_video(ready, str(folder / "step.gif"))
-    verdict = await pm.check_video(stored, ready)
+    job = await pt.submit_video(credentials, request, name="step")
+    ready = await pt.await_for_video(None, job)
+    stored = await pt.adownload_video(ready, str(folder / "step.gif"))
+    verdict = await pt.check_video(stored, ready)
     video = await pm.agenerate_video("a whole fox", str(folder), credentials, name="whole")
     records = await pm.generate_videos(
         [{"id": "rec", "prompt": "a record fox", **TINY}], str(folder)
@@ -154,8 +150,8 @@ def test_the_async_twins_return_coroutines_anywhere(
 
 
 def test_twins_are_real_prefect_objects_of_one_function() -> None:
-    for name, twin in PAIRS:
-        plain, always_async = getattr(pm, name), getattr(pm, twin)
+    for module, name, twin in PAIRS:
+        plain, always_async = getattr(module, name), getattr(module, twin)
         kind = Flow if name.startswith("generate") else Task
         assert isinstance(plain, kind) and isinstance(always_async, kind)
         assert plain.fn is always_async.fn and plain.name == always_async.name
@@ -176,10 +172,10 @@ def test_map_passes_a_block_or_a_name_to_every_run(
 
     @flow
     def mapped() -> list[str]:
-        by_block = pm.submit_video.map(env_credentials, requests)  # no `unmapped` needed
-        by_name = pm.submit_video.map("pipeline-map", requests)
+        by_block = pt.submit_video.map(env_credentials, requests)  # no `unmapped` needed
+        by_name = pt.submit_video.map("pipeline-map", requests)
         jobs = [f.result() for f in [*by_block, *by_name]]
-        ready = pm.wait_for_video.map(credentials=env_credentials, job=jobs)
+        ready = pt.wait_for_video.map(credentials=env_credentials, job=jobs)
         return [j.generation_id for j in (f.result() for f in ready) if j.is_ready]
 
     assert len(mapped()) == 4
@@ -191,7 +187,7 @@ def test_missing_credentials_name_both_routes(
     monkeypatch.delenv("MODELSLAB_API_KEY", raising=False)
     request = Text2VideoRequest(prompt="no key", **TINY)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="MODELSLAB_API_KEY") as error:
-        pm.submit_video(None, request)
+        pt.submit_video(None, request)
     assert "ModelsLabCredentials" in str(error.value)
 
 

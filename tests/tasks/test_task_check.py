@@ -20,7 +20,7 @@ from prefect_modelslab.client.models import (
 )
 from prefect_modelslab.media import ExpectedVideo, VideoCheck
 from prefect_modelslab.tasks import check_video, download_video
-from prefect_modelslab.tasks.check import check_video_verdict
+from prefect_modelslab.tasks.check import acheck_video_verdict
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings(
@@ -84,7 +84,7 @@ async def test_truncated_file_fails_with_a_clear_problem(
 ) -> None:
     emulator.inject(Fault("truncated_file"))
     job, stored = await _stored(ready_job, out_dir, _request("a cut fox"))
-    verdict = await check_video_verdict(stored, job)
+    verdict = await acheck_video_verdict(stored, job)
     assert not verdict.passed
     assert verdict.info is None
     assert len(verdict.problems) == 1 and "truncated" in verdict.problems[0]
@@ -97,7 +97,7 @@ async def test_a_size_the_server_changed_fails_the_check(
     # file is not what was asked, whatever meta says, so the check fails.
     job, stored = await _stored(ready_job, out_dir, _request("a rounded fox", width=60))
     assert job.meta is not None and job.meta.width == 56
-    verdict = await check_video_verdict(stored, job)
+    verdict = await acheck_video_verdict(stored, job)
     assert not verdict.passed
     assert verdict.problems == [
         "width: the request asked 60, the server's meta says 56",
@@ -125,7 +125,7 @@ async def test_model_drift_is_a_logged_warning_and_the_check_passes(
     assert job.meta is not None and job.meta.model_id == "cogvideox"
     drifted = job.model_copy(update={"meta": job.meta.model_copy(update={"model_id": "wan2.2"})})
     with caplog.at_level(logging.WARNING):
-        verdict = await check_video_verdict(stored, drifted)
+        verdict = await acheck_video_verdict(stored, drifted)
     assert verdict.passed, verdict.problems
     expected = DRIFT.format(asked="cogvideox", told="wan2.2")
     assert verdict.warnings == [expected]

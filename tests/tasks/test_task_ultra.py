@@ -11,7 +11,7 @@ from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.client.models import Text2VideoUltraRequest, VideoJob
 from prefect_modelslab.media import VideoCheck
 from prefect_modelslab.tasks import check_video, download_video, submit_video, wait_for_video
-from prefect_modelslab.tasks.check import check_video_verdict
+from prefect_modelslab.tasks.check import acheck_video_verdict
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
 pytestmark = pytest.mark.filterwarnings(
@@ -46,7 +46,7 @@ async def test_an_ultra_video_is_submitted_waited_downloaded_and_checked(
     assert isinstance(ready.request, Text2VideoUltraRequest) and ready.output_type == "mp4"
 
     stored = await download_video(ready, str(out_dir / f"fox.{ready.output_type}"))
-    verdict = await check_video_verdict(stored, ready)
+    verdict = await acheck_video_verdict(stored, ready)
 
     assert verdict.passed, verdict.problems
     assert verdict.info is not None and verdict.info.format == "mp4"
@@ -63,7 +63,7 @@ async def test_a_portrait_ultra_video_is_taller_than_wide_and_passes_as_portrait
 ) -> None:
     ready = await _ready(credentials, _ultra("a tall fox", portrait=True))
     stored = await download_video.fn(ready, str(out_dir / "tall.mp4"))
-    verdict = await check_video_verdict(stored, ready)
+    verdict = await acheck_video_verdict(stored, ready)
     assert verdict.passed, verdict.problems
     assert verdict.info is not None and verdict.info.height > verdict.info.width
     assert verdict.expected.orientation == "portrait"
@@ -78,7 +78,7 @@ async def test_a_server_that_ignored_portrait_fails_the_check(
     asked_portrait = ready.model_copy(
         update={"request": _ultra("a fox the wrong way round", portrait=True)}
     )
-    verdict = await check_video_verdict(stored, asked_portrait)
+    verdict = await acheck_video_verdict(stored, asked_portrait)
     assert not verdict.passed
     assert verdict.problems == [
         "portrait: the request asked true, the server's meta says false",
@@ -106,7 +106,7 @@ async def test_an_ultra_request_left_to_the_defaults_is_checked_against_81_frame
     ready = await _ready(credentials, request)
     assert ready.meta is not None and ready.meta.num_frames == 81
     stored = await download_video.fn(ready, str(out_dir / "default.mp4"))
-    verdict = await check_video_verdict(stored, ready)
+    verdict = await acheck_video_verdict(stored, ready)
     assert verdict.passed, verdict.problems
     assert verdict.info is not None and verdict.info.frames == 81
     assert verdict.expected.frames == 81
@@ -122,7 +122,7 @@ async def test_an_ultra_model_drift_is_a_warning_on_a_passed_check(
     fallen_back = ready.model_copy(
         update={"meta": ready.meta.model_copy(update={"model_id": "wan2.2"})}
     )
-    verdict = await check_video_verdict(stored, fallen_back)
+    verdict = await acheck_video_verdict(stored, fallen_back)
     assert verdict.passed, verdict.problems
     assert verdict.warnings == [
         "model_id: the request asked ltx-2.3, the server's meta says wan2.2 "

@@ -58,6 +58,7 @@ __all__ = [
     "DEFAULT_LINK_WAIT_SECONDS",
     "DEFAULT_MAX_BYTES",
     "FileFetcher",
+    "StoredVideo",
     "is_private_url",
     "sniff_video",
 ]

@@ -59,7 +59,7 @@ from prefect_modelslab.ledger.webhooks import WebhookStore
 from prefect_modelslab.runtime.dispatch import dispatching, modelslab_flow
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.tasks import download_video, submit_video, wait_for_video
-from prefect_modelslab.tasks.check import check_video_verdict as acheck_video_verdict
+from prefect_modelslab.tasks.check import acheck_video_verdict
 from prefect_modelslab.ui.artifacts import create_video_card
 from prefect_modelslab.ui.run_states import video_state
 

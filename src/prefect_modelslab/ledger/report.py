@@ -134,6 +134,8 @@ class RowResult(BaseModel):
 
         Example:
             ```python
+            from prefect_modelslab.exceptions import GenerationFailedError
+
             RowResult.failed(planned_row, GenerationFailedError("ModelsLab says ... failed"))
             ```
         """

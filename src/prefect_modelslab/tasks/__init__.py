@@ -21,7 +21,7 @@ Example:
     from prefect import flow
     from prefect_modelslab import ModelsLabCredentials, Text2VideoRequest
     from prefect_modelslab.tasks import (
-        check_video_verdict,
+        acheck_video_verdict,
         download_video,
         submit_video,
         wait_for_video,
@@ -33,24 +33,24 @@ Example:
         job = await submit_video(credentials, Text2VideoRequest(prompt="a red fox", num_frames=16))
         ready = await wait_for_video(credentials, job)
         stored = await download_video(ready, "videos/fox.gif")
-        return await check_video_verdict(stored, ready)  # a failed check: its task run is red
+        return await acheck_video_verdict(stored, ready)  # a failed check: its task run is red
     ```
 """
 
 from __future__ import annotations
 
-from prefect_modelslab.tasks.check import acheck_video, check_video, check_video_verdict
+from prefect_modelslab.tasks.check import acheck_video, acheck_video_verdict, check_video
 from prefect_modelslab.tasks.download import adownload_video, download_video
 from prefect_modelslab.tasks.submit import asubmit_video, submit_video
 from prefect_modelslab.tasks.wait import await_for_video, wait_for_video
 
 __all__ = [
     "acheck_video",
+    "acheck_video_verdict",
     "adownload_video",
     "asubmit_video",
     "await_for_video",
     "check_video",
-    "check_video_verdict",
     "download_video",
     "submit_video",
     "wait_for_video",

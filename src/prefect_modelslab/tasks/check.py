@@ -16,7 +16,7 @@ from prefect_modelslab.runtime.dispatch import dispatching
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.tasks._common import check_run_name, modelslab_task, row_label
 
-__all__ = ["acheck_video", "check_video", "check_video_verdict"]
+__all__ = ["acheck_video", "acheck_video_verdict", "check_video"]
 
 
 @modelslab_task(
@@ -45,7 +45,7 @@ async def acheck_video(
 
     A failed check ends the task run `Failed` (red in the UI, its message the
     problems) with the verdict as the state's data: call the task with
-    `return_state=True`, or use `check_video_verdict`, which reads it back.
+    `return_state=True`, or use `acheck_video_verdict`, which reads it back.
 
     Args:
         video: The stored file (`download_video`'s result).
@@ -59,6 +59,8 @@ async def acheck_video(
 
     Example:
         ```python
+        from prefect_modelslab.tasks import check_video, download_video
+
         stored = await download_video(ready, "videos/fox.gif")
         state = await check_video(stored, ready, return_state=True)
         verdict = await state.aresult(raise_on_failure=False)  # passed or not
@@ -90,22 +92,23 @@ async def acheck_video(
 check_video = dispatching(acheck_video)
 
 
-async def check_video_verdict(
+async def acheck_video_verdict(
     video: StoredVideo, job: VideoJob, *, storage_options: dict[str, Any] | None = None
 ) -> VideoCheck:
-    """Run `check_video` and return its verdict, passed or failed.
+    """Run the `check_video` task and return its verdict, a `VideoCheck`, passed or failed.
 
-    A failed check still ends its task run `Failed` (red in the UI); the
-    verdict is read back from that state rather than raised.
+    An async helper (await it), not a task: a failed check still ends its
+    `check_video` task run `Failed` (red in the UI), and the verdict is read
+    back from that state rather than raised.
 
     Raises:
         Exception: The check task itself failed (its exception), or did not finish.
 
     Example:
         ```python
-        from prefect_modelslab.tasks.check import check_video_verdict
+        from prefect_modelslab.tasks import acheck_video_verdict
 
-        verdict = await check_video_verdict(stored, ready)
+        verdict = await acheck_video_verdict(stored, ready)
         verdict.passed, verdict.problems
         ```
     """

@@ -74,6 +74,8 @@ async def adownload_video(
 
     Example:
         ```python
+        from prefect_modelslab.tasks import download_video, wait_for_video
+
         ready = await wait_for_video(credentials, job)
         stored = await download_video(ready, "videos/fox.gif")
         stored.sha256, stored.bytes

@@ -158,6 +158,8 @@ async def await_for_video(
 
     Example:
         ```python
+        from prefect_modelslab.tasks import submit_video, wait_for_video
+
         job = await submit_video(credentials, request)
         ready = await wait_for_video(credentials, job, max_wait_seconds=600)
         ready.output  # ['https://.../video.gif']
