@@ -22,6 +22,7 @@ within 1.10x of ideal, exactly 1.00 submit per prompt, <= 3 fetches per video,
 peak RSS < 400 MB.
 
     .venv/bin/python benchmarks/batch_throughput.py [--n 100] [--q 5] [--latency 2]
+        [--endpoint text2video_ultra]
 """
 
 from __future__ import annotations
@@ -45,6 +46,23 @@ from _bench import start_prefect_server, stop
 
 HERE = Path(__file__).resolve()
 SIZE = {"width": 128, "height": 128, "num_frames": 16, "fps": 8}
+#: The same videos asked of `text2video_ultra` (`--endpoint text2video_ultra`): 224x128.
+ULTRA_SIZE = {"resolution": 128, "num_frames": 16, "fps": 8}
+#: Set by `--endpoint` (in the parent and each child).
+ENDPOINT = "text2video"
+
+
+def size() -> dict[str, Any]:
+    """The video fields of every prompt, for the endpoint measured."""
+    return dict(ULTRA_SIZE) if ENDPOINT == "text2video_ultra" else dict(SIZE)
+
+
+def body_of(key: str, prompt: str) -> dict[str, Any]:
+    """A submit body, as a hand-written client sends it to the endpoint measured."""
+    model = "wan2.2" if ENDPOINT == "text2video_ultra" else "cogvideox"
+    return {"key": key, "model_id": model, "prompt": prompt, **size()}
+
+
 SDK_POLL_S = 2.0  # modelslab_py's Client(fetch_timeout=2): sleep between fetches
 
 
@@ -101,7 +119,12 @@ def run_flow(
         for run in range(runs):
             reset(base_url)
             out = str(Path(tmp) / f"out-{run}")
-            common: dict[str, Any] = {"credentials": creds, "defaults": SIZE, "max_concurrency": q}
+            defaults = {**size(), "endpoint": ENDPOINT}
+            common: dict[str, Any] = {
+                "credentials": creds,
+                "defaults": defaults,
+                "max_concurrency": q,
+            }
             started = time.perf_counter()
             if entry == "records":
                 records = [{"prompt": p} for p in prompts(n)]
@@ -132,8 +155,8 @@ async def bare_loop(base_url: str, key: str, n: int, q: int, out: Path) -> int:
     async def one(client: httpx.AsyncClient, i: int, prompt: str) -> None:
         nonlocal ok
         async with slots:
-            body = {"key": key, "model_id": "cogvideox", "prompt": prompt, **SIZE}
-            answer = (await client.post(f"{base_url}/video/text2video", json=body)).json()
+            body = body_of(key, prompt)
+            answer = (await client.post(f"{base_url}/video/{ENDPOINT}", json=body)).json()
             gid = answer["id"]
             while answer.get("status") == "processing":
                 await asyncio.sleep(max(float(answer.get("eta") or 0.2), 0.05))
@@ -173,8 +196,8 @@ def run_sdk(base_url: str, key: str, n: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp, httpx.Client(timeout=30) as client:
         started = time.perf_counter()
         for i, prompt in enumerate(prompts(n)):
-            body = {"key": key, "model_id": "cogvideox", "prompt": prompt, **SIZE}
-            answer = client.post(f"{base_url}/video/text2video", json=body).json()
+            body = body_of(key, prompt)
+            answer = client.post(f"{base_url}/video/{ENDPOINT}", json=body).json()
             gid = answer["id"]
             for _ in range(10):  # Client(fetch_retry=10)
                 answer = client.post(f"{base_url}/video/fetch/{gid}", json={"key": key}).json()
@@ -196,6 +219,7 @@ def run_sdk(base_url: str, key: str, n: int) -> dict[str, Any]:
 def child(scenario: str, base_url: str, key: str, args: argparse.Namespace, env: dict[str, str]):  # type: ignore[no-untyped-def]
     command = [sys.executable, str(HERE), "--child", scenario, "--base-url", base_url]
     command += ["--key", key, "--n", str(args.n), "--q", str(args.q), "--sdk-n", str(args.sdk_n)]
+    command += ["--endpoint", args.endpoint]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         print(f"  [{scenario} failed]\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}")
@@ -222,10 +246,18 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=2.0, help="generation latency, s")
     parser.add_argument("--sdk-n", type=int, default=10, help="prompts for the sequential loop")
     parser.add_argument("--skip-embedded", action="store_true", help="skip the embedded cold run")
+    parser.add_argument(
+        "--endpoint",
+        choices=["text2video", "text2video_ultra"],
+        default="text2video",
+        help="the endpoint every prompt uses",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--base-url", help=argparse.SUPPRESS)
     parser.add_argument("--key", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global ENDPOINT
+    ENDPOINT = args.endpoint
 
     if args.child:
         if args.child == "flow":
@@ -249,7 +281,7 @@ def main() -> None:
     base_env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     base_env["PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL"] = "WARNING"
     print(f"batch_throughput: N={n} prompts, Q={q} queued at most, L={latency:g} s latency")
-    print(f"  ideal = ceil(N/Q) * L = {ideal:.1f} s; videos {SIZE}")
+    print(f"  ideal = ceil(N/Q) * L = {ideal:.1f} s; {ENDPOINT}, videos {size()}")
     rows: list[str] = []
     with (
         ModelsLabEmulator(latency=latency, queue_limit=q) as emu,

@@ -714,7 +714,7 @@ def _keep_note(error: ModelsLabError, generation_id: str) -> None:
 
 def _flow_run_name() -> str:
     request = flow_run.parameters.get("request")
-    prompt = request.prompt if isinstance(request, Text2VideoRequest) else str(request)
+    prompt = getattr(request, "prompt", None) or str(request)
     return f"video · {shorten(prompt, 40)}"
 
 
@@ -724,7 +724,7 @@ def _flow_run_name() -> str:
     flow_run_name=_flow_run_name,
 )
 async def agenerate_video(
-    request: Text2VideoRequest | str,
+    request: VideoRequest | str,
     output_url: str,
     credentials: CredentialsLike = None,
     name: str | None = None,
@@ -752,7 +752,8 @@ async def agenerate_video(
     `Completed` with the same message and returns the result.
 
     Args:
-        request: A `Text2VideoRequest`, or just a prompt.
+        request: A `Text2VideoRequest` or `Text2VideoUltraRequest`, or just a
+            prompt (a `text2video` request).
         output_url: The folder the video goes to, e.g. `s3://bucket/videos`.
         credentials: A `ModelsLabCredentials` block, the name of a saved one,
             or None for `MODELSLAB_API_KEY` (and `MODELSLAB_BASE_URL`).
