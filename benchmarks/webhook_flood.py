@@ -190,7 +190,7 @@ async def main() -> None:
         url, options = folder("default-limits")
         await scenario("default rate limits", url, options, args.calls, args.concurrency)
         url, options = folder("no-limits")
-        off = {"limits": receiver.RateLimits(1e9, 10**9, 1e9, 10**9)}
+        off = {"limits": receiver.ReceiverLimits(1e9, 10**9, 1e9, 10**9)}
         await scenario(
             "rate limits out of the way (cost of the 404 path)",
             url,

@@ -230,3 +230,35 @@ def test_prefect_modelslab_serve_refuses_a_pool_bound_deployment(
         assert "Serving" not in result.output
         assert "Traceback" not in result.output
     assert build(name).name == name
+
+
+def test_prefect_modelslab_serve_passes_its_budget_guard_to_every_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`--max-submits` becomes the served deployment's `max_submits` parameter."""
+    import prefect
+
+    name = unique("budget")
+    ModelsLabCredentials(api_key="serve-test-key-71c4").save("serve-budget", overwrite=True)
+    served: list[BatchDeployment] = []
+
+    def apply_instead_of_serving(*deployments: BatchDeployment, **_: Any) -> None:
+        for deployment in deployments:  # what the runner does first; then "Ctrl-C"
+            deployment.apply()
+            served.append(deployment)
+
+    monkeypatch.setattr(prefect, "serve", apply_instead_of_serving)
+    monkeypatch.setenv("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+    app = typer.Typer(pretty_exceptions_enable=False)
+    app.callback()(lambda: None)
+    cli_serve.register(app)
+    arguments = ["serve", "--csv", "s3://prompts/nightly.csv", "--out", "s3://videos/nightly/"]
+    arguments += ["--interval", "30", "--credentials", "serve-budget", "--name", name]
+    result = CliRunner().invoke(app, [*arguments, "--max-submits", "3"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    assert [deployment.name for deployment in served] == [name]
+    import asyncio
+
+    stored = asyncio.run(read(name))
+    assert stored.parameters["max_submits"] == 3
+    assert stored.parameters["credentials"] == "serve-budget"

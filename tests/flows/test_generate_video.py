@@ -344,18 +344,14 @@ async def test_html_page_is_refused_and_nothing_is_left_at_the_final_path(
 
 
 async def test_all_links_expired_fails_and_a_rerun_does_not_pay_again(
-    credentials: ModelsLabCredentials,
-    emulator: ModelsLabEmulator,
-    folder: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
 ) -> None:
-    monkeypatch.setattr("prefect_modelslab.tasks.download.DEFAULT_LINK_WAIT_SECONDS", 0.5)
     emulator.inject(Fault("links_expire", links="all"))
     request = _request("a fox gone for good")
     name = video_name(request)
-    for _ in range(2):
-        with pytest.raises(DownloadError, match="404"):
-            await run_video(request, str(folder), credentials)
+    for _ in range(2):  # the deadline ends the 404 retries (30 s of them by default)
+        with pytest.raises(DownloadError, match="within 2 s.*404"):
+            await run_video(request, str(folder), credentials, download_timeout_seconds=2)
     assert folder_files(folder) == [f".modelslab/entries/{name}"]
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
 

@@ -25,7 +25,7 @@ from prefect_modelslab import ModelsLabCredentials, batch_deployment
 pytestmark = pytest.mark.scale
 
 TINY = {"width": 64, "height": 64, "num_frames": 4, "fps": 4}
-ROWS = 8  # per CSV: two CSVs of 8 rows through 3 shared slots keep both runs busy together
+ROWS = 6  # per CSV: two CSVs of 6 rows through 3 shared slots keep both runs busy together
 LIMIT = 3
 
 
@@ -63,7 +63,7 @@ async def wait_final(run_ids: list[uuid.UUID], procs: list[Proc], limit_s: float
 async def two_workers_share_one_account(
     server: PrefectServer, emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    emulator.reset(latency=2.0, queue_limit=LIMIT)
+    emulator.reset(latency=1.0, queue_limit=LIMIT)
     tag = uuid.uuid4().hex[:6]
     pool, limit, block = f"pool-{tag}", f"account-{tag}", f"creds-{tag}"
     csvs = [tmp_path / "a.csv", tmp_path / "b.csv"]

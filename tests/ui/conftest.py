@@ -38,7 +38,6 @@ def s3_options(s3_endpoint: str) -> dict[str, Any]:
         "key": "testing",
         "secret": "testing",
         "client_kwargs": {"endpoint_url": s3_endpoint, "region_name": "us-east-1"},
-        "skip_instance_cache": True,
     }
 
 

@@ -40,7 +40,6 @@ def s3_options() -> Iterator[dict[str, Any]]:
             "key": "testing",
             "secret": "testing",
             "client_kwargs": {"endpoint_url": f"http://{host}:{port}", "region_name": "us-east-1"},
-            "skip_instance_cache": True,
         }
     finally:
         server.stop()

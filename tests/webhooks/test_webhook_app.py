@@ -13,7 +13,7 @@ import pytest
 from starlette.applications import Starlette
 
 from prefect_modelslab.ledger.webhooks import WebhookStore
-from prefect_modelslab.runtime.receiver import RateLimits, webhook_app
+from prefect_modelslab.runtime.receiver import ReceiverLimits, webhook_app
 
 from .helpers import any_track_id, stored_names, success
 
@@ -157,7 +157,7 @@ def _padded(size: int) -> bytes:
 async def test_the_size_cap_is_inclusive_and_a_larger_declared_body_answers_413(
     output_url: str,
 ) -> None:
-    app = _app(output_url, max_body_bytes=400)
+    app = _app(output_url, limits=ReceiverLimits(max_body_bytes=400))
     headers = {"content-type": "application/json"}
     async with _client(app) as client:
         at_cap = await client.post(_hook(app), content=_padded(400), headers=headers)
@@ -170,7 +170,7 @@ async def test_the_size_cap_is_inclusive_and_a_larger_declared_body_answers_413(
 
 
 async def test_a_streamed_body_without_length_is_cut_at_the_cap(output_url: str) -> None:
-    app = _app(output_url, max_body_bytes=1000)
+    app = _app(output_url, limits=ReceiverLimits(max_body_bytes=1000))
     sent: list[int] = []
 
     async def chunks() -> AsyncIterator[bytes]:
@@ -283,10 +283,12 @@ def test_the_app_refuses_impossible_settings(output_url: str) -> None:
     with pytest.raises(ValueError, match="path"):
         webhook_app(output_url, path="modelslab/webhook")
     with pytest.raises(ValueError, match="max_body_bytes"):
-        webhook_app(output_url, max_body_bytes=0)
+        ReceiverLimits(max_body_bytes=0)
     with pytest.raises(ValueError, match="token"):
         webhook_app(output_url, token="short")
     with pytest.raises(ValueError, match="rate"):
-        RateLimits(client_rate=0)
+        ReceiverLimits(client_rate=0)
     with pytest.raises(ValueError, match="burst"):
-        RateLimits(global_burst=0)
+        ReceiverLimits(global_burst=0)
+    with pytest.raises(ValueError, match="max_records"):
+        ReceiverLimits(max_records=-1)

@@ -24,7 +24,7 @@ from prefect_modelslab.ledger.webhooks import (
     track_id_wanted,
     webhook_token,
 )
-from prefect_modelslab.runtime.receiver import DEFAULT_PATH, RateLimits, webhook_app
+from prefect_modelslab.runtime.receiver import DEFAULT_PATH, ReceiverLimits, webhook_app
 
 from .helpers import Folder, all_files, any_track_id, put_entry, stored_names, success
 
@@ -179,7 +179,7 @@ async def test_the_token_never_appears_in_the_logs(
     output_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.DEBUG, logger="prefect_modelslab"):
-        app = webhook_app(output_url, limits=RateLimits(client_burst=3))
+        app = webhook_app(output_url, limits=ReceiverLimits(client_burst=3))
         token = app.state.webhook_path.rsplit("/", 1)[1]
         async with _client(app) as client:
             await client.post(_hook(app), json=success("fox.0a1b2c3d"))  # not wanted
@@ -277,7 +277,7 @@ async def test_past_the_cap_a_new_track_id_gets_507_and_nothing_is_written(
     folder: Folder,
 ) -> None:
     entries = [put_entry(folder, f"fox-{n}", "outcome_unknown") for n in range(3)]
-    app = _app(folder, max_records=2)
+    app = _app(folder, limits=ReceiverLimits(max_records=2))
     async with _client(app) as client:
         first = [await client.post(_hook(app), json=success(e.track_id or "")) for e in entries]
         before = all_files(folder)
@@ -321,7 +321,7 @@ async def test_a_burst_beyond_the_client_bucket_gets_429_with_retry_after(
     clock = Clock()
     spy = Spy()
     app = webhook_app(
-        output_url, wanted=spy, limits=RateLimits(client_rate=0.5, client_burst=3), clock=clock
+        output_url, wanted=spy, limits=ReceiverLimits(client_rate=0.5, client_burst=3), clock=clock
     )
     async with _client(app) as client:
         burst = [await client.post(_hook(app), json=success()) for _ in range(4)]
@@ -343,7 +343,7 @@ async def test_the_global_bucket_limits_all_clients_together(output_url: str) ->
     app = webhook_app(
         output_url,
         wanted=any_track_id,
-        limits=RateLimits(global_rate=0.25, global_burst=2),
+        limits=ReceiverLimits(global_rate=0.25, global_burst=2),
         clock=clock,
     )
     async with _client(app, ("10.0.0.1", 1)) as one, _client(app, ("10.0.0.2", 1)) as two:
@@ -361,7 +361,7 @@ async def test_the_global_bucket_limits_all_clients_together(output_url: str) ->
 async def test_each_client_has_its_own_bucket(output_url: str) -> None:
     clock = Clock()
     app = webhook_app(
-        output_url, wanted=any_track_id, limits=RateLimits(client_burst=1), clock=clock
+        output_url, wanted=any_track_id, limits=ReceiverLimits(client_burst=1), clock=clock
     )
     async with _client(app, ("10.0.0.1", 1)) as one, _client(app, ("10.0.0.2", 1)) as two:
         answers = [
@@ -376,7 +376,7 @@ async def test_each_client_has_its_own_bucket(output_url: str) -> None:
 async def test_a_rate_limited_call_reads_no_storage_and_no_body(
     output_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    app = webhook_app(output_url, limits=RateLimits(client_burst=1), clock=Clock())
+    app = webhook_app(output_url, limits=ReceiverLimits(client_burst=1), clock=Clock())
     touched: list[str] = []
     async with _client(app) as client:
         await client.post(_hook(app), json=success("fox.0a1b2c3d"))
@@ -392,7 +392,7 @@ async def test_a_rate_limited_call_reads_no_storage_and_no_body(
 def test_the_client_buckets_are_bounded() -> None:
     from prefect_modelslab.runtime.receiver import _RateLimiter
 
-    limiter = _RateLimiter(RateLimits(1.0, 1, 1e9, 10**9), Clock(), max_clients=3)
+    limiter = _RateLimiter(ReceiverLimits(1.0, 1, 1e9, 10**9), Clock(), max_clients=3)
     for n in range(10):
         assert limiter.take(f"10.0.0.{n}") == 0.0
 

@@ -52,6 +52,7 @@ from prefect_modelslab.cli.options import (
     ConcurrencyLimitOption,
     ConcurrencyOption,
     CredentialsOption,
+    MaxSubmitsOption,
 )
 from prefect_modelslab.runtime.stopping import Stopped, local_prefect_server, run_until_stopped
 
@@ -157,15 +158,7 @@ def batch(
             "redone and is invalid; submit, claim and write nothing.",
         ),
     ] = False,
-    max_submits: Annotated[
-        int | None,
-        typer.Option(
-            "--max-submits",
-            min=0,
-            help="Refuse (exit 2, before any submit) a batch whose plan needs more new submits.",
-            show_default=False,
-        ),
-    ] = None,
+    max_submits: MaxSubmitsOption = None,
     resubmit_check_failed: Annotated[
         bool,
         typer.Option(

@@ -64,15 +64,7 @@ def deploy(
         ),
     ] = None,
     replace: options.ReplaceOption = False,
-    max_submits: Annotated[
-        int | None,
-        typer.Option(
-            "--max-submits",
-            min=0,
-            help="Each run refuses, before any submit, a plan that needs more new submits.",
-            show_default=False,
-        ),
-    ] = None,
+    max_submits: options.MaxSubmitsOption = None,
 ) -> None:
     """Deploy the batch of --csv into --out to --pool, on --cron, --interval or --rrule.
 

@@ -108,6 +108,17 @@ ReplaceOption = Annotated[
     ),
 ]
 
+#: A budget guard: refuse, before any submit, a run whose plan needs more new submits.
+MaxSubmitsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-submits",
+        min=0,
+        help="Refuse, before any submit, a run whose plan needs more new (paid) submits.",
+        show_default=False,
+    ),
+]
+
 
 def require_one_schedule(cron: str | None, interval: float | None, rrule: str | None) -> None:
     """Exit 2 with one line unless exactly one of --cron, --interval and --rrule is given.

@@ -51,6 +51,7 @@ def serve(
     concurrency_limit: options.ConcurrencyLimitOption = None,
     name: options.DeploymentNameOption = None,
     replace: options.ReplaceOption = False,
+    max_submits: options.MaxSubmitsOption = None,
 ) -> None:
     """Serve the batch of --csv into --out on one schedule: --cron, --interval or --rrule.
 
@@ -75,6 +76,7 @@ def serve(
         max_concurrency=concurrency,
         concurrency_limit_name=concurrency_limit,
         replace=replace,
+        max_submits=max_submits,
     )
     asyncio.run(_preflight(deployment, credentials, concurrency_limit))
     typer.echo(f"Serving {deployment.name!r}: {csv} -> {out}; Ctrl-C to stop.")

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect.runtime import flow_run
+
 from prefect_modelslab.blocks import ModelsLabCredentials
-from prefect_modelslab.client.models import VideoJob, meta_disagreements
-from prefect_modelslab.exceptions import GenerationFailedError
+from prefect_modelslab.client.models import VideoJob, VideoRequest, meta_disagreements
 from prefect_modelslab.flows.video import run_video
 from prefect_modelslab.ledger import Entry, Ledger
 from prefect_modelslab.ledger.names import check_id
 from prefect_modelslab.ledger.records import VideoResult
+from prefect_modelslab.runtime.dispatch import modelslab_flow
 from prefect_modelslab.runtime.logs import run_logger
 from prefect_modelslab.ui.gallery import awrite_gallery_or_warn
 
@@ -107,20 +109,55 @@ async def adopt_generation(
     )
     if not await ledger.write(adopted):
         raise ResolveError(f"another run changed the entry of {name!r} meanwhile; try again")
-    run_logger().info("Adopting generation %s for %s (resolve)", generation_id, name)
+    return await _finish_adoption(  # type: ignore[no-any-return]
+        request,
+        output_url,
+        credentials,
+        name=name,
+        generation_id=generation_id,
+        source=entry.source,
+        storage_options=ledger.storage_options,
+        max_wait_seconds=max_wait_seconds,
+    )
+
+
+def _adoption_run_name() -> str:
+    parameters = flow_run.parameters
+    return f"resolve · {parameters.get('name')} ← {parameters.get('generation_id')}"
+
+
+@modelslab_flow(
+    name="adopt-generation",
+    description="Finish a generation adopted for a video whose submit outcome was unknown.",
+    flow_run_name=_adoption_run_name,
+)
+async def _finish_adoption(
+    request: VideoRequest,
+    output_url: str,
+    credentials: ModelsLabCredentials,
+    name: str,
+    generation_id: str,
+    source: str | None = None,
+    storage_options: dict[str, Any] | None = None,
+    max_wait_seconds: float = 1800.0,
+) -> VideoResult:
+    """Resume the adopted generation (wait, download, check) as a flow run of its own."""
+    logger = run_logger()
+    logger.info("Adopting generation %s for %s (resolve)", generation_id, name)
+    ledger = Ledger(output_url, dict(storage_options or {}))
     result = await run_video(
         request,
         output_url,
         credentials,
         name=name,
-        source=entry.source,
+        source=source,
         storage_options=ledger.storage_options,
         max_wait_seconds=max_wait_seconds,
         ledger=ledger,
         card=False,
     )
     await ledger.write_results()
-    await awrite_gallery_or_warn(ledger, run_logger())
+    await awrite_gallery_or_warn(ledger, logger)
     return result
 
 
@@ -137,11 +174,8 @@ async def _check_it_is_the_rows(
             )
     request = entry.parsed_request()
     assert request is not None
-    try:
-        async with credentials.get_async_client() as client:
-            answer = await client.fetch(generation_id)
-    except GenerationFailedError:
-        raise
+    async with credentials.get_async_client() as client:
+        answer = await client.fetch(generation_id)
     if answer.meta is None:  # the person found it in the account; the server cannot say more
         run_logger().warning(
             "Generation %s carries no meta: it cannot be checked against %s's request",

@@ -68,7 +68,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "MAX_CLIENTS",
     "MAX_RECORDS",
-    "RateLimits",
+    "ReceiverLimits",
     "TrackIdFilter",
     "webhook_app",
 ]
@@ -114,17 +114,22 @@ class _Bucket:
 
 
 @dataclass(frozen=True)
-class RateLimits:
-    """How many calls the receiver takes: token buckets per client address and for all.
+class ReceiverLimits:
+    """What the receiver takes: token buckets per client address and for all, body and record caps.
 
     Attributes:
-        limits: The rate limits (`RateLimits`; default: the module's constants).
+        client_rate: Calls a second one client address may make, on average.
+        client_burst: Calls one client address may make at once.
+        global_rate: Calls a second from all addresses together, on average.
+        global_burst: Calls from all addresses together at once.
+        max_body_bytes: The largest body read (413 above it).
+        max_records: Record files the folder may hold (507 past it).
 
     Example:
         ```python
-        from prefect_modelslab.runtime.receiver import RateLimits
+        from prefect_modelslab.runtime.receiver import ReceiverLimits
 
-        RateLimits(client_rate=1.0, client_burst=5)
+        ReceiverLimits(client_rate=1.0, client_burst=5, max_records=200)
         ```
     """
 
@@ -133,18 +138,25 @@ class RateLimits:
     global_rate: float = GLOBAL_RATE
     global_burst: int = GLOBAL_BURST
 
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_records: int = MAX_RECORDS
+
     def __post_init__(self) -> None:
         if not (self.client_rate > 0 and self.global_rate > 0):
             raise ValueError("client_rate and global_rate must be above 0")
         if self.client_burst < 1 or self.global_burst < 1:
             raise ValueError("client_burst and global_burst must be at least 1")
+        if self.max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be at least 1")
+        if self.max_records < 0:
+            raise ValueError("max_records must not be negative")
 
 
 class _RateLimiter:
     """A bucket per client address and one for all; runs on the event loop (no lock)."""
 
     def __init__(
-        self, limits: RateLimits, clock: Callable[[], float], max_clients: int = MAX_CLIENTS
+        self, limits: ReceiverLimits, clock: Callable[[], float], max_clients: int = MAX_CLIENTS
     ) -> None:
         self._client = (limits.client_rate, float(limits.client_burst))
         self._global = (limits.global_rate, float(limits.global_burst))
@@ -238,9 +250,7 @@ def webhook_app(
     path: str = DEFAULT_PATH,
     token: str | None = None,
     wanted: TrackIdFilter = track_id_wanted,
-    max_body_bytes: int = MAX_BODY_BYTES,
-    max_records: int = MAX_RECORDS,
-    limits: RateLimits | None = None,
+    limits: ReceiverLimits = ReceiverLimits(),
     clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """A Starlette app that records ModelsLab webhook calls under `output_url`.
@@ -250,8 +260,8 @@ def webhook_app(
     Answers: 200 `{"status": "ok"}` once stored; 404 for any other path and
     for a track id `wanted` refuses; 429 with `Retry-After` past the rate
     limits; 400 for a body that is not a call of the spec; 413 above
-    `max_body_bytes`; 415 for a non-JSON or compressed body; 405 for another
-    method; 507 once the folder holds `max_records` records; 500 when the
+    `limits.max_body_bytes`; 415 for a non-JSON or compressed body; 405 for another
+    method; 507 once the folder holds `limits.max_records` records; 500 when the
     storage fails. Answers never quote the body; refusals write nothing. The
     store is written from a worker thread, so the event loop stays free. The
     app's store is `app.state.store`.
@@ -264,9 +274,8 @@ def webhook_app(
             (`webhook_token`: created on first use, then reused).
         wanted: Whether a call for a track id may be stored (default:
             `track_id_wanted`, which reads the track id's entry).
-        max_body_bytes: The largest body read.
-        max_records: Record files the folder may hold.
-        limits: The rate limits (`RateLimits`; default: the module's constants).
+        limits: Rates, body size and record cap (`ReceiverLimits`; default:
+            the module's constants).
         clock: Seconds, monotonic (the rate limits' clock; tests drive it).
 
     Raises:
@@ -281,15 +290,14 @@ def webhook_app(
     """
     if not path.startswith("/"):
         raise ValueError("path must start with '/'")
-    if max_body_bytes < 1:
-        raise ValueError("max_body_bytes must be at least 1")
     if token is None:
         token = webhook_token(output_url, storage_options)
     if token is None or TOKEN_RE.fullmatch(token) is None:
         raise ValueError("token must be 22 to 128 characters from A-Z a-z 0-9 _ -")
     secret = token.encode("ascii")
-    store = WebhookStore(output_url, storage_options, max_records=max_records)
-    limiter = _RateLimiter(limits or RateLimits(), clock)
+    store = WebhookStore(output_url, storage_options, max_records=limits.max_records)
+    limiter = _RateLimiter(limits, clock)
+    max_body_bytes = limits.max_body_bytes
     prefix = path.rstrip("/")
 
     async def receive(request: Request) -> Response:
