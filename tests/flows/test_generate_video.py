@@ -350,7 +350,7 @@ async def test_all_links_expired_fails_and_a_rerun_does_not_pay_again(
     request = _request("a fox gone for good")
     name = video_name(request)
     for _ in range(2):  # the deadline ends the 404 retries (30 s of them by default)
-        with pytest.raises(DownloadError, match="within 2 s.*404"):
+        with pytest.raises(DownloadError, match=r"within 2 s.*404"):
             await run_video(request, str(folder), credentials, download_timeout_seconds=2)
     assert folder_files(folder) == [f".modelslab/entries/{name}"]
     assert emulator.counters.submits_by_prompt == {request.prompt: 1}
