@@ -134,3 +134,25 @@ async def test_resolve_refuses_a_mismatch_unless_told_to_accept_it(
     assert entry is not None and entry.state == "outcome_unknown"
     result = await adopt_generation(str(folder), name, whale_id, credentials)
     assert result.passed and result.generation_id == whale_id
+
+
+async def test_the_adoption_is_a_flow_run_whose_parameters_hold_no_key(
+    credentials: ModelsLabCredentials, emulator: ModelsLabEmulator, folder: Path
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterName
+
+    _, whale_id, _ = await _fox_and_a_lost_whale(folder, credentials, emulator)
+    name = video_name(_request("a blue whale"))
+    result = await adopt_generation(str(folder), name, whale_id, credentials)
+    assert result.passed
+
+    run_name = f"resolve · {name} ← {whale_id}"
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[run_name]))
+        )
+    assert len(runs) == 1 and runs[0].state is not None and runs[0].state.is_completed()
+    assert runs[0].parameters["generation_id"] == whale_id
+    key = credentials.api_key.get_secret_value()
+    assert key not in runs[0].model_dump_json()

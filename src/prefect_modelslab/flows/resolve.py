@@ -25,7 +25,7 @@ from prefect.runtime import flow_run
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.client.models import VideoJob, VideoRequest, meta_disagreements
-from prefect_modelslab.flows.video import run_video
+from prefect_modelslab.flows.video import DEFAULT_MAX_WAIT_SECONDS, run_video
 from prefect_modelslab.ledger import Entry, Ledger
 from prefect_modelslab.ledger.names import check_id
 from prefect_modelslab.ledger.records import VideoResult
@@ -61,7 +61,7 @@ async def adopt_generation(
     credentials: ModelsLabCredentials,
     *,
     storage_options: dict[str, Any] | None = None,
-    max_wait_seconds: float = 1800.0,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
     accept_mismatch: bool = False,
 ) -> VideoResult:
     """Make generation `generation_id` the video `name` of `output_url`, and finish it.
@@ -139,7 +139,7 @@ async def _finish_adoption(
     generation_id: str,
     source: str | None = None,
     storage_options: dict[str, Any] | None = None,
-    max_wait_seconds: float = 1800.0,
+    max_wait_seconds: float = DEFAULT_MAX_WAIT_SECONDS,
 ) -> VideoResult:
     """Resume the adopted generation (wait, download, check) as a flow run of its own."""
     logger = run_logger()

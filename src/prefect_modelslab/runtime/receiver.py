@@ -148,8 +148,6 @@ class ReceiverLimits:
             raise ValueError("client_burst and global_burst must be at least 1")
         if self.max_body_bytes < 1:
             raise ValueError("max_body_bytes must be at least 1")
-        if self.max_records < 0:
-            raise ValueError("max_records must not be negative")
 
 
 class _RateLimiter:
