@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="prompts")
     parser.add_argument("--q", type=int, default=5, help="queue limit (and max_concurrency)")
     parser.add_argument("--latency", type=float, default=2.0, help="generation latency, s")
-    parser.add_argument("--sdk-n", type=int, default=10, help="prompts for the sequential loop")
+    parser.add_argument("--sdk-n", type=int, default=10, help="prompts for the sequential loop (0: skip it)")
     parser.add_argument("--skip-embedded", action="store_true", help="skip the embedded cold run")
     parser.add_argument(
         "--endpoint",
@@ -312,7 +312,7 @@ def main() -> None:
         fig = child("bare", emu.base_url, key, args, base_env)
         if fig:
             rows.append(line("(b) bare asyncio + httpx (floor)", fig, n, ideal))
-        fig = child("sdk", emu.base_url, key, args, base_env)
+        fig = child("sdk", emu.base_url, key, args, base_env) if args.sdk_n else None
         if fig:
             fig["n"] = args.sdk_n
             scale = n / args.sdk_n
