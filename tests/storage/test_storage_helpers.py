@@ -225,3 +225,16 @@ def test_s3_conditional_puts_are_not_assumed_without_sources(
 )
 def test_process_local_urls_are_found_behind_wrappers(url: str, local: bool) -> None:
     assert storage.is_process_local(url) is local
+
+
+def test_remove_part_files_removes_only_the_parts_of_that_video(
+    folder: tuple[str, dict[str, Any]],
+) -> None:
+    url, options = folder
+    assert storage.remove_part_files(storage.join_url(url, "fox.gif"), options) == 0  # no folder
+    kept = ["fox.gif", "fox.json", ".foxy.gif.part-1", ".fox.mp4.part-2", "fox.gif.part-3"]
+    for name in [*kept, ".fox.gif.part-a", ".fox.gif.part-b"]:
+        storage.write_bytes_atomic(storage.join_url(url, name), b"x", options)
+    storage.write_bytes_atomic(storage.join_url(url, "sub", ".fox.gif.part-c"), b"x", options)
+    assert storage.remove_part_files(storage.join_url(url, "fox.gif"), options) == 2
+    assert _listing(url, options) == sorted([*kept, ".fox.gif.part-c"])

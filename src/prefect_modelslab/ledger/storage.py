@@ -371,17 +371,31 @@ def remove_part_files(url: str, storage_options: dict[str, Any] | None = None) -
         ```
     """
     folder, name = split_url(url)
-    fs, path = get_filesystem(join_url(folder, f".{name}{PART_MARKER}*"), storage_options)
+    fs, root = get_filesystem(folder, storage_options)
+    prefix = f".{name}{PART_MARKER}"
     removed = 0
-    try:
-        found = fs.glob(path)
-    except FileNotFoundError:
-        return 0
-    for part in found:
+    for part in _listed_with_prefix(fs, root, prefix):
         with contextlib.suppress(FileNotFoundError, OSError):
             fs.rm_file(part)
             removed += 1
     return removed
+
+
+def _listed_with_prefix(fs: AbstractFileSystem, folder: str, prefix: str) -> list[str]:
+    """The files directly in `folder` whose name starts with `prefix`.
+
+    Without listing the whole folder where the filesystem allows it (a glob
+    stats every file of it): one `scandir` locally, a prefix listing on object
+    stores (`find(prefix=)` of s3fs and gcsfs; others ignore it, hence the filter).
+    """
+    try:
+        if isinstance(fs, LocalFileSystem):
+            with os.scandir(folder) as found:
+                return [e.path for e in found if e.name.startswith(prefix) and e.is_file()]
+        found = fs.find(folder, maxdepth=1, prefix=prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    return [str(p) for p in found if str(p).rstrip("/").rsplit("/", 1)[-1].startswith(prefix)]
 
 
 class AtomicFile:
