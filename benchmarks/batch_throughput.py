@@ -244,7 +244,9 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="prompts")
     parser.add_argument("--q", type=int, default=5, help="queue limit (and max_concurrency)")
     parser.add_argument("--latency", type=float, default=2.0, help="generation latency, s")
-    parser.add_argument("--sdk-n", type=int, default=10, help="prompts for the sequential loop (0: skip it)")
+    parser.add_argument(
+        "--sdk-n", type=int, default=10, help="prompts for the sequential loop (0: skip it)"
+    )
     parser.add_argument("--skip-embedded", action="store_true", help="skip the embedded cold run")
     parser.add_argument(
         "--endpoint",
