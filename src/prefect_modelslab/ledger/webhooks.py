@@ -350,13 +350,7 @@ def _read_token(url: str, storage_options: dict[str, Any] | None) -> str | None:
 
 
 def file_name(track_id: str) -> str:
-    """The file name of a track id's record.
-
-    Example:
-        ```python
-        file_name("t-1")  # 't-1.<12 hex digits>.json'
-        ```
-    """
+    """A track id's record file: `<track id>.<first 12 hex digits of its sha256>.json`."""
     check_track_id(track_id)
     digest = hashlib.sha256(track_id.encode("ascii")).hexdigest()[:12]
     return f"{track_id}.{digest}.json"
