@@ -63,7 +63,9 @@ async def wait_final(run_ids: list[uuid.UUID], procs: list[Proc], limit_s: float
 async def two_workers_share_one_account(
     server: PrefectServer, emulator: EmulatorProcess, tmp_path: Path
 ) -> None:
-    emulator.reset(latency=1.0, queue_limit=LIMIT)
+    # Each run must outlast the other's start: a worker's flow-run process can
+    # start 3-5 s after the other's on 2 busy cores (seen at 1 s latency).
+    emulator.reset(latency=3.0, queue_limit=LIMIT)
     tag = uuid.uuid4().hex[:6]
     pool, limit, block = f"pool-{tag}", f"account-{tag}", f"creds-{tag}"
     csvs = [tmp_path / "a.csv", tmp_path / "b.csv"]
