@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -86,6 +87,30 @@ def test_configure_rejects_impossible_settings(emulator: ModelsLabEmulator) -> N
         with pytest.raises(ValueError):
             emulator.configure(**bad)
     assert emulator.settings.latency == 0.3
+
+
+@pytest.mark.parametrize("command", [["emulator", "--port", "0"], ["demo"]])
+def test_without_the_emulator_extra_the_cli_says_what_to_install(
+    command: list[str], tmp_path: Path
+) -> None:
+    # A core install has neither Pillow nor PyAV: `None` in sys.modules makes the import fail.
+    code = (
+        "import sys\nsys.modules['PIL'] = None\n"
+        "from prefect_modelslab.cli import main\n"
+        f"sys.argv = ['prefect-modelslab', *{command!r}]\nmain()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "pip install prefect-modelslab[emulator]" in done.stderr
+    assert "Traceback" not in done.stderr + done.stdout
+    assert not (tmp_path / "videos").exists()
 
 
 def test_the_cli_serves_until_interrupted() -> None:

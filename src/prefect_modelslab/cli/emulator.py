@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from prefect_modelslab.cli._output import fail
+
 
 def emulator(
     port: Annotated[int, typer.Option(help="Port to listen on (0: any free port).")] = 8787,
@@ -28,7 +30,10 @@ def emulator(
         $ prefect-modelslab emulator --port 8787 --latency 1
         $ export MODELSLAB_BASE_URL=http://127.0.0.1:8787/api/v6 MODELSLAB_API_KEY=test-key
     """
-    from prefect_modelslab.testing import ModelsLabEmulator
+    try:
+        from prefect_modelslab.testing import ModelsLabEmulator
+    except ImportError as error:  # the `emulator` extra (Pillow, PyAV) is not installed
+        fail(f"the emulator needs `pip install prefect-modelslab[emulator]` ({error})", 2)
 
     api_keys = tuple(keys) if keys else ("test-key",)
     try:
