@@ -305,6 +305,7 @@ def _run(console: Console, credentials: Callable[[], Any], **parameters: Any) ->
             TimeElapsedColumn(),
             TextColumn("{task.fields[left]}"),  # the progress artifact's time left
             console=console,
+            transient=bool(parameters.get("dry_run")),  # a plan ends no rows: no bar left behind
         )
         task = progress.add_task("starting Prefect", total=None, ok=0, bad=0, left="")
         counts = {"ok": 0, "bad": 0}
