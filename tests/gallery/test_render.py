@@ -222,3 +222,13 @@ async def test_awrite_gallery_or_warn_logs_a_warning_instead_of_raising(
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert "Could not write the gallery (index.html): FileNotFoundError" in record.getMessage()
+
+
+def test_an_ultra_card_names_its_endpoint_and_shows_its_warnings_as_text() -> None:
+    drift = "model_id: the request asked ltx-2.3, the server's meta says wan2.2 <b>"
+    ultra = mp4(1) | {"endpoint": "text2video_ultra", "warnings": drift}
+    plain = gif(2) | {"endpoint": "text2video"}
+    first, second = cards(render_gallery([ultra, plain]))
+    assert '<p class="facts">text2video_ultra · mp4' in first
+    assert f'<p class="warning">{html.escape(drift, quote=False)}</p>' in first
+    assert "text2video" not in second and 'class="warning"' not in second

@@ -103,6 +103,7 @@ font-weight:600;white-space:nowrap}
 .prompt{margin:6px 0;overflow-wrap:anywhere}
 .facts{color:var(--muted);font-size:12px;margin:0}
 .error{margin:6px 0 0;color:var(--c);font-size:12px;white-space:pre-wrap;overflow-wrap:anywhere}
+.warning{margin:6px 0 0;color:var(--muted);font-size:12px;font-style:italic;overflow-wrap:anywhere}
 .links{margin:6px 0 0;font-size:12px}
 .links a{color:var(--muted)}
 .s-ok{--c:var(--ok)}.s-warn{--c:var(--warn)}.s-bad{--c:var(--bad)}
@@ -416,6 +417,8 @@ def _card(row: Mapping[str, str]) -> str:
         parts.append(f'<p class="facts">{_text(facts)}</p>')
     if row.get("error"):
         parts.append(f'<p class="error">{_text(row.get("error", ""))}</p>')
+    if row.get("warnings"):  # e.g. the server made it with another model
+        parts.append(f'<p class="warning">{_text(row.get("warnings", ""))}</p>')
     if name:
         href = _attr(quote(name))
         links = f'<a href="{href}">{_text(name)}</a>'
@@ -450,6 +453,8 @@ def _media(row: Mapping[str, str], name: str) -> str:
 
 def _facts(row: Mapping[str, str]) -> str:
     facts: list[str] = []
+    if row.get("endpoint") not in (None, "", "text2video"):  # the default goes unsaid
+        facts.append(row["endpoint"])
     if row.get("format"):
         facts.append(row["format"])
     if row.get("frames"):
