@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner, Result
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.testing import ModelsLabEmulator
@@ -56,3 +57,20 @@ def cli(monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     cli_batch.register(app)
     cli_resolve.register(app)
     return app
+
+
+def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None] | None = None) -> Result:
+    """Run a command of `app`; an uncaught error fails the test with its traceback."""
+    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
+
+
+def batch_args(
+    path: Path | str, out: Path | str, emulator: ModelsLabEmulator, *extra: str
+) -> list[str]:
+    """`batch PATH --out OUT` against `emulator`, then `extra`."""
+    return ["batch", str(path), "--out", str(out), "--base-url", emulator.base_url, *extra]
+
+
+def key_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
+    """The emulator's key in the environment, no base URL from it, and a wide terminal."""
+    return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}

@@ -9,27 +9,14 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from prefect_modelslab.cli import batch as cli_batch
 from prefect_modelslab.inputs.plan import known_fields_line
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
-from .conftest import WriteCsv
+from .conftest import WriteCsv, batch_args, invoke, key_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
-
-
-def batch_args(path: Path, out: Path, emulator: ModelsLabEmulator, *extra: str) -> list[str]:
-    return ["batch", str(path), "--out", str(out), "--base-url", emulator.base_url, *extra]
-
-
-def key_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
-    return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
 
 
 def test_all_rows_succeed_exit_0(

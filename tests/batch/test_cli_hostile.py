@@ -8,26 +8,12 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
-from .conftest import WriteCsv
+from .conftest import WriteCsv, batch_args, invoke, key_env
 
 MARKUP = "[/bold] [red]x"
-
-
-def invoke(app: typer.Typer, args: list[str], env: dict[str, str | None]):  # type: ignore[no-untyped-def]
-    # catch_exceptions=False: an uncaught error fails the test with its traceback.
-    return CliRunner().invoke(app, args, env=env, catch_exceptions=False)
-
-
-def key_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
-    return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
-
-
-def batch_args(path: Path | str, out: Path | str, emulator: ModelsLabEmulator) -> list[str]:
-    return ["batch", str(path), "--out", str(out), "--base-url", emulator.base_url]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
 
 from prefect_modelslab.blocks import ModelsLabCredentials
 from prefect_modelslab.exceptions import SubmitLimitError
@@ -14,7 +13,7 @@ from prefect_modelslab.flows.batch import agenerate_videos, agenerate_videos_fro
 from prefect_modelslab.ledger.plans import PlannedBatch
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
-from .conftest import TINY, WriteCsv
+from .conftest import TINY, WriteCsv, batch_args, invoke, key_env
 
 ROWS = [["id", "prompt"], ["fox", "a red fox"], ["lake", "a calm lake"], ["owl", "an owl"]]
 
@@ -113,30 +112,19 @@ async def test_more_submits_than_allowed_are_refused_before_any_is_paid(
     assert fast_emulator.counters.submits_accepted == 3
 
 
-def cli_args(path: Path, out: Path, emulator: ModelsLabEmulator, *extra: str) -> list[str]:
-    return ["batch", str(path), "--out", str(out), "--base-url", emulator.base_url, *extra]
-
-
-def cli_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
-    return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
-
-
 def test_the_cli_prints_the_plan_and_refuses_a_batch_over_its_limit(
     cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
     path, out = write_csv(ROWS), tmp_path / "out"
-    runner = CliRunner()
 
-    planned = runner.invoke(
-        cli, cli_args(path, out, fast_emulator, "--dry-run"), env=cli_env(fast_emulator)
-    )
+    planned = invoke(cli, batch_args(path, out, fast_emulator, "--dry-run"), key_env(fast_emulator))
     assert planned.exit_code == 0, planned.output
     assert "3 rows: 3 to submit; 3 new submits" in planned.stdout
     assert "row 1 fox: submit" in planned.stdout
     assert "Nothing was submitted, claimed or written." in planned.stdout
 
-    limited = runner.invoke(
-        cli, cli_args(path, out, fast_emulator, "--max-submits", "1"), env=cli_env(fast_emulator)
+    limited = invoke(
+        cli, batch_args(path, out, fast_emulator, "--max-submits", "1"), key_env(fast_emulator)
     )
     assert limited.exit_code == 2, limited.output
     message = limited.stderr.strip()
