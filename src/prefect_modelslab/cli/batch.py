@@ -228,11 +228,10 @@ def demo(
     """Run the example batch against the bundled emulator: no key, no credits, no network."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     console = Console()
-    try:
-        from prefect_modelslab.blocks import ModelsLabCredentials
-        from prefect_modelslab.testing import ModelsLabEmulator
-    except ImportError as error:  # the emulator needs the `emulator` extra (Pillow, PyAV)
-        fail(f"the demo needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+    from prefect_modelslab.blocks import ModelsLabCredentials
+    from prefect_modelslab.cli.emulator import emulator_class
+
+    ModelsLabEmulator = emulator_class("the demo")
     prompts = example_prompts()
     with ModelsLabEmulator(latency=DEMO_LATENCY_S, queue_limit=5) as emulator:
         console.print(f"[dim]Emulator serving {emulator.base_url} (latency {DEMO_LATENCY_S} s)")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from prefect_modelslab.cli._output import fail
+
+if TYPE_CHECKING:
+    from prefect_modelslab.testing import ModelsLabEmulator
 
 
 def emulator(
@@ -30,10 +33,7 @@ def emulator(
         $ prefect-modelslab emulator --port 8787 --latency 1
         $ export MODELSLAB_BASE_URL=http://127.0.0.1:8787/api/v6 MODELSLAB_API_KEY=test-key
     """
-    try:
-        from prefect_modelslab.testing import ModelsLabEmulator
-    except ImportError as error:  # the `emulator` extra (Pillow, PyAV) is not installed
-        fail(f"the emulator needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+    ModelsLabEmulator = emulator_class("the emulator")
 
     api_keys = tuple(keys) if keys else ("test-key",)
     try:
@@ -60,3 +60,12 @@ def emulator(
 def register(app: typer.Typer) -> None:
     """Add the `emulator` command to `app`."""
     app.command(name="emulator")(emulator)
+
+
+def emulator_class(what: str) -> type[ModelsLabEmulator]:
+    """`ModelsLabEmulator`, or exit 2 saying that `what` needs the `emulator` extra."""
+    try:
+        from prefect_modelslab.testing import ModelsLabEmulator
+    except ImportError as error:  # the `emulator` extra (Pillow, PyAV) is not installed
+        fail(f"{what} needs `pip install prefect-modelslab[emulator]` ({error})", 2)
+    return ModelsLabEmulator

@@ -199,7 +199,7 @@ class Ledger:
         when it is looked up.
         """
         newest = await asyncio.to_thread(self._newest_versions)
-        stale = [name for name, seq in newest.items() if self._cached_seq(name) != seq]
+        stale = [name for name, seq in newest.items() if self._newest.seq(name) != seq]
         gate = asyncio.Semaphore(_READS_AT_ONCE)
 
         async def one(name: str) -> None:
@@ -211,9 +211,6 @@ class Ledger:
         others = await asyncio.to_thread(legacy.legacy_names, self.output_url, self.storage_options)
         imported = await self.read_many(sorted(others - set(stored)), import_legacy=import_legacy)
         return _Entries(stored, imported)
-
-    def _cached_seq(self, name: str) -> int | None:
-        return self._newest.seq(name)
 
     def _newest_versions(self) -> dict[str, int]:
         """Each name's newest version number, from one listing of every entry's versions."""
