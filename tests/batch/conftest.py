@@ -74,3 +74,9 @@ def batch_args(
 def key_env(emulator: ModelsLabEmulator) -> dict[str, str | None]:
     """The emulator's key in the environment, no base URL from it, and a wide terminal."""
     return {"MODELSLAB_API_KEY": emulator.api_key, "MODELSLAB_BASE_URL": None, "COLUMNS": "200"}
+
+
+def read_results(folder: Path) -> list[dict[str, str]]:
+    """The rows of `folder/results.csv`."""
+    with (folder / "results.csv").open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +21,11 @@ from prefect_modelslab.ledger.results import RESULT_COLUMNS
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 from prefect_modelslab.ui import artifacts as artifacts_module
 
-from .conftest import TINY, WriteCsv
+from .conftest import TINY, WriteCsv, read_results
 
 
 def files_exist(*paths: Path) -> bool:
     return all(p.is_file() for p in paths)
-
-
-def read_results(folder: Path) -> list[dict[str, str]]:
-    with (folder / "results.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
 
 
 async def run(csv_path: Path, out: Path, credentials: Any, **kwargs: Any) -> BatchReport:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import time
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from prefect_modelslab.runtime.receiver import webhook_app
 from prefect_modelslab.runtime.serving import BackgroundServer
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
-from .conftest import WriteCsv
+from .conftest import WriteCsv, read_results
 
 TINY_ARGS = ["--output-type", "gif"]
 
@@ -38,11 +37,6 @@ def tiny_csv(write_csv: WriteCsv, *prompts: str) -> Path:
     return write_csv([header, *([p, "64", "64", "4", "4"] for p in prompts)])
 
 
-def results(out: Path) -> list[dict[str, str]]:
-    with (out / "results.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def test_the_documented_default_output_type_does_not_pay_again(
     cli: typer.Typer, fast_emulator: ModelsLabEmulator, write_csv: WriteCsv, tmp_path: Path
 ) -> None:
@@ -53,7 +47,7 @@ def test_the_documented_default_output_type_does_not_pay_again(
     again = invoke(cli, batch_args(path, out, fast_emulator, *TINY_ARGS), fast_emulator)
     assert again.exit_code == 0, again.output
     assert fast_emulator.counters.submits_by_prompt == {"a red fox": 1, "a calm lake": 1}
-    assert [r["reused"] for r in results(out)] == ["true", "true"]
+    assert [r["reused"] for r in read_results(out)] == ["true", "true"]
 
 
 def test_delivery_fields_do_not_change_a_video_name() -> None:
@@ -72,7 +66,7 @@ def test_an_unknown_row_exits_3_and_resolve_adopts_it(
     fast_emulator.inject(Fault("submit_drop", prompt="dropped"))
     first = invoke(cli, batch_args(path, out, fast_emulator), fast_emulator)
     assert first.exit_code == 3, first.output
-    rows = results(out)
+    rows = read_results(out)
     assert [r["status"] for r in rows] == ["succeeded", "unknown"]
     row_id = rows[1]["id"]
     assert f"prefect-modelslab resolve {out} {row_id} --generation-id ID" in rows[1]["error"]
@@ -85,7 +79,7 @@ def test_an_unknown_row_exits_3_and_resolve_adopts_it(
     args = ["resolve", str(out), row_id, "--generation-id", billed]
     settled = invoke(cli, [*args, "--base-url", fast_emulator.base_url], fast_emulator)
     assert settled.exit_code == 0, settled.output
-    rows = results(out)
+    rows = read_results(out)
     assert [r["status"] for r in rows] == ["succeeded", "succeeded"]
     assert rows[1]["generation_id"] == billed and (out / f"{row_id}.gif").exists()
     assert fast_emulator.counters.submits_by_prompt == {"a red fox": 1, "a dropped fox": 1}
@@ -100,7 +94,7 @@ def test_a_resolved_row_stays_resolved_when_a_later_run_rebuilds_results_csv(
     fast_emulator.inject(Fault("submit_drop", prompt="dropped"))
     first = invoke(cli, batch_args(path, out, fast_emulator), fast_emulator)
     assert first.exit_code == 3, first.output
-    [row] = results(out)
+    [row] = read_results(out)
     [billed] = list(fast_emulator._state._generations)
     args = ["resolve", str(out), row["id"], "--generation-id", billed]
     settled = invoke(cli, [*args, "--base-url", fast_emulator.base_url], fast_emulator)
@@ -110,7 +104,7 @@ def test_a_resolved_row_stays_resolved_when_a_later_run_rebuilds_results_csv(
     other = write_csv([header, ["a calm lake", "64", "64", "4", "4"]], "other.csv")
     second = invoke(cli, batch_args(other, out, fast_emulator), fast_emulator)
     assert second.exit_code == 0, second.output
-    rows = {r["id"]: r for r in results(out)}
+    rows = {r["id"]: r for r in read_results(out)}
     assert rows[row["id"]]["status"] == "succeeded"
     assert rows[row["id"]]["generation_id"] == billed
     assert fast_emulator.counters.submits_by_prompt == {"a dropped fox": 1, "a calm lake": 1}
@@ -158,7 +152,7 @@ def test_webhook_url_goes_with_every_submit_and_a_rerun_adopts_the_dropped_one(
             time.sleep(0.05)
         again = invoke(cli, batch_args(path, out, fast_emulator, *hook), fast_emulator)
     assert again.exit_code == 0, again.output
-    assert [r["status"] for r in results(out)] == ["succeeded", "succeeded"]
+    assert [r["status"] for r in read_results(out)] == ["succeeded", "succeeded"]
     assert fast_emulator.counters.submits_by_prompt == {"a red fox": 1, "a dropped fox": 1}
 
 

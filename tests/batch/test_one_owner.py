@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import hashlib
 import os
 import random
@@ -27,12 +26,7 @@ from prefect_modelslab.ledger import Ledger
 from prefect_modelslab.ledger.claims import Claim
 from prefect_modelslab.testing import Fault, ModelsLabEmulator
 
-from .conftest import TINY, WriteCsv
-
-
-def results(out: Path) -> list[dict[str, str]]:
-    with (out / "results.csv").open(newline="") as f:
-        return list(csv.DictReader(f))
+from .conftest import TINY, WriteCsv, read_results
 
 
 def sha(path: Path) -> str:
@@ -64,7 +58,7 @@ async def test_another_csv_with_the_same_id_is_refused_before_anything_is_paid(
     assert "another id" in message and "replace_names" in message
     assert fast_emulator.counters.submits_accepted == 1  # b paid nothing
     assert sha(out / "fox.gif") == red
-    [row] = results(out)
+    [row] = read_results(out)
     assert (row["id"], row["source"], row["prompt"], row["sha256"]) == (
         "fox",
         str(a),
@@ -87,7 +81,7 @@ async def test_replacing_a_name_keeps_the_paid_video_and_the_table_tells_the_tru
     report = await batch(b, out, credentials, replace_names=True)
     assert [r.status for r in report.rows] == ["succeeded"]
     assert sha(out / "fox~1.gif") == red  # the first paid video is kept
-    [row] = results(out)
+    [row] = read_results(out)
     assert row["source"] == str(b) and row["prompt"] == "a blue fox on the moon"
     assert row["sha256"] == sha(out / "fox.gif") != red
     entry = await Ledger(str(out)).read("fox")
@@ -110,7 +104,7 @@ async def test_an_edited_prompt_keeps_the_earlier_paid_video(
     assert [r.status for r in report.rows] == ["succeeded"]
     assert fast_emulator.counters.submits_accepted == 2
     assert sha(out / "fox~1.gif") == red
-    [row] = results(out)
+    [row] = read_results(out)
     assert row["prompt"] == "a fox in autumn leaves" and row["sha256"] == sha(out / "fox.gif")
     assert os.path.basename(row["video"]) == "fox.gif"
 
@@ -124,7 +118,7 @@ async def test_two_pipeline_runs_without_a_source_keep_each_others_rows_and_arti
     one = await generate_videos(first, str(out), credentials, defaults=TINY)
     two = await generate_videos(second, str(out), credentials, defaults=TINY)
     assert one.csv_url != two.csv_url and one.csv_url.startswith("records-")
-    rows = results(out)
+    rows = read_results(out)
     assert sorted(r["prompt"] for r in rows) == ["a blue whale", "a calm lake", "a red fox"]
     assert all(r["status"] == "succeeded" for r in rows)
     async with get_client() as client:
@@ -152,7 +146,7 @@ async def test_one_csv_spelled_three_ways_is_one_source_with_one_line_per_row(
     await batch("prompts.csv", out, credentials)
     await batch("./prompts.csv", out, credentials)
     await batch(str(tmp_path / "prompts.csv"), out, credentials)
-    rows = results(out)
+    rows = read_results(out)
     assert [(r["id"], r["status"]) for r in rows] == [("fox", "succeeded"), ("owl", "succeeded")]
     assert {r["source"] for r in rows} == {str((tmp_path / "prompts.csv").resolve())}
 
@@ -174,7 +168,7 @@ async def test_hostile_cells_and_old_tables_never_reach_results_csv_verbatim(
     )
     await batch(path, out, credentials)
     text = (out / "results.csv").read_text()
-    rows = results(out)
+    rows = read_results(out)
     assert [r["id"] for r in rows] == ["fox", "owl"]  # both rows, nothing swallowed
     assert rows[0]["prompt"].startswith("'=")  # shown as text, never run as a formula
     assert "never closed" not in text and "http://e" not in text
@@ -285,7 +279,7 @@ async def test_any_sequence_of_runs_keeps_every_paid_video_and_a_true_table(
 
     ledger = Ledger(str(out))
     entries = await ledger.entries()
-    for row in results(out):
+    for row in read_results(out):
         if row["status"] != "succeeded":
             continue
         video = Path(row["video"])

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from prefect_modelslab.blocks import ModelsLabCredentials
@@ -14,7 +13,7 @@ from prefect_modelslab.flows.batch import (
 from prefect_modelslab.media import probe_video
 from prefect_modelslab.testing import ModelsLabEmulator
 
-from .conftest import WriteCsv
+from .conftest import WriteCsv, read_results
 
 HEADER = ["id", "prompt", "endpoint", "width", "height", "num_frames", "fps", "resolution"]
 MIXED = [
@@ -25,8 +24,7 @@ MIXED = [
 
 
 def results(out: Path) -> dict[str, dict[str, str]]:
-    with (out / "results.csv").open(newline="", encoding="utf-8") as handle:
-        return {row["id"]: row for row in csv.DictReader(handle)}
+    return {row["id"]: row for row in read_results(out)}
 
 
 def test_a_mixed_csv_from_sync_code_makes_both_and_a_rerun_pays_nothing(
